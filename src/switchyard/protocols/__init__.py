@@ -1,0 +1,28 @@
+"""Wire-protocol codecs. One module per protocol, each with the same pieces:
+
+- ``NAME``: the protocol's name (also the ``signature_source`` of state it produces)
+- ``parse_request(body: dict) -> Request``          client wire JSON -> core (raises RequestError)
+- ``build_request(req: Request) -> dict``           core -> upstream wire JSON (raises TranslationError)
+- ``parse_response(body: dict) -> Response``        upstream wire JSON -> core
+- ``format_response(resp: Response, req: Request) -> dict``   core -> client wire JSON
+- ``StreamDecoder()``: ``feed(frame: SSEFrame) -> list[Event]``, ``finish() -> list[Event]``
+- ``StreamEncoder(req: Request)``: ``feed(event: Event) -> bytes``, ``finish() -> bytes``
+- ``parse_error(status: int, body: bytes) -> GatewayError``    upstream error -> core
+- ``format_error(err: GatewayError) -> tuple[int, dict]``      core -> client status and body
+
+All of them are pure: no I/O, no clock, no randomness; they never mutate their inputs.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+
+PROTOCOLS = ("openai_chat", "openai_responses", "anthropic", "gemini")
+
+
+def codec(name: str) -> ModuleType:
+    """The codec module for a protocol name."""
+    if name not in PROTOCOLS:
+        raise KeyError(name)
+    return import_module(f"{__name__}.{name}")

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from replay_server import ReplayServer, replay_server  # noqa: E402
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplayServer]:
+    """A local HTTP server answering with ``replay.reply`` (set it before calling)."""
+    with replay_server() as server:
+        yield server
