@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "golden"))
 
 from replay_server import ReplayServer, replay_server  # noqa: E402
 
