@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
 
-from replay_server import ReplayServer, replay_server  # noqa: E402
+from replay_server import ReplayServer, replay_server
 
 
 @pytest.fixture

@@ -129,6 +129,10 @@ class Tool:
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    freeform: bool = False
+    """A freeform (Responses ``custom``) tool takes one raw string. Protocols without freeform
+    tools carry it as a function with one string parameter ``input``; its calls carry
+    ``{"input": <string>}`` as arguments."""
     extensions: dict[str, Any] = field(default_factory=_ext)
 
 
