@@ -1,0 +1,434 @@
+"""Configuration: one YAML file plus the environment.
+
+``${VAR}`` (or ``${VAR:-default}``) in any string of the file is replaced from the environment.
+Without a file, providers are made from the environment (:func:`providers_from_env`). A built-in
+``mock`` provider is always present. Every problem is reported with its location
+(``file:line: path: message``); secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .providers import PROVIDER_TYPES
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ROTATIONS = ("balanced", "sequential")
+MOCK_MODELS = ["mock-1"]
+
+
+@dataclass(slots=True)
+class Timeouts:
+    first_byte: float = 30.0
+    stall: float = 60.0
+    request: float = 600.0
+
+
+@dataclass(slots=True)
+class Cooldown:
+    base: float = 5.0
+    max: float = 300.0
+
+
+@dataclass(slots=True)
+class RoutingConfig:
+    """Retry, timeout and key-rotation policy (global, overridable per provider)."""
+
+    retries: int = 2
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    heartbeat: float = 15.0
+    rotation: str = "balanced"
+    session_affinity: bool = True
+    cooldown: Cooldown = field(default_factory=Cooldown)
+
+
+@dataclass(slots=True)
+class ProviderConfig:
+    name: str
+    type: str
+    base_url: str
+    api_keys: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+
+    @property
+    def protocol(self) -> str:
+        return PROVIDER_TYPES[self.type].protocol
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 4000
+    auth_keys: list[str] = field(default_factory=list)
+    data_dir: Path = field(default_factory=lambda: Path(".switchyard").resolve())
+    max_body_mb: float = 32.0
+
+
+@dataclass(slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    models: dict[str, list[str]] = field(default_factory=dict)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    source: str | None = None
+
+
+class ConfigError(Exception):
+    """The configuration has problems; ``problems`` lists each with its location."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+        self.problems = problems
+
+
+# ---------------------------------------------------------------------------- YAML with line numbers
+
+
+def _compose(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML into plain values plus a map from each value's path to its line (1-based)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ConfigError([f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    lines: dict[tuple, int] = {}
+    scalars = yaml.constructor.SafeConstructor()
+
+    def build(node: yaml.Node, path: tuple) -> Any:
+        lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                out[key] = build(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return scalars.construct_object(node)
+
+    return (build(root, ()) if root is not None else {}), lines
+
+
+class _Checker:
+    """Collects problems while reading a raw config mapping."""
+
+    def __init__(self, source: str, lines: dict[tuple, int], env: Mapping[str, str]) -> None:
+        self.source = source
+        self.lines = lines
+        self.env = env
+        self.problems: list[str] = []
+
+    def problem(self, path: tuple, message: str) -> None:
+        line = None
+        probe = path
+        while probe and line is None:
+            line = self.lines.get(probe)
+            probe = probe[:-1]
+        where = f"{self.source}:{line}" if line else self.source
+        dotted = ".".join(str(p) for p in path) or "(top level)"
+        self.problems.append(f"{where}: {dotted}: {message}")
+
+    def expand(self, value: Any, path: tuple) -> Any:
+        if isinstance(value, str):
+            return self._expand_str(value, path)
+        if isinstance(value, list):
+            return [self.expand(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            return {k: self.expand(v, (*path, k)) for k, v in value.items()}
+        return value
+
+    def _expand_str(self, value: str, path: tuple) -> str:
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            self.problem(path, f"environment variable {name} is not set")
+            return ""
+
+        return ENV_REF.sub(sub, value)
+
+    def mapping(self, value: Any, path: tuple, known: tuple[str, ...]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(path, f"must be a mapping, got {_type(value)}")
+            return {}
+        for key in value:
+            if key not in known:
+                self.problem((*path, key), f"unknown key (expected one of: {', '.join(known)})")
+        return value
+
+    def typed(self, raw: dict[str, Any], key: str, path: tuple, kind: type | tuple, default: Any) -> Any:
+        if key not in raw or raw[key] is None:
+            return default
+        value = raw[key]
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            self.problem((*path, key), f"must be {_kind_name(kind)}, got {_type(value)}")
+            return default
+        if not isinstance(value, kind):
+            self.problem((*path, key), f"must be {_kind_name(kind)}, got {_type(value)}")
+            return default
+        return value
+
+    def string_list(self, raw: dict[str, Any], key: str, path: tuple) -> list[str]:
+        value = raw.get(key)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem((*path, key), "must be a list of strings")
+            return []
+        return value
+
+    def positive(self, raw: dict[str, Any], key: str, path: tuple, default: float, allow_zero: bool = False) -> float:
+        value = self.typed(raw, key, path, (int, float), default)
+        if value < 0 or (value == 0 and not allow_zero):
+            self.problem((*path, key), "must be a positive number")
+            return default
+        return float(value)
+
+
+def _type(value: Any) -> str:
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)
+
+
+def _kind_name(kind: type | tuple) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+        list: "a list",
+        dict: "a mapping",
+    }
+    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> RoutingConfig:
+    known = ("retries", "timeouts", "heartbeat", "rotation", "session_affinity", "cooldown")
+    raw = ck.mapping(raw, path, known)
+    out = RoutingConfig(
+        retries=base.retries,
+        timeouts=Timeouts(base.timeouts.first_byte, base.timeouts.stall, base.timeouts.request),
+        heartbeat=base.heartbeat,
+        rotation=base.rotation,
+        session_affinity=base.session_affinity,
+        cooldown=Cooldown(base.cooldown.base, base.cooldown.max),
+    )
+    retries = ck.typed(raw, "retries", path, int, out.retries)
+    if retries < 0:
+        ck.problem((*path, "retries"), "must be 0 or more")
+    else:
+        out.retries = retries
+    tpath = (*path, "timeouts")
+    traw = ck.mapping(raw.get("timeouts"), tpath, ("first_byte", "stall", "request"))
+    out.timeouts.first_byte = ck.positive(traw, "first_byte", tpath, out.timeouts.first_byte)
+    out.timeouts.stall = ck.positive(traw, "stall", tpath, out.timeouts.stall)
+    out.timeouts.request = ck.positive(traw, "request", tpath, out.timeouts.request)
+    out.heartbeat = ck.positive(raw, "heartbeat", path, out.heartbeat, allow_zero=True)
+    rotation = ck.typed(raw, "rotation", path, str, out.rotation)
+    if rotation not in ROTATIONS:
+        ck.problem((*path, "rotation"), f"must be one of {', '.join(ROTATIONS)}")
+    else:
+        out.rotation = rotation
+    out.session_affinity = ck.typed(raw, "session_affinity", path, bool, out.session_affinity)
+    cpath = (*path, "cooldown")
+    craw = ck.mapping(raw.get("cooldown"), cpath, ("base", "max"))
+    out.cooldown.base = ck.positive(craw, "base", cpath, out.cooldown.base)
+    out.cooldown.max = ck.positive(craw, "max", cpath, out.cooldown.max)
+    return out
+
+
+def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
+    path = ("server",)
+    raw = ck.mapping(raw, path, ("host", "port", "auth_keys", "data_dir", "max_body_mb"))
+    out = ServerConfig()
+    out.host = ck.typed(raw, "host", path, str, out.host)
+    port = ck.typed(raw, "port", path, int, out.port)
+    if not 0 < port < 65536:
+        ck.problem((*path, "port"), "must be between 1 and 65535")
+    else:
+        out.port = port
+    keys = ck.string_list(raw, "auth_keys", path)
+    for i, key in enumerate(keys):
+        if not key.strip():
+            ck.problem((*path, "auth_keys", i), "is empty (an unset variable?); remove it to disable client auth")
+    out.auth_keys = [k for k in keys if k.strip()]
+    data_dir = ck.typed(raw, "data_dir", path, str, None)
+    out.data_dir = (base_dir / data_dir).resolve() if data_dir else (base_dir / ".switchyard").resolve()
+    out.max_body_mb = ck.positive(raw, "max_body_mb", path, out.max_body_mb)
+    return out
+
+
+def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, ProviderConfig]:
+    path = ("providers",)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        ck.problem(path, f"must be a mapping of provider names, got {_type(raw)}")
+        return {}
+    known = ("type", "base_url", "api_keys", "api_key", "models", "headers", "routing")
+    out: dict[str, ProviderConfig] = {}
+    for name, praw in raw.items():
+        ppath = (*path, name)
+        if not NAME_RE.match(name) or "/" in name:
+            ck.problem(ppath, "provider names may hold letters, digits, '_', '.', '-' (no '/')")
+        praw = ck.mapping(praw, ppath, known)
+        ptype = ck.typed(praw, "type", ppath, str, None)
+        if ptype is None:
+            ck.problem(ppath, f"missing 'type' (one of: {', '.join(PROVIDER_TYPES)})")
+            continue
+        if ptype not in PROVIDER_TYPES:
+            ck.problem((*ppath, "type"), f"unknown provider type {ptype!r} (one of: {', '.join(PROVIDER_TYPES)})")
+            continue
+        base_url = ck.typed(praw, "base_url", ppath, str, PROVIDER_TYPES[ptype].base_url)
+        if ptype != "mock" and not re.match(r"^https?://[^/\s]+", base_url or ""):
+            ck.problem((*ppath, "base_url"), "must be an http:// or https:// URL")
+        keys = ck.string_list(praw, "api_keys", ppath) + ck.string_list(praw, "api_key", ppath)
+        for i, key in enumerate(keys):
+            if not key.strip():
+                ck.problem((*ppath, "api_keys", i), "is empty (an unset variable?)")
+        headers = ck.typed(praw, "headers", ppath, dict, {})
+        if not all(isinstance(v, str) for v in headers.values()):
+            ck.problem((*ppath, "headers"), "header values must be strings")
+            headers = {}
+        out[name] = ProviderConfig(
+            name=name,
+            type=ptype,
+            base_url=(base_url or "").rstrip("/"),
+            api_keys=[k for k in keys if k.strip()],
+            models=ck.string_list(praw, "models", ppath),
+            headers={str(k).lower(): v for k, v in headers.items()},
+            routing=_routing(ck, praw.get("routing"), (*ppath, "routing"), routing),
+        )
+    return out
+
+
+def _models(ck: _Checker, raw: Any, providers: dict[str, ProviderConfig]) -> dict[str, list[str]]:
+    path = ("models",)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        ck.problem(path, f"must be a mapping of alias -> targets, got {_type(raw)}")
+        return {}
+    out: dict[str, list[str]] = {}
+    for alias, targets in raw.items():
+        apath = (*path, alias)
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
+            ck.problem(apath, "must be a target 'provider/model' or a non-empty list of them")
+            continue
+        for i, target in enumerate(targets):
+            provider, sep, model = target.partition("/")
+            if not sep or not model:
+                ck.problem((*apath, i), f"target {target!r} must be written 'provider/model'")
+            elif provider not in providers:
+                ck.problem((*apath, i), f"target {target!r} names an unknown provider {provider!r}")
+        out[alias] = targets
+    return out
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def providers_from_env(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
+    """Providers made from environment variables (used when there is no config file).
+
+    ``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY`` (or ``GOOGLE_API_KEY``) make the
+    providers ``openai``, ``anthropic``, ``gemini``; numbered ``<NAME>_API_KEY_1 … _N`` add keys to
+    the pool; ``<NAME>_API_BASE`` sets the base URL, and with a key (or alone, for local servers
+    like vLLM) makes an OpenAI-compatible provider named ``<name>``.
+    """
+    pools: dict[str, list[tuple[int, str]]] = {}
+    bases: dict[str, str] = {}
+    for var, value in env.items():
+        if not value:
+            continue
+        match = re.fullmatch(r"([A-Z][A-Z0-9_]*?)_API_KEY(?:_(\d+))?", var)
+        if match:
+            pools.setdefault(match.group(1), []).append((int(match.group(2) or 0), value))
+            continue
+        match = re.fullmatch(r"([A-Z][A-Z0-9_]*?)_API_BASE", var)
+        if match:
+            bases[match.group(1)] = value
+    if "GOOGLE" in pools and "GEMINI" not in pools:
+        pools["GEMINI"] = pools.pop("GOOGLE")
+    builtin = {"OPENAI": "openai", "ANTHROPIC": "anthropic", "GEMINI": "gemini"}
+    out: dict[str, ProviderConfig] = {}
+    for prefix in sorted(set(pools) | set(bases)):
+        if prefix in ("SWITCHYARD", "GOOGLE"):
+            continue
+        if prefix not in builtin and prefix not in bases:
+            continue  # a stray *_API_KEY with no base URL is not a provider
+        ptype = builtin.get(prefix, "openai")
+        name = prefix.lower().replace("_", "-")
+        keys = [value for _, value in sorted(pools.get(prefix, []))]
+        base = bases.get(prefix, PROVIDER_TYPES[ptype].base_url).rstrip("/")
+        out[name] = ProviderConfig(name=name, type=ptype, base_url=base, api_keys=list(dict.fromkeys(keys)))
+    return out
+
+
+def _with_mock(providers: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
+    if "mock" not in providers:
+        providers["mock"] = ProviderConfig(name="mock", type="mock", base_url="", models=list(MOCK_MODELS))
+    return providers
+
+
+def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path) -> Config:
+    """Parse and validate config text; raises ConfigError listing every problem."""
+    raw, lines = _compose(text, source)
+    ck = _Checker(source, lines, env)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{source}:1: (top level): must be a mapping"])
+    raw = ck.expand(raw, ())
+    ck.mapping(raw, (), ("server", "providers", "models", "routing"))
+    routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
+    server = _server(ck, raw.get("server"), base_dir)
+    providers = _providers(ck, raw.get("providers"), routing)
+    models = _models(ck, raw.get("models"), _with_mock(dict(providers)))
+    if ck.problems:
+        raise ConfigError(ck.problems)
+    return Config(server=server, providers=_with_mock(providers), models=models, routing=routing, source=source)
+
+
+def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the config from ``path`` (or ``$SWITCHYARD_CONFIG``); without one, from the environment."""
+    env = os.environ if env is None else env
+    path = path or env.get("SWITCHYARD_CONFIG") or None
+    if path is None:
+        return Config(providers=_with_mock(providers_from_env(env)))
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{file}: cannot read: {exc.strerror}"]) from None
+    return parse_config(text, str(file), env, file.resolve().parent)

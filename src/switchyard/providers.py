@@ -1,0 +1,79 @@
+"""Provider types are declarations, not code paths.
+
+A provider type names its native wire protocol (a codec in ``switchyard.protocols``, or ``mock``),
+its default base URL, how it authenticates, and static headers. An OpenAI-compatible server
+(vLLM, Ollama, llama.cpp, OpenRouter, Groq, DeepSeek, ...) is ``type: openai`` with a ``base_url``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderType:
+    name: str
+    protocol: str
+    base_url: str
+    auth: str  # "bearer" | "x-api-key" | "x-goog-api-key" | "none"
+    headers: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+
+PROVIDER_TYPES: dict[str, ProviderType] = {
+    "openai": ProviderType("openai", "openai_chat", "https://api.openai.com/v1", "bearer"),
+    "openai-responses": ProviderType("openai-responses", "openai_responses", "https://api.openai.com/v1", "bearer"),
+    "anthropic": ProviderType(
+        "anthropic",
+        "anthropic",
+        "https://api.anthropic.com",
+        "x-api-key",
+        MappingProxyType({"anthropic-version": "2023-06-01"}),
+    ),
+    "gemini": ProviderType("gemini", "gemini", "https://generativelanguage.googleapis.com", "x-goog-api-key"),
+    "mock": ProviderType("mock", "mock", "", "none"),
+}
+
+
+def endpoint_path(protocol: str, model: str, stream: bool) -> str:
+    """The path (and query) of the generate endpoint, appended to the provider's base URL."""
+    if protocol == "openai_chat":
+        return "/chat/completions"
+    if protocol == "openai_responses":
+        return "/responses"
+    if protocol == "anthropic":
+        return "/v1/messages"
+    if protocol == "gemini":
+        model_path = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        return (
+            f"/v1beta/{model_path}:streamGenerateContent?alt=sse" if stream else f"/v1beta/{model_path}:generateContent"
+        )
+    raise ValueError(f"no HTTP endpoint for protocol {protocol!r}")
+
+
+def count_tokens_path(protocol: str, model: str) -> str | None:
+    """The upstream token-counting endpoint, where the protocol has one."""
+    if protocol == "anthropic":
+        return "/v1/messages/count_tokens"
+    if protocol == "gemini":
+        model_path = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        return f"/v1beta/{model_path}:countTokens"
+    if protocol == "openai_responses":
+        return "/responses/input_tokens"
+    return None
+
+
+def auth_headers(auth: str, key: str | None) -> dict[str, str]:
+    """Upstream credential headers for one key."""
+    if not key or auth == "none":
+        return {}
+    if auth == "bearer":
+        return {"authorization": f"Bearer {key}"}
+    return {auth: key}
+
+
+def mask_key(key: str) -> str:
+    """A key's id safe for logs and metrics: never more than its last four characters."""
+    if len(key) <= 8:
+        return "…" + "*" * 4
+    return f"…{key[-4:]}"

@@ -1,0 +1,143 @@
+"""Config loading, validation with locations, environment providers, and model resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from switchyard.config import ConfigError, load_config
+from switchyard.core.errors import GatewayError
+from switchyard.routing import ModelResolver, Target
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "switchyard.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_env_substitution_and_relative_data_dir(tmp_path):
+    path = write(
+        tmp_path,
+        """
+server:
+  auth_keys: ["${SY_KEY}"]
+  data_dir: state
+providers:
+  oa:
+    type: openai
+    base_url: http://127.0.0.1:9/v1/
+    api_keys: [k1, "${OA2:-fallback}"]
+    headers: {X-Extra: v}
+""",
+    )
+    cfg = load_config(path, env={"SY_KEY": "secret"})
+    assert cfg.server.host == "127.0.0.1" and cfg.server.port == 4000 and cfg.server.max_body_mb == 32
+    assert cfg.server.auth_keys == ["secret"]
+    assert cfg.server.data_dir == (tmp_path / "state").resolve()
+    oa = cfg.providers["oa"]
+    assert oa.base_url == "http://127.0.0.1:9/v1" and oa.api_keys == ["k1", "fallback"]
+    assert oa.headers == {"x-extra": "v"} and oa.protocol == "openai_chat"
+    assert "mock" in cfg.providers  # always present
+
+
+def test_every_problem_is_reported_with_its_line(tmp_path):
+    path = write(
+        tmp_path,
+        """server:
+  port: 99999
+providers:
+  bad:
+    type: nope
+  an:
+    type: anthropic
+    extra: 1
+models:
+  fast: [zz/foo]
+routing:
+  rotation: fair
+""",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    problems = "\n".join(info.value.problems)
+    assert f"{path}:2: server.port: must be between 1 and 65535" in problems
+    assert f"{path}:5: providers.bad.type: unknown provider type 'nope'" in problems
+    assert f"{path}:8: providers.an.extra: unknown key" in problems
+    assert f"{path}:10: models.fast.0: target 'zz/foo' names an unknown provider 'zz'" in problems
+    assert f"{path}:12: routing.rotation: must be one of balanced, sequential" in problems
+
+
+def test_unset_variable_is_a_problem_and_never_printed_as_a_secret(tmp_path):
+    path = write(tmp_path, 'providers:\n  oa:\n    type: openai\n    api_keys: ["${MISSING}", "sk-live-123"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert "environment variable MISSING is not set" in str(info.value)
+    assert "sk-live-123" not in str(info.value)
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = write(tmp_path, "providers:\n  oa: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path, env={})
+
+
+def test_providers_from_environment():
+    env = {
+        "OPENAI_API_KEY": "a",
+        "OPENAI_API_KEY_2": "b",
+        "ANTHROPIC_API_KEY": "c",
+        "GEMINI_API_KEY": "g",
+        "VLLM_API_BASE": "http://127.0.0.1:8000/v1",
+        "STRAY_API_KEY": "x",
+    }
+    cfg = load_config(None, env=env)
+    assert sorted(cfg.providers) == ["anthropic", "gemini", "mock", "openai", "vllm"]
+    assert cfg.providers["openai"].api_keys == ["a", "b"]
+    assert cfg.providers["vllm"].type == "openai" and cfg.providers["vllm"].base_url == "http://127.0.0.1:8000/v1"
+    assert cfg.providers["anthropic"].type == "anthropic"
+
+
+def test_switchyard_config_variable_names_the_file(tmp_path):
+    path = write(tmp_path, "server: {port: 4100}\n")
+    assert load_config(None, env={"SWITCHYARD_CONFIG": str(path)}).server.port == 4100
+
+
+def resolver(tmp_path: Path) -> ModelResolver:
+    path = write(
+        tmp_path,
+        """
+providers:
+  oa: {type: openai, base_url: "http://127.0.0.1:9/v1", models: [gpt-4.1, shared]}
+  an: {type: anthropic, base_url: "http://127.0.0.1:9", models: [claude-x, shared]}
+models:
+  fast: [oa/gpt-4.1, an/claude-x]
+  "claude-*": [oa/gpt-4.1]
+  "claude-opus-*": [an/claude-x]
+  "*": [mock/mock-1]
+""",
+    )
+    return ModelResolver(load_config(path, env={}))
+
+
+def test_resolution_order(tmp_path):
+    r = resolver(tmp_path)
+    assert r.resolve("oa/some-model") == (Target("oa", "some-model"),)
+    assert r.resolve("fast") == (Target("oa", "gpt-4.1"), Target("an", "claude-x"))
+    assert r.resolve("claude-x") == (Target("an", "claude-x"),)  # declared beats a pattern
+    assert r.resolve("claude-opus-4-8") == (Target("an", "claude-x"),)  # most specific pattern
+    assert r.resolve("claude-haiku") == (Target("oa", "gpt-4.1"),)
+    assert r.resolve("anything") == (Target("mock", "mock-1"),)
+
+
+def test_ambiguous_and_unknown_models(tmp_path):
+    r = resolver(tmp_path)
+    with pytest.raises(GatewayError) as info:
+        r.resolve("shared")
+    assert info.value.status == 400 and "ambiguous" in info.value.message
+    bare = ModelResolver(load_config(None, env={}))
+    with pytest.raises(GatewayError) as info:
+        bare.resolve("nope")
+    assert info.value.status == 404
+    assert bare.resolve("mock-1") == (Target("mock", "mock-1"),)
