@@ -1,0 +1,253 @@
+"""Credential pools: fair rotation over a provider's keys, with cooldowns and concurrency limits.
+
+State is kept per key (in flight, disabled, transient-failure streak, whole-key cooldown) and per
+(key, model) (cooldown until, rate-limit strikes). Selection:
+
+- ``balanced`` (default): among usable keys, the one with the fewest requests in flight, then the
+  fewest requests served so far, then pool order — load spreads evenly and no key starves.
+- ``sequential``: the first usable key in pool order; the pool stays on it until it cools down,
+  is disabled or is busy (good for prompt-cache locality).
+- session affinity (balanced mode): a session's requests stay on the key that served it while
+  that key is usable.
+
+A key is *usable* for a model when it is not disabled, neither it nor (it, model) is cooling, and
+it is below its ``max_concurrency``. When every key is merely busy, :meth:`KeyPool.lease` waits
+(within the caller's deadline) for one to be released. When none is usable for other reasons it
+raises :class:`NoKeyAvailable` with the earliest time one will be.
+
+The clock is injected (``clock``: monotonic seconds) so the logic is tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..config import Cooldown
+from ..providers import mask_key
+from .classify import Action
+
+TRANSIENT_STRIKES = 3  # consecutive transient failures before a key cools
+QUOTA_COOLDOWN = 3600.0  # seconds a key rests after "out of quota" when the upstream gives no wait
+SESSION_MEMORY = 10_000  # sessions remembered for affinity (least recently used dropped first)
+
+
+class NoKeyAvailable(Exception):
+    """No key can serve the model now; ``retry_after`` is seconds until one can (None: never)."""
+
+    def __init__(self, provider: str, retry_after: float | None) -> None:
+        reason = "all keys are disabled" if retry_after is None else "all keys are cooling down"
+        super().__init__(f"provider '{provider}': {reason}")
+        self.provider = provider
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class KeyState:
+    key: str
+    id: str
+    max_concurrency: int | None = None
+    in_flight: int = 0
+    served: int = 0
+    disabled: str | None = None  # the reason, once disabled
+    cool_until: float = 0.0  # whole key (after repeated transient failures)
+    transient_streak: int = 0
+    model_cool_until: dict[str, float] = field(default_factory=dict)
+    model_strikes: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
+    last_error: str | None = None
+
+    def free_at(self, model: str, now: float) -> float | None:
+        """When the key becomes usable for ``model`` (ignoring concurrency); None if never."""
+        if self.disabled:
+            return None
+        return max(self.cool_until, self.model_cool_until.get(model, 0.0), now)
+
+
+@dataclass(slots=True)
+class Lease:
+    """One request's hold on a key; give it back with :meth:`KeyPool.release`."""
+
+    pool: KeyPool
+    state: KeyState
+    model: str
+    released: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.state.key
+
+    @property
+    def key_id(self) -> str:
+        return self.state.id
+
+
+class KeyPool:
+    def __init__(
+        self,
+        provider: str,
+        keys: list[str],
+        *,
+        rotation: str = "balanced",
+        session_affinity: bool = True,
+        cooldown: Cooldown | None = None,
+        max_concurrency: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        ids = [mask_key(k) for k in keys]
+        self.keys = [
+            KeyState(k, i if ids.count(i) == 1 else f"{i}#{n}", max_concurrency)
+            for n, (k, i) in enumerate(zip(keys, ids, strict=True))
+        ]
+        self.rotation = rotation
+        self.session_affinity = session_affinity and rotation == "balanced"
+        self.cooldown = cooldown or Cooldown()
+        self.clock = clock
+        self._sessions: OrderedDict[str, KeyState] = OrderedDict()
+        self._waiters: list[asyncio.Future[None]] = []
+
+    # ------------------------------------------------------------------ selection
+
+    def _usable(self, state: KeyState, model: str, now: float) -> bool:
+        if state.disabled or state.cool_until > now or state.model_cool_until.get(model, 0.0) > now:
+            return False
+        return state.max_concurrency is None or state.in_flight < state.max_concurrency
+
+    def try_acquire(
+        self, model: str, session: str | None = None, exclude: frozenset[str] = frozenset()
+    ) -> Lease | None:
+        """Take a usable key now, or None. ``exclude``: key ids already tried by this request."""
+        now = self.clock()
+        chosen: KeyState | None = None
+        if self.session_affinity and session:
+            pinned = self._sessions.get(session)
+            if pinned is not None and pinned.id not in exclude and self._usable(pinned, model, now):
+                chosen = pinned
+                self._sessions.move_to_end(session)
+        if chosen is None:
+            candidates = [s for s in self.keys if s.id not in exclude and self._usable(s, model, now)]
+            if not candidates:
+                return None
+            if self.rotation == "sequential":
+                chosen = candidates[0]
+            else:
+                chosen = min(candidates, key=lambda s: (s.in_flight, s.served))
+            if self.session_affinity and session:
+                self._sessions[session] = chosen
+                self._sessions.move_to_end(session)
+                if len(self._sessions) > SESSION_MEMORY:
+                    self._sessions.popitem(last=False)
+        chosen.in_flight += 1
+        chosen.served += 1
+        return Lease(self, chosen, model)
+
+    def available_at(self, model: str, exclude: frozenset[str] = frozenset()) -> float | None:
+        """Seconds until some key can serve ``model`` (0: now or once one is released); None: never."""
+        now = self.clock()
+        times = [t for s in self.keys if s.id not in exclude and (t := s.free_at(model, now)) is not None]
+        return (min(times) - now) if times else None
+
+    async def lease(
+        self,
+        model: str,
+        session: str | None = None,
+        exclude: frozenset[str] = frozenset(),
+        timeout: float | None = None,
+    ) -> Lease:
+        """Take a key, waiting while every usable key is at its concurrency limit.
+
+        Raises NoKeyAvailable when no key can serve the model now for another reason (cooling,
+        disabled), and TimeoutError when the wait for a free slot outlasts ``timeout``.
+        """
+        loop_deadline = None if timeout is None else self.clock() + timeout
+        while True:
+            lease = self.try_acquire(model, session, exclude)
+            if lease is not None:
+                return lease
+            wait = self.available_at(model, exclude)
+            if wait is None or wait > 0:
+                raise NoKeyAvailable(self.provider, wait)
+            remaining = None if loop_deadline is None else loop_deadline - self.clock()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"provider '{self.provider}': every key is at its concurrency limit")
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def release(
+        self, lease: Lease, action: Action | None = None, retry_after: float | None = None, error: str | None = None
+    ) -> None:
+        """Give the key back. ``action`` is None on success, else how the attempt failed."""
+        if lease.released:
+            return
+        lease.released = True
+        state, model, now = lease.state, lease.model, self.clock()
+        state.in_flight -= 1
+        if action is None or action is Action.SURFACE:
+            state.transient_streak = 0
+            state.model_strikes.pop(model, None)
+        else:
+            state.failures += 1
+            state.last_error = error
+            if action is Action.COOL:
+                strikes = state.model_strikes.get(model, 0) + 1
+                state.model_strikes[model] = strikes
+                wait = retry_after if retry_after is not None else self._backoff(strikes)
+                state.model_cool_until[model] = max(state.model_cool_until.get(model, 0.0), now + wait)
+            elif action is Action.QUOTA:
+                wait = max(retry_after or 0.0, QUOTA_COOLDOWN)
+                state.model_cool_until[model] = max(state.model_cool_until.get(model, 0.0), now + wait)
+            elif action is Action.DISABLE:
+                state.disabled = error or "rejected by the upstream"
+            elif action is Action.TRANSIENT:
+                state.transient_streak += 1
+                if state.transient_streak >= TRANSIENT_STRIKES:
+                    state.cool_until = now + self._backoff(state.transient_streak - TRANSIENT_STRIKES + 1)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _backoff(self, strikes: int) -> float:
+        return min(self.cooldown.base * 2 ** (strikes - 1), self.cooldown.max)
+
+    # ------------------------------------------------------------------ reporting
+
+    def snapshot(self) -> list[dict]:
+        """Each key's state for `switchyard keys` and the admin endpoint (masked ids only)."""
+        now = self.clock()
+        out = []
+        for s in self.keys:
+            cooling = {m: round(t - now, 1) for m, t in s.model_cool_until.items() if t > now}
+            if s.disabled:
+                status = "disabled"
+            elif s.cool_until > now:
+                status = "cooling"
+            elif cooling:
+                status = "cooling (some models)"
+            else:
+                status = "healthy"
+            out.append(
+                {
+                    "key": s.id,
+                    "status": status,
+                    "in_flight": s.in_flight,
+                    "served": s.served,
+                    "failures": s.failures,
+                    "cooling_for_s": round(s.cool_until - now, 1) if s.cool_until > now else 0,
+                    "cooling_models_s": cooling,
+                    "disabled_reason": s.disabled,
+                    "last_error": s.last_error,
+                }
+            )
+        return out
