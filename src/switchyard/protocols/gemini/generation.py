@@ -27,7 +27,7 @@ from typing import Any
 from ...core.errors import RequestError
 from ...core.model import Reasoning, Request
 from .tools import openapi_to_json_schema
-from .wire import as_object
+from .wire import as_object, normalized
 
 _SCALARS = (
     ("temperature", "temperature", (int, float)),
@@ -67,6 +67,7 @@ def parse_generation_config(raw: Any, req: Request) -> None:
     _parse_response_format(gc, req)
     if gc.get("thinkingConfig") is not None:
         req.reasoning = _parse_thinking(as_object(gc["thinkingConfig"], "generationConfig.thinkingConfig"))
+        req.reasoning.extensions["_raw"] = gc["thinkingConfig"]  # original spelling (the Python SDK sends snake_case)
     _mark_native(extra, req)
     if extra:
         req.extensions["_generationConfig_extra"] = extra
@@ -135,7 +136,7 @@ def _parse_thinking(tc: dict[str, Any]) -> Reasoning:
             "field 'generationConfig.thinkingConfig.includeThoughts' must be a boolean",
             param="generationConfig.thinkingConfig.includeThoughts",
         )
-    r = Reasoning(include_thoughts=include, extensions={"_raw": tc})
+    r = Reasoning(include_thoughts=include)
     if level is not None:
         r.effort = level.lower()
     if budget == 0:
@@ -184,7 +185,7 @@ def _build_response_format(req: Request, same: bool) -> dict[str, Any]:
 
 def _build_thinking(r: Reasoning, same: bool) -> dict[str, Any]:
     raw = r.extensions.get("_raw") if same else None
-    if raw is not None and _reasoning_key(_parse_thinking(raw)) == _reasoning_key(r):
+    if isinstance(raw, dict) and _reasoning_key(_parse_thinking(normalized(raw))) == _reasoning_key(r):
         return dict(raw)
     out: dict[str, Any] = {}
     include = r.include_thoughts

@@ -66,6 +66,8 @@ def _parse_declaration(raw: Any, where: str) -> Tool:
     if description is not None and not isinstance(description, str):
         raise RequestError(f"field '{where}.description' must be a string", param=f"{where}.description")
     ext = {k: v for k, v in d.items() if k not in ("name", "description", "parameters", "parametersJsonSchema")}
+    if "parameters_json_schema" in raw:  # keep the spelling the Python SDK uses
+        ext["_schema_key"] = "parameters_json_schema"
     schema = None
     if d.get("parametersJsonSchema") is not None:
         schema = d["parametersJsonSchema"]
@@ -109,7 +111,7 @@ def _build_declaration(tool: Tool, same: bool) -> dict[str, Any]:
     elif raw is not None and openapi_to_json_schema(raw) == tool.parameters:
         out["parameters"] = raw
     elif tool.parameters is not None:
-        out["parametersJsonSchema"] = tool.parameters
+        out[ext.get("_schema_key", "parametersJsonSchema")] = tool.parameters
     out.update(public(ext))
     return out
 
