@@ -39,6 +39,13 @@ def require_redis() -> redis.Redis:
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """The test Redis URL (fails the test when Redis is not reachable)."""
+    require_redis().close()
+    return REDIS_URL
+
+
+@pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A fresh key prefix; every key under it is deleted after the test."""
     client = require_redis()
