@@ -677,3 +677,18 @@ def test_build_does_not_mutate_the_request() -> None:
     build_request(req)
     req.protocol = "gemini"
     assert req == before
+
+
+def test_empty_text_parts_are_not_sent_to_gemini() -> None:
+    req = foreign(
+        system=[TextPart("")],
+        messages=[
+            Message("user", [TextPart("hi")]),
+            Message("assistant", [TextPart(""), ToolCallPart("c", "f", "{}")]),
+            Message("tool", [ToolResultPart("c", [])]),
+        ],
+    )
+    out = build_request(req)
+    assert "systemInstruction" not in out
+    assert out["contents"][1] == {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}, "id": "c"}}]}
+    assert out["contents"][2]["parts"][0]["functionResponse"]["response"] == {"result": ""}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from gemini_helpers import CLI, FIXTURES, decode, encode, frames, raw
+from gemini_helpers import CLI, FIXTURES, decode, encode, frames, load, raw
 
 from switchyard.core.errors import ErrorKind, GatewayError
 from switchyard.core.events import (
@@ -396,7 +396,7 @@ def test_heartbeat_is_an_empty_text_chunk() -> None:
 
 
 def test_gemini_to_gemini_stream_keeps_calls_signatures_and_usage() -> None:
-    req = parse_request(__import__("gemini_helpers").load("request_stream_parallel_calls_gemini3.json"))
+    req = parse_request(load("request_stream_parallel_calls_gemini3.json"))
     upstream = frames(raw("stream_parallel_calls_gemini3.sse"))
     out = frames(encode(req, decode(raw("stream_parallel_calls_gemini3.sse"))))
     assert [f["candidates"][0]["content"]["parts"] for f in out] == [

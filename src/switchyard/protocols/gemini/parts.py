@@ -226,6 +226,8 @@ def build_part(
     if isinstance(part, TextPart):
         if "_raw_part" in ext:
             return ext["_raw_part"]
+        if not part.text and not same:
+            return None  # Gemini rejects empty text parts (e.g. OpenAI's content "" beside tool calls)
         return {"text": part.text, **public(ext)}
     if isinstance(part, ReasoningPart):
         return _build_reasoning(part, ext, include_thoughts or same)

@@ -152,7 +152,7 @@ def build_request(req: Request) -> dict[str, Any]:
     same = req.protocol == NAME
     if req.native_only and not same:
         raise TranslationError(req.native_only[0], NAME)
-    system = [_system_part(p, same, f"system[{i}]") for i, p in enumerate(req.system)]
+    system = _system_parts(req.system, same, "system")
     contents = _build_contents(req, same, system)
     body: dict[str, Any] = {"contents": contents}
     if system or (same and "_systemInstruction_extra" in req.extensions):
@@ -175,12 +175,14 @@ def build_request(req: Request) -> dict[str, Any]:
     return body
 
 
-def _system_part(part: Part, same: bool, where: str) -> dict[str, Any]:
-    if not same and not isinstance(part, TextPart):
-        raise TranslationError(where, NAME, "system instructions carry text only")
-    out = build_part(part, same, where)
-    if out is None:
-        raise TranslationError(where, NAME, "system instructions carry text only")
+def _system_parts(parts: list[Part], same: bool, where: str) -> list[dict[str, Any]]:
+    out = []
+    for i, part in enumerate(parts):
+        if not same and not isinstance(part, TextPart):
+            raise TranslationError(f"{where}[{i}]", NAME, "system instructions carry text only")
+        built = build_part(part, same, f"{where}[{i}]")
+        if built is not None:
+            out.append(built)
     return out
 
 
@@ -192,7 +194,7 @@ def _build_contents(req: Request, same: bool, system: list[dict[str, Any]]) -> l
     for mi, msg in enumerate(req.messages):
         where = f"messages[{mi}]"
         if msg.role in ("system", "developer"):
-            system.extend(_system_part(p, same, f"{where}.content[{pi}]") for pi, p in enumerate(msg.content))
+            system.extend(_system_parts(msg.content, same, f"{where}.content"))
             continue
         role = "model" if msg.role == "assistant" else "user"
         parts: list[dict[str, Any]] = []
