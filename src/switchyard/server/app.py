@@ -1,0 +1,218 @@
+"""The ASGI application: a precompiled route table in front of the pipeline.
+
+No framework: a request is matched with one dict lookup (Gemini's ``/v1beta/models/{model}:<method>``
+paths, whose model may contain ``/``, with one prefix test and a split on the last ``:``).
+Every response carries ``x-request-id`` and ``x-switchyard-overhead-ms``. After the body has
+been read, the handling of a request races the client's disconnect: a client that goes away
+cancels the work, including an upstream request or stream in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import orjson
+
+from .. import __version__
+from ..config import Config
+from ..core.errors import ErrorKind, GatewayError, RequestError
+from ..core.util import require
+from ..protocols import PROTOCOLS, codec
+from ..transport import Transport
+from . import endpoints
+from .auth import Authenticator
+from .context import Exchange
+from .errors import as_gateway_error, error_protocol, error_response
+from .http import (
+    ClientGone,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_bytes,
+    send_stream,
+    until_disconnect,
+)
+from .pipeline import Pipeline, Reply
+
+log = logging.getLogger("switchyard.server")
+
+GEMINI_PREFIX = "/v1beta/models/"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    """What to do: generate | count_tokens | models | model | gemini_models | gemini_model | health | root."""
+    protocol: str
+    """The client protocol: the error shape, and the codec for generate routes."""
+    auth: bool = True
+    stream: bool | None = None
+    """Fixed by the endpoint (Gemini); None: the body's ``stream`` flag decides."""
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/v1/chat/completions"): Route("generate", "openai_chat"),
+    ("POST", "/v1/messages"): Route("generate", "anthropic"),
+    ("POST", "/v1/messages/count_tokens"): Route("count_tokens", "anthropic"),
+    ("POST", "/v1/responses"): Route("generate", "openai_responses"),
+    ("GET", "/v1/models"): Route("models", "openai_chat"),
+    ("GET", "/v1beta/models"): Route("gemini_models", "gemini"),
+    ("GET", "/health"): Route("health", "openai_chat", auth=False),
+    ("GET", "/"): Route("root", "openai_chat", auth=False),
+    ("HEAD", "/"): Route("root", "openai_chat", auth=False),
+}
+KNOWN_PATHS = {path for _, path in ROUTES}
+GEMINI_ROUTES = {
+    "generateContent": Route("generate", "gemini", stream=False),
+    "streamGenerateContent": Route("generate", "gemini", stream=True),
+}
+GEMINI_MODEL = Route("gemini_model", "gemini")
+OPENAI_MODEL = Route("model", "openai_chat")
+
+
+def match(method: str, path: str) -> tuple[Route | None, str]:
+    """(route, model from the path); route None when nothing matched."""
+    route = ROUTES.get((method, path))
+    if route is not None:
+        return route, ""
+    if path.startswith(GEMINI_PREFIX):
+        rest = path[len(GEMINI_PREFIX) :]
+        if method == "POST":
+            model, _, verb = rest.rpartition(":")
+            route = GEMINI_ROUTES.get(verb)
+            return (route, model) if route is not None and model else (None, "")
+        if method == "GET" and rest:
+            return GEMINI_MODEL, rest
+    elif method == "GET" and path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
+        return OPENAI_MODEL, path[len("/v1/models/") :]
+    return None, ""
+
+
+class App:
+    """``App(config)`` is the ASGI callable; it starts its upstream client on lifespan start-up
+    (or on the first request when the server runs without lifespan events)."""
+
+    def __init__(self, config: Config, transport: Transport | None = None) -> None:
+        self.config = config
+        self.transport = transport or Transport()
+        self.pipeline = Pipeline(config, self.transport)
+        self.auth = Authenticator(config.server.auth_keys)
+        self.max_body = int(config.server.max_body_mb * 1024 * 1024)
+
+    async def startup(self) -> None:
+        for name in PROTOCOLS:  # import the codecs now, not on the first request
+            try:
+                codec(name)
+            except ImportError:
+                log.warning("the %s codec is not available; its endpoints will answer 500", name)
+        await self.transport.start()
+
+    async def shutdown(self) -> None:
+        await self.transport.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ------------------------------------------------------------------ requests
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        route, model = match(method, path)
+        if route is None:
+            ctx = Exchange(error_protocol(path), scope)
+            status = 405 if path in KNOWN_PATHS else 404
+            message = f"{method} is not allowed on {path}" if status == 405 else f"no such endpoint: {method} {path}"
+            kind = ErrorKind.INVALID_REQUEST if status == 405 else ErrorKind.NOT_FOUND
+            await self.send_error(ctx, send, GatewayError(kind, message, status=status))
+            return
+        ctx = Exchange(route.protocol, scope, model=model)
+        try:
+            if route.auth:
+                self.auth.check(scope)
+            if route.name in ("generate", "count_tokens"):
+                self.load(ctx, route, await read_body(scope, receive, self.max_body))
+        except ClientGone:
+            return
+        except BaseException as exc:
+            await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
+            return
+        await until_disconnect(self.respond(ctx, route, send), receive)
+
+    def load(self, ctx: Exchange, route: Route, raw: bytes) -> None:
+        """Parse the body just enough to route it: a JSON object, its model and stream flag."""
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise RequestError(f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise RequestError("the request body must be a JSON object")
+        ctx.raw, ctx.body = raw, body
+        if route.stream is None:
+            ctx.model = require(body, "model", str)
+            ctx.stream = body.get("stream") is True
+        else:
+            ctx.stream = route.stream
+            if route.stream and b"alt=sse" not in (ctx.scope.get("query_string") or b""):
+                raise RequestError("streamGenerateContent is served as server-sent events only: add '?alt=sse'")
+
+    async def respond(self, ctx: Exchange, route: Route, send: Send) -> None:
+        try:
+            reply = await self.dispatch(ctx, route)
+        except Exception as exc:
+            await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
+            return
+        headers = ctx.response_headers() + reply.headers
+        if reply.stream is not None:
+            await send_stream(send, reply.status, headers, reply.stream)
+        elif ctx.scope["method"] == "HEAD":
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send_bytes(send, reply.status, reply.body, headers, reply.content_type)
+
+    async def dispatch(self, ctx: Exchange, route: Route) -> Reply:
+        name, pipeline = route.name, self.pipeline
+        if name == "generate":
+            return await pipeline.generate(ctx)
+        if name == "count_tokens":
+            return await endpoints.count_tokens(pipeline, ctx)
+        if name == "models":
+            payload = endpoints.openai_models(pipeline)
+        elif name == "model":
+            payload = endpoints.openai_model(pipeline, endpoints.known_model(pipeline, ctx.model))
+        elif name == "gemini_models":
+            payload = endpoints.gemini_models(pipeline)
+        elif name == "gemini_model":
+            payload = endpoints.gemini_model(endpoints.known_model(pipeline, ctx.model))
+        elif name == "health":
+            payload = endpoints.health()
+        else:
+            payload = {"name": "switchyard", "version": __version__}
+        return Reply(body=orjson.dumps(payload))
+
+    async def send_error(self, ctx: Exchange, send: Send, err: GatewayError) -> None:
+        status, body, extra = error_response(ctx.protocol, err)
+        headers: Headers = ctx.response_headers() + extra
+        await send_bytes(send, status, body, headers)

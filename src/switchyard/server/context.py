@@ -1,0 +1,102 @@
+"""The per-request context: what one client request is, and what happened to it.
+
+An :class:`Exchange` is created when a request arrives and travels through the pipeline. It holds
+the client's body (parsed into core only when needed — the same-protocol fast path never does),
+the chosen target, the attempts made, the time spent waiting on upstreams, and the usage observed
+on the way back (a later issue writes it to the usage log and metrics).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from ..core.errors import GatewayError, RequestError
+from ..core.model import Request, Usage
+from ..protocols import codec
+from ..routing import AttemptRecord, Target
+from .http import Headers, Scope
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+@dataclass(slots=True)
+class Exchange:
+    protocol: str
+    """The client's protocol (a codec name)."""
+    scope: Scope
+    id: str = field(default_factory=new_request_id)
+    started: float = field(default_factory=time.perf_counter)
+    body: dict[str, Any] | None = None
+    raw: bytes = b""
+    model: str = ""
+    stream: bool = False
+    upstream_wait: float = 0.0
+    """Seconds spent waiting on upstreams (connect, headers, first frame, whole bodies)."""
+    target: Target | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    usage: Usage | None = None
+    """Usage observed in the upstream's answer (streams: the latest cumulative value)."""
+    stop_reason: str | None = None
+    error: GatewayError | None = None
+    """An error reported to the client in-band, after its stream had started."""
+    dropped_tools: list[str] = field(default_factory=list)
+    relayed: bytes | None = None
+    """A same-protocol non-streaming answer relayed as is (its usage is read only on demand)."""
+    _request: Request | None = None
+
+    def request(self) -> Request:
+        """The client's request in core form, parsed once on first use (raises RequestError)."""
+        if self._request is None:
+            if self.body is None:
+                raise RequestError("the request body is missing")
+            mod = codec(self.protocol)
+            req = (
+                mod.parse_request(self.body, self.model) if self.protocol == "gemini" else mod.parse_request(self.body)
+            )
+            req.stream = self.stream
+            self._request = req
+        return self._request
+
+    def request_for(self, model: str) -> Request:
+        """The core request aimed at an upstream model (a shallow copy; the original is kept)."""
+        return replace(self.request(), model=model)
+
+    def final_usage(self) -> Usage | None:
+        """The answer's usage. A relayed body is parsed for it here, off the response path."""
+        if self.usage is None and self.relayed is not None:
+            try:
+                self.usage = codec(self.protocol).parse_response(orjson.loads(self.relayed)).usage
+            except Exception:  # an odd upstream body: no usage, not an error
+                return None
+        return self.usage
+
+    def overhead_ms(self) -> float:
+        """Gateway time so far that was not spent waiting on an upstream."""
+        return max(0.0, (time.perf_counter() - self.started - self.upstream_wait) * 1000)
+
+    def response_headers(self) -> Headers:
+        headers = [
+            (b"x-request-id", self.id.encode()),
+            (b"x-switchyard-overhead-ms", f"{self.overhead_ms():.2f}".encode()),
+        ]
+        if self.target is not None:
+            headers.append((b"x-switchyard-upstream", header_value(str(self.target))))
+        if self.dropped_tools:
+            headers.append((b"x-switchyard-dropped-tools", header_value(",".join(self.dropped_tools))))
+        return headers
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_value(text: str) -> bytes:
+    """Text safe to put in a response header (control characters dropped, non-Latin-1 replaced)."""
+    return _UNSAFE.sub("", text).encode("latin-1", "replace")

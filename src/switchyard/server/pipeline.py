@@ -1,0 +1,122 @@
+"""The generate pipeline: resolve the model, attempt its targets, answer the client.
+
+::
+
+    Exchange (client protocol, body, model, stream flag)
+      -> ModelResolver.resolve(model)                       404 unknown / 400 ambiguous
+      -> run_attempts(targets, key pools, attempt)          keys, then fallback targets
+           attempt: mock | fast path | translation         (server/upstream.py)
+      -> Reply: relayed bytes | formatted core Response | stream relay (server/relay.py)
+
+Everything protocol-specific happens in the codecs; this module only chooses between them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import orjson
+
+from ..config import Config
+from ..core.errors import ErrorKind, GatewayError
+from ..keys import Lease, classify
+from ..protocols import codec
+from ..routing import AttemptsExhausted, ModelResolver, Outcome, Target, run_attempts
+from ..transport import Transport
+from .context import Exchange
+from .http import JSON, Headers
+from .relay import Done, relay_fast, relay_translated
+from .upstream import MockEvents, Provider, Relayed, Translated, UpstreamStream, attempt, pools
+
+T = TypeVar("T")
+
+# request headers that name a client session (keeps a session on one key: better prompt caching)
+SESSION_HEADERS = (b"x-session-id", b"session-id", b"x-claude-code-session-id")
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    content_type: bytes = JSON
+    stream: AsyncGenerator[bytes, None] | None = None
+    headers: Headers = field(default_factory=list)
+
+
+class Pipeline:
+    """Built once per server from the config; shared by all requests."""
+
+    def __init__(self, config: Config, transport: Transport) -> None:
+        self.config = config
+        self.transport = transport
+        self.resolver = ModelResolver(config)
+        self.providers = {name: Provider(p) for name, p in config.providers.items()}
+        self.pools = pools(self.providers)
+
+    async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
+        """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
+        targets = self.resolver.resolve(ctx.model)
+        routing = self.config.routing
+        try:
+            outcome = await run_attempts(
+                targets,
+                self.pools,
+                call,
+                retries=max(routing.retries, len(targets) - 1),
+                deadline=time.monotonic() + routing.timeouts.request,
+                session=_session(ctx),
+            )
+        except AttemptsExhausted as exc:
+            ctx.attempts = exc.attempts
+            raise
+        ctx.target, ctx.attempts = outcome.target, outcome.attempts
+        return outcome
+
+    async def generate(self, ctx: Exchange) -> Reply:
+        if ctx.protocol == "openai_responses" and ctx.body and ctx.body.get("previous_response_id") is not None:
+            raise GatewayError(
+                ErrorKind.INVALID_REQUEST,
+                "'previous_response_id' needs stored responses, which are not enabled on this gateway yet; "
+                "send the whole conversation in 'input' instead",
+                param="previous_response_id",
+            )
+
+        async def call(target: Target, lease: Lease):
+            return await attempt(ctx, self.providers[target.provider], target, lease, self.transport)
+
+        outcome = await self.run(ctx, call)
+        answer, lease = outcome.result, outcome.lease
+        if isinstance(answer, Relayed | Translated):
+            lease.pool.release(lease)
+        if isinstance(answer, Relayed):
+            ctx.relayed = answer.body
+            return Reply(body=answer.body, content_type=answer.content_type.encode("latin-1"))
+        if isinstance(answer, Translated):
+            resp = answer.response
+            ctx.usage, ctx.stop_reason = resp.usage, resp.stop_reason
+            return Reply(body=orjson.dumps(codec(ctx.protocol).format_response(resp, ctx.request())))
+        done = _releaser(lease)
+        if isinstance(answer, UpstreamStream) and answer.fast:
+            return Reply(stream=relay_fast(ctx, answer, done))
+        assert isinstance(answer, UpstreamStream | MockEvents)
+        return Reply(stream=relay_translated(ctx, answer, done))
+
+
+def _releaser(lease: Lease) -> Done:
+    def done(error: GatewayError | None) -> None:
+        if error is None:
+            lease.pool.release(lease)
+        else:
+            lease.pool.release(lease, classify(error.kind), error.retry_after, f"{error.status} {error.kind}")
+
+    return done
+
+
+def _session(ctx: Exchange) -> str | None:
+    for name, value in ctx.scope["headers"]:
+        if name in SESSION_HEADERS:
+            return value.decode("latin-1")
+    return None

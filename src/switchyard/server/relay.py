@@ -1,0 +1,115 @@
+"""Stream relays: from an upstream (or the mock) to the client, once the attempt succeeded.
+
+- :func:`relay_fast` (same protocol): the upstream's bytes go to the client exactly as they
+  arrive; the upstream decoder's events are only observed (usage, stop reason, errors).
+- :func:`relay_translated`: core events from the upstream decoder (or the mock) go through the
+  client protocol's StreamEncoder.
+
+Both turn a failure after the stream started into the client protocol's in-band error event
+(a core StreamError fed to the client encoder) and then end the stream. Both call ``done``
+exactly once, with the error that ended the stream (None when it ended normally or the client
+went away), so the caller can release the key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Callable
+
+from ..core.errors import ErrorKind, GatewayError
+from ..core.events import Event, MessageDelta, MessageStart, StreamError
+from ..core.model import Request
+from ..protocols import codec
+from .context import Exchange
+from .upstream import MockEvents, UpstreamStream
+
+log = logging.getLogger("switchyard.server")
+
+Done = Callable[[GatewayError | None], None]
+
+
+def observe(ctx: Exchange, events: list[Event]) -> None:
+    """Keep what the request log needs from a batch of stream events."""
+    for event in events:
+        if isinstance(event, MessageDelta):
+            if event.usage is not None:
+                ctx.usage = event.usage
+            if event.stop_reason is not None:
+                ctx.stop_reason = event.stop_reason
+        elif isinstance(event, MessageStart):
+            if event.usage is not None and ctx.usage is None:
+                ctx.usage = event.usage
+        elif isinstance(event, StreamError) and ctx.error is None:
+            ctx.error = event.error
+
+
+def internal_error(ctx: Exchange) -> GatewayError:
+    log.exception("request %s: unexpected error", ctx.id)
+    return GatewayError(ErrorKind.SERVER, f"internal gateway error (request id {ctx.id})")
+
+
+def client_encoder(ctx: Exchange) -> object:
+    """The client protocol's stream encoder for this request."""
+    try:
+        req = ctx.request()
+    except GatewayError:  # the fast path never needed a valid core request; an error frame still does
+        req = Request(model=ctx.model, protocol=ctx.protocol, stream=True)
+    return codec(ctx.protocol).StreamEncoder(req)
+
+
+async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> AsyncGenerator[bytes, None]:
+    error: GatewayError | None = None
+    try:
+        async for chunk, events in stream.chunks():
+            if chunk:
+                observe(ctx, events)
+                yield chunk
+                continue
+            before = ctx.error
+            observe(ctx, events)
+            if before is None and ctx.error is not None:
+                # the upstream stream ended early (no terminal event): say so in-band
+                error = ctx.error
+                yield client_encoder(ctx).feed(StreamError(error))
+    except GatewayError as exc:
+        error = ctx.error = exc
+        yield client_encoder(ctx).feed(StreamError(exc))
+    except Exception:
+        error = ctx.error = internal_error(ctx)
+        yield client_encoder(ctx).feed(StreamError(error))
+    finally:
+        stream.close()
+        done(error or ctx.error)
+
+
+async def relay_translated(
+    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done
+) -> AsyncGenerator[bytes, None]:
+    encoder = client_encoder(ctx)
+    try:
+        if isinstance(source, MockEvents):
+            for event in source.events:
+                observe(ctx, [event])
+                out = encoder.feed(event)
+                if out:
+                    yield out
+        else:
+            async for _, events in source.chunks():
+                if events:
+                    observe(ctx, events)
+                    out = b"".join([encoder.feed(event) for event in events])
+                    if out:
+                        yield out
+        out = encoder.finish()
+        if out:
+            yield out
+    except GatewayError as exc:
+        ctx.error = exc
+        yield encoder.feed(StreamError(exc))
+    except Exception:
+        ctx.error = internal_error(ctx)
+        yield encoder.feed(StreamError(ctx.error))
+    finally:
+        if isinstance(source, UpstreamStream):
+            source.close()
+        done(ctx.error)

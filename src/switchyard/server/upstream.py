@@ -1,0 +1,299 @@
+"""One attempt at one target: build the upstream request, send it, check how the answer starts.
+
+:func:`attempt` is the ``call`` the attempt loop (:func:`switchyard.routing.run_attempts`) runs
+for each (target, key). It returns an *answer* once the outcome is known well enough that no
+fallback is needed any more, and raises :class:`GatewayError` for anything that failed *before a
+byte went to the client*, so the loop can try the next key or target:
+
+- an HTTP error status (the upstream codec's ``parse_error``; the retry hint taken from the
+  body or else from ``retry-after-ms`` / ``retry-after`` / rate-limit reset headers);
+- a connection error or timeout (:mod:`switchyard.transport`);
+- for streams, an in-band error or the end of the stream before any content: the stream is
+  *primed* — read until its first content event (or its end) within ``timeouts.first_byte`` —
+  and the bytes read so far are held for the relay.
+
+Three kinds of answer: the mock's (core objects, no network), the same-protocol fast path
+(the client's body forwarded with only the model rewritten; Gemini's body untouched and the
+model in the URL), and translation (client core request -> upstream ``build_request``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from .. import mock
+from ..config import ProviderConfig
+from ..core.errors import ErrorKind, GatewayError
+from ..core.events import Event, Heartbeat, MessageStart, StreamError
+from ..core.model import Response
+from ..core.sse import SSEDecoder
+from ..keys import KeyPool, Lease, retry_after_from_headers
+from ..protocols import codec
+from ..providers import PROVIDER_TYPES, auth_headers, endpoint_path
+from ..routing import Target
+from ..transport import Transport, read_limited, upstream_failure
+from .context import Exchange
+
+HOSTED_TOOLS = "_hosted_tools"  # Request.extensions key where the Responses codec keeps hosted tools
+
+
+class Provider:
+    """A configured provider, ready for requests: static headers, URL base, key pool."""
+
+    __slots__ = ("auth", "base_url", "config", "headers", "name", "pool", "protocol", "timeouts")
+
+    def __init__(self, config: ProviderConfig) -> None:
+        ptype = PROVIDER_TYPES[config.type]
+        self.config = config
+        self.name = config.name
+        self.protocol = ptype.protocol
+        self.base_url = config.base_url
+        self.auth = ptype.auth
+        self.headers = {"content-type": "application/json", **ptype.headers, **config.headers}
+        self.timeouts = config.routing.timeouts
+        self.pool = KeyPool(
+            config.name,
+            config.api_keys or [""],  # a keyless provider (mock, a local server) has one empty key
+            rotation=config.routing.rotation,
+            session_affinity=config.routing.session_affinity,
+            cooldown=config.routing.cooldown,
+        )
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def request_headers(self, key: str, beta: str | None, stream: bool) -> dict[str, str]:
+        """Upstream headers: the type's and the config's, the key's credential, and the client's
+        ``anthropic-beta`` for Anthropic upstreams. Nothing else of the client's goes upstream."""
+        headers = dict(self.headers)
+        if beta and self.protocol == "anthropic":
+            own = headers.get("anthropic-beta")
+            headers["anthropic-beta"] = f"{own},{beta}" if own else beta
+        if stream:
+            headers["accept"] = "text/event-stream"
+        headers.update(auth_headers(self.auth, key))
+        return headers
+
+
+# ---------------------------------------------------------------------------- answers
+
+
+@dataclass(slots=True)
+class Relayed:
+    """A same-protocol non-streaming answer: the upstream's bytes, sent on as they are."""
+
+    body: bytes
+    content_type: str
+
+
+@dataclass(slots=True)
+class Translated:
+    """A non-streaming answer in core form (from a translated upstream or the mock)."""
+
+    response: Response
+
+
+@dataclass(slots=True)
+class MockEvents:
+    events: list[Event]
+
+
+class UpstreamStream:
+    """An upstream SSE response being read: raw chunks plus the core events decoded from them.
+
+    The decoder always runs — on the fast path it only observes (usage, stop reason, errors).
+    """
+
+    __slots__ = ("decoder", "fast", "finished", "held", "protocol", "resp", "sse", "url")
+
+    def __init__(self, protocol: str, resp: aiohttp.ClientResponse, url: str, fast: bool) -> None:
+        self.protocol = protocol
+        self.resp = resp
+        self.url = url
+        self.fast = fast
+        self.sse = SSEDecoder()
+        self.decoder = codec(protocol).StreamDecoder()
+        self.held: list[tuple[bytes, list[Event]]] = []
+        self.finished = False
+
+    def _decode(self, chunk: bytes) -> list[Event]:
+        events: list[Event] = []
+        for frame in self.sse.feed(chunk):
+            events.extend(self.decoder.feed(frame))
+        return events
+
+    def _finish(self) -> list[Event]:
+        self.finished = True
+        events: list[Event] = []
+        for frame in self.sse.flush():
+            events.extend(self.decoder.feed(frame))
+        events.extend(self.decoder.finish())
+        return events
+
+    async def _read(self) -> bytes:
+        try:
+            return await self.resp.content.readany()
+        except BaseException as exc:
+            raise upstream_failure(exc, self.url) from None
+
+    async def prime(self, timeout: float) -> None:
+        """Read until the first content event; raise the upstream's error if it comes first."""
+        async with asyncio.timeout(timeout):
+            while not self.finished:
+                chunk = await self._read()
+                events = self._decode(chunk) if chunk else self._finish()
+                self.held.append((chunk, events))
+                for event in events:
+                    if isinstance(event, StreamError):
+                        raise event.error
+                    if not isinstance(event, MessageStart | Heartbeat):
+                        return
+
+    async def chunks(self) -> AsyncIterator[tuple[bytes, list[Event]]]:
+        """(raw chunk, decoded events) pairs: the held ones, then the rest; the last has b""."""
+        held, self.held = self.held, []
+        for item in held:
+            yield item
+        while not self.finished:
+            chunk = await self._read()
+            yield (chunk, self._decode(chunk)) if chunk else (b"", self._finish())
+
+    def close(self) -> None:
+        """Give the connection back (to the pool when the body was read to its end)."""
+        if self.finished:
+            self.resp.release()
+        else:
+            self.resp.close()
+
+
+Answer = Relayed | Translated | MockEvents | UpstreamStream
+
+
+# ---------------------------------------------------------------------------- the attempt
+
+
+async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Lease, transport: Transport) -> Answer:
+    """Try ``target`` with ``lease``'s key (see the module docstring)."""
+    ctx.target = target
+    if provider.protocol == "mock":
+        req = ctx.request_for(target.model)
+        ctx.dropped_tools = hosted_tools(req.extensions)
+        return MockEvents(mock.events(req)) if ctx.stream else Translated(mock.respond(req))
+    fast = provider.protocol == ctx.protocol
+    body = fast_body(ctx, target.model) if fast else translated_body(ctx, provider.protocol, target.model)
+    url = provider.url(endpoint_path(provider.protocol, target.model, ctx.stream))
+    beta = _client_header(ctx, b"anthropic-beta")
+    headers = provider.request_headers(lease.key, beta, ctx.stream)
+    started = time.perf_counter()
+    try:
+        resp = await transport.post(url, headers, body, stream=ctx.stream, timeouts=provider.timeouts)
+        try:
+            if resp.status >= 400:
+                raw = await read_limited(resp)
+                raise upstream_error(provider.protocol, resp.status, resp.headers, raw)
+            if not ctx.stream:
+                raw = await resp.read()
+                content_type = resp.headers.get("content-type", "application/json")
+                resp.release()
+            else:
+                stream = UpstreamStream(provider.protocol, resp, url, fast)
+                await stream.prime(provider.timeouts.first_byte)
+                return stream
+        except BaseException as exc:
+            resp.close()
+            raise upstream_failure(exc, url) from None
+    finally:
+        ctx.upstream_wait += time.perf_counter() - started
+    if fast:
+        return Relayed(raw, content_type)
+    return Translated(parse_upstream_body(provider.protocol, raw))
+
+
+async def post_json(
+    ctx: Exchange, provider: Provider, lease: Lease, path: str, body: bytes, transport: Transport
+) -> dict[str, Any]:
+    """A small non-streaming call (token counting): POST ``body``, return the JSON object answered."""
+    url = provider.url(path)
+    headers = provider.request_headers(lease.key, _client_header(ctx, b"anthropic-beta"), False)
+    started = time.perf_counter()
+    try:
+        resp = await transport.post(url, headers, body, stream=False, timeouts=provider.timeouts)
+        try:
+            raw = await (read_limited(resp) if resp.status >= 400 else resp.read())
+        except BaseException as exc:
+            resp.close()
+            raise upstream_failure(exc, url) from None
+        resp.release()
+    finally:
+        ctx.upstream_wait += time.perf_counter() - started
+    if resp.status >= 400:
+        raise upstream_error(provider.protocol, resp.status, resp.headers, raw)
+    try:
+        answer = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise GatewayError(ErrorKind.SERVER, "the upstream answered with a body that is not a JSON object", status=502)
+    return answer
+
+
+def fast_body(ctx: Exchange, model: str) -> bytes:
+    """The client's body for a same-protocol upstream: only the model rewritten."""
+    if ctx.protocol == "gemini" or model == ctx.model:
+        return ctx.raw
+    assert ctx.body is not None
+    body = dict(ctx.body)
+    body["model"] = model
+    return orjson.dumps(body)
+
+
+def translated_body(ctx: Exchange, protocol: str, model: str) -> bytes:
+    req = ctx.request_for(model)
+    ctx.dropped_tools = hosted_tools(req.extensions) if protocol != "openai_responses" else []
+    return orjson.dumps(codec(protocol).build_request(req))
+
+
+def hosted_tools(extensions: dict[str, Any]) -> list[str]:
+    """Types of the OpenAI hosted tools a non-Responses upstream cannot run (not sent upstream)."""
+    tools = extensions.get(HOSTED_TOOLS) or []
+    names = [str(t.get("type", "unknown")) if isinstance(t, dict) else str(t) for t in tools]
+    return list(dict.fromkeys(names))
+
+
+def parse_upstream_body(protocol: str, raw: bytes) -> Response:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise GatewayError(ErrorKind.SERVER, "the upstream answered with a body that is not JSON", status=502) from None
+    if not isinstance(body, dict):
+        raise GatewayError(ErrorKind.SERVER, "the upstream answered with JSON that is not an object", status=502)
+    return codec(protocol).parse_response(body)
+
+
+def upstream_error(protocol: str, status: int, headers: Any, body: bytes) -> GatewayError:
+    """An upstream HTTP error as a GatewayError, with the retry hint from the body or headers."""
+    err = codec(protocol).parse_error(status, body)
+    if err.retry_after is None and (status == 429 or status >= 500):
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if status != 429:  # rate-limit reset times say nothing about an outage
+            lowered = {k: v for k, v in lowered.items() if k in ("retry-after", "retry-after-ms")}
+        err.retry_after = retry_after_from_headers(lowered, time.time())
+    return err
+
+
+def _client_header(ctx: Exchange, name: bytes) -> str | None:
+    for key, value in ctx.scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def pools(providers: dict[str, Provider]) -> dict[str, KeyPool]:
+    return {name: p.pool for name, p in providers.items()}
