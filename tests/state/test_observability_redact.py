@@ -6,6 +6,8 @@ import copy
 from dataclasses import dataclass
 
 import orjson
+from hypothesis import given
+from hypothesis import strategies as st
 
 from switchyard.observability.redact import REDACTED, redact, redact_headers, redact_text, secret_key
 
@@ -126,3 +128,18 @@ def test_dataclasses_and_other_objects():
 
     assert redact(Req(api_key="x", note=f"see {OPENAI_KEY}")) == {"api_key": REDACTED, "note": "see [REDACTED]"}
     assert redact(object()).startswith("<object object")
+
+
+_SECRET_ALPHABET = st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters="[]")
+
+
+@given(
+    before=st.text(max_size=40),
+    after=st.text(max_size=40),
+    secret=st.text(alphabet=_SECRET_ALPHABET, min_size=6, max_size=40),
+    repeat=st.integers(min_value=1, max_value=3),
+)
+def test_a_known_secret_never_survives(before, after, secret, repeat):
+    text = before + (secret + after) * repeat
+    assert secret not in redact_text(text, [secret])
+    assert secret not in orjson.dumps(redact({"nested": [{"v": text, "b": text.encode()}]}, [secret])).decode()

@@ -6,8 +6,10 @@ import asyncio
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from switchyard.store import ResponseStore, StoredResponse, input_as_items
+from switchyard.store import ResponseStore, StoredResponse, input_as_items, page_items
 
 
 def msg(item_id: str | None, text: str, role: str = "user") -> dict:
@@ -241,3 +243,23 @@ def test_concurrent_creates_and_continuations(backend):
         ]  # fmt: skip
 
     backend.run(main)
+
+
+@given(
+    n=st.integers(min_value=0, max_value=60),
+    limit=st.integers(min_value=1, max_value=100),
+    order=st.sampled_from(["asc", "desc"]),
+)
+def test_paging_with_after_visits_every_item_once(n, limit, order):
+    items = [{"id": f"i{k}"} for k in range(n)]
+    seen, after = [], None
+    while True:
+        page = page_items(items, limit=limit, order=order, after=after)
+        assert len(page.data) <= limit
+        seen += [item["id"] for item in page.data]
+        if not page.has_more:
+            break
+        assert page.last_id == page.data[-1]["id"]
+        after = page.last_id
+    expected = [f"i{k}" for k in range(n)]
+    assert seen == (expected if order == "asc" else expected[::-1])
