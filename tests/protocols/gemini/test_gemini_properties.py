@@ -32,7 +32,7 @@ usages = st.none() | st.builds(Usage, input_tokens=st.integers(0, 99), output_to
 def part_events(draw, index: int) -> list:
     kind = draw(st.sampled_from(["text", "reasoning", "tool"]))
     if kind == "tool":
-        args = draw(st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+        args = draw(st.dictionaries(st.text(max_size=3), st.integers(-1000, 1000), max_size=2))
         text = orjson.dumps(args).decode()
         cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=3)))
         pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
