@@ -137,6 +137,7 @@ class UsageLog:
         self._db = SqliteWorker(self.path, MIGRATIONS, synchronous=synchronous)
         self._pending: list[UsageRecord] = []
         self._wake: asyncio.Event | None = None
+        self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._write_lock: asyncio.Lock | None = None
         self._closing = False
@@ -180,25 +181,28 @@ class UsageLog:
     def _ensure_task(self) -> None:
         if self._task is None:
             self._wake = asyncio.Event()
+            self._stop = asyncio.Event()
             self._write_lock = asyncio.Lock()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="switchyard-usage-log")
 
     async def _run(self) -> None:
-        assert self._wake is not None
-        wait = self.flush_interval
+        assert self._wake is not None and self._stop is not None
+        backoff = self.flush_interval
         while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.flush_interval)
             self._wake.clear()
             if self._closing:
                 break
             try:
                 while self._pending:
                     await self._write_some()
-                wait = self.flush_interval
+                backoff = self.flush_interval
             except Exception:
                 log.exception("usage log: writing to %s failed; %d rows kept for retry", self.path, self.pending)
-                wait = min(wait * 2, 30.0)
+                with contextlib.suppress(TimeoutError):  # back off (a full batch does not cut this short)
+                    await asyncio.wait_for(self._stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, 30.0)
 
     async def _write_some(self) -> int:
         """Write the pending rows (all of them, in one transaction). Rows are kept on failure."""
@@ -209,6 +213,11 @@ class UsageLog:
                 return 0
             try:
                 await self._db.run(transaction, _insert, [astuple(r) for r in batch])
+            except asyncio.CancelledError:
+                # The write still runs to its end on the database thread (before the database
+                # is closed); putting the rows back would write them twice.
+                self.written += len(batch)
+                raise
             except BaseException:
                 self._pending[:0] = batch
                 raise
@@ -231,8 +240,9 @@ class UsageLog:
             return
         self._closing = True
         if self._task is not None:
-            assert self._wake is not None
+            assert self._wake is not None and self._stop is not None
             self._wake.set()
+            self._stop.set()
             with contextlib.suppress(Exception):
                 await self._task
             try:
