@@ -168,3 +168,19 @@ def test_many_requests_concurrently(tmp_path):
         assert [e["stage"] for e in entries] == ["client_request", "upstream_request", "client_response"]
         assert {e["data"]["n"] for e in entries} == {n}
     assert tw.dropped == 0
+
+
+def test_unserialisable_data_never_fails_the_request(tmp_path):
+    async def main():
+        tw = TraceWriter(tmp_path, enabled=True)
+        cyclic: dict = {"api_key": OPENAI_KEY}
+        cyclic["self"] = cyclic
+        tw.write("r", "neutral_request", cyclic)
+        tw.write("r", "neutral_request", {"huge": 2**80, "note": f"key {OPENAI_KEY}"})
+        await tw.close()
+        return tw.path_for("r")
+
+    path = asyncio.run(main())
+    entries = lines(path)
+    assert [e["data"]["unserialisable"] for e in entries] == ["dict", "dict"]
+    assert OPENAI_KEY not in path.read_text()

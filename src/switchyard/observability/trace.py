@@ -104,7 +104,12 @@ class TraceWriter:
         """Queue one entry (cheap; never blocks on disk). A no-op when the trace is disabled."""
         if not self.enabled or self._closed:
             return
-        snapshot = orjson.dumps(data, default=_snapshot_default, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            snapshot = orjson.dumps(data, default=_snapshot_default, option=orjson.OPT_NON_STR_KEYS)
+        except (TypeError, ValueError) as exc:  # a trace never fails the request it observes
+            snapshot = orjson.dumps(
+                {"unserialisable": type(data).__name__, "error": str(exc), "repr": repr(data)[:65536]}
+            )
         self._ensure_thread()
         try:
             self._queue.put_nowait((request_id, stage, time.time(), snapshot))
