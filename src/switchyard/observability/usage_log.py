@@ -305,7 +305,7 @@ def query_usage(
         GROUP BY grp
         ORDER BY {"grp" if by == "day" else "SUM(COALESCE(cost, 0)) DESC, COUNT(*) DESC, grp"}
     """
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
         rows = conn.execute(sql, args).fetchall()
