@@ -1,0 +1,162 @@
+"""The gateway under test: its configuration against the mock upstreams, and a runner for the
+real server (uvicorn + uvloop + httptools, as ``switchyard serve`` does) in a background thread
+on a free 127.0.0.1 port.
+
+Provider names: ``oc`` (OpenAI Chat), ``or`` (Responses), ``an`` (Anthropic), ``gm`` (Gemini),
+``backup`` (OpenAI Chat), ``faulty`` (OpenAI Chat, two keys), ``dead`` (nothing listens). The
+gateway requires the client key ``CLIENT_KEY``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import uvicorn
+
+from switchyard.config import Config, parse_config
+from switchyard.server import App
+
+PROTOCOLS = ("openai_chat", "openai_responses", "anthropic", "gemini")
+PROVIDER = {"openai_chat": "oc", "openai_responses": "or", "anthropic": "an", "gemini": "gm"}
+UPSTREAM_KEY = {
+    "openai_chat": "sk-oc-upstream-key-0001",
+    "openai_responses": "sk-or-upstream-key-0001",
+    "anthropic": "sk-ant-upstream-key-0001",
+    "gemini": "gm-upstream-key-0001",
+}
+CLIENT_KEY = "sy-client-key-for-tests"
+MAX_BODY_MB = 1
+
+
+def gateway_yaml(up: dict[str, Any]) -> str:
+    return f"""
+server:
+  auth_keys: ["{CLIENT_KEY}"]
+  max_body_mb: {MAX_BODY_MB}
+routing:
+  retries: 2
+  timeouts: {{first_byte: 1.5, stall: 1.5, request: 20}}
+  cooldown: {{base: 0.01, max: 0.05}}
+providers:
+  oc:
+    type: openai
+    base_url: {up["openai_chat"].url}/v1
+    api_keys: ["{UPSTREAM_KEY["openai_chat"]}"]
+  or:
+    type: openai-responses
+    base_url: {up["openai_responses"].url}/v1
+    api_keys: ["{UPSTREAM_KEY["openai_responses"]}"]
+  an:
+    type: anthropic
+    base_url: {up["anthropic"].url}
+    api_keys: ["{UPSTREAM_KEY["anthropic"]}"]
+    headers: {{x-extra-header: from-config}}
+  gm:
+    type: gemini
+    base_url: {up["gemini"].url}
+    api_keys: ["{UPSTREAM_KEY["gemini"]}"]
+  backup:
+    type: openai
+    base_url: {up["backup"].url}/v1
+    api_keys: ["sk-backup-key-0001"]
+  faulty:
+    type: openai
+    base_url: {up["faulty"].url}/v1
+    api_keys: ["sk-faulty-key-0001", "sk-faulty-key-0002"]
+  dead:
+    type: openai
+    base_url: http://127.0.0.1:{closed_port()}/v1
+    api_keys: ["sk-dead-key-0001"]
+models:
+  group-dead-first: [dead/gpt-dead, backup/gpt-backup]
+  group-faulty-first: [faulty/gpt-faulty, backup/gpt-backup]
+  claude-*: [an/claude-wildcard]
+  both: [oc/gpt-both, an/claude-both]
+"""
+
+
+def config_from_yaml(text: str, base_dir: Path | None = None) -> Config:
+    return parse_config(text, "test.yaml", {}, base_dir or Path.cwd())
+
+
+class Gateway:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.app = App(config)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        uv = uvicorn.Config(
+            self.app,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+        )
+        self.server = uvicorn.Server(uv)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def start(self) -> Gateway:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class HTTPResult:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+def call(
+    url: str,
+    method: str = "POST",
+    body: bytes | dict | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 20.0,
+) -> HTTPResult:
+    """One plain HTTP request (stdlib http.client); the whole answer is read."""
+    parts = urlsplit(url)
+    raw = orjson.dumps(body) if isinstance(body, dict) else body
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        hdrs = {"content-type": "application/json", **(headers or {})}
+        conn.request(method, target, body=raw, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        return HTTPResult(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+    finally:
+        conn.close()
