@@ -35,7 +35,11 @@ def as_gateway_error(exc: BaseException, request_id: str) -> GatewayError:
 
 def error_response(protocol: str, err: GatewayError) -> tuple[int, bytes, Headers]:
     """(status, body, extra headers) for ``err`` in ``protocol``'s shape."""
-    status, body = codec(protocol).format_error(err)
+    try:
+        status, body = codec(protocol).format_error(err)
+    except Exception:  # a codec that cannot format: still answer JSON, never a traceback
+        log.exception("the %s codec could not format an error", protocol)
+        status, body = err.status, {"error": {"message": err.message, "type": err.kind, "param": err.param}}
     headers: Headers = []
     if err.retry_after is not None and status >= 429:
         seconds = max(0.0, err.retry_after)
