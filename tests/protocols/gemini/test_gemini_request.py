@@ -692,3 +692,21 @@ def test_empty_text_parts_are_not_sent_to_gemini() -> None:
     assert "systemInstruction" not in out
     assert out["contents"][1] == {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}, "id": "c"}}]}
     assert out["contents"][2]["parts"][0]["functionResponse"]["response"] == {"result": ""}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"contents": [], "toolConfig": {}},
+        {"contents": [], "toolConfig": {"functionCallingConfig": {"mode": "NONE"}}},
+        {
+            "contents": [],
+            "toolConfig": {"retrievalConfig": {"languageCode": "en"}, "functionCallingConfig": {"mode": "AUTO"}},
+        },
+        {"contents": [{"role": "user", "parts": [{"inlineData": {"data": "AAAA"}}]}]},
+        {"contents": [{"role": "model", "parts": [{"functionCall": {"name": "f"}}]}]},
+        {"contents": [{"parts": [{"text": "no role"}]}]},
+    ],
+)
+def test_odd_but_valid_bodies_round_trip(body: dict) -> None:
+    assert build_request(parse_request(body)) == body

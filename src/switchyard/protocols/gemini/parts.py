@@ -19,6 +19,13 @@ Parsing (wire -> core), per part:
 
 Any other key on a part (``partMetadata``, ``videoMetadata``, ``mediaResolution``, ...) is kept in
 the core part's extensions under its wire name.
+
+Building (core -> wire) for other protocols' parts: images/documents with data (or a ``data:``
+URL) -> ``inlineData`` (a missing media type is sniffed from the first bytes), other URLs ->
+``fileData`` (media type guessed from the file name); plain-text documents -> ``text/plain``
+inline data; provider ``file_id`` -> TranslationError (not portable). Image ``detail`` and
+document ``filename`` / ``title`` have no Gemini field and are not sent. Empty text parts are
+left out (Gemini rejects them).
 """
 
 from __future__ import annotations
@@ -42,12 +49,11 @@ from ...core.model import (
     arguments_text,
 )
 from ...core.util import split_data_url
-from .wire import NAME, as_object, is_minted, normalized, public
+from .wire import NAME, as_object, is_minted, public
 
 DATA_KEYS = frozenset(
     {"text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult"}
 )
-_PART_META = ("thought", "thoughtSignature")
 
 # First bytes of common formats, base64-encoded, for inline data that came without a media type.
 _MAGIC = (
@@ -310,10 +316,12 @@ def _media(
     if data is None and isinstance(part, DocumentPart) and part.text is not None:
         data, mime = base64.b64encode(part.text.encode()).decode(), mime or "text/plain"
     if data is not None:
-        mime = mime or _sniff(data)
-        if mime is None:
-            raise TranslationError(f"{where}.media_type", NAME, "inline data needs a media type")
-        return {"inlineData": {"mimeType": mime, "data": data, **extra}}
+        if mime is None and guess:
+            mime = _sniff(data)
+            if mime is None:
+                raise TranslationError(f"{where}.media_type", NAME, "inline data needs a media type")
+        blob = {"mimeType": mime, "data": data} if mime else {"data": data}
+        return {"inlineData": {**blob, **extra}}
     if isinstance(part, DocumentPart) and part.file_id is not None:
         raise TranslationError(f"{where}.file_id", NAME, "provider file ids are not portable")
     if url is None or inline_only:
@@ -331,8 +339,3 @@ def _sniff(data: str) -> str | None:
         if data.startswith(prefix):
             return mime
     return None
-
-
-def normalized_part(raw: Any) -> dict[str, Any] | None:
-    """A stream part as a normalised dict (None when it is not an object)."""
-    return normalized(raw) if isinstance(raw, dict) else None

@@ -20,7 +20,7 @@ from typing import Any
 
 from ...core.errors import RequestError
 from ...core.model import Request, Tool, ToolChoice
-from .wire import NAME, as_object, public
+from .wire import NAME, as_object, normalized, public
 
 FREEFORM_SCHEMA = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}
 
@@ -121,12 +121,8 @@ def _build_declaration(tool: Tool, same: bool) -> dict[str, Any]:
 
 def parse_tool_config(raw: Any, req: Request) -> None:
     tc = as_object(raw, "toolConfig")
-    extra = {k: v for k, v in tc.items() if k != "functionCallingConfig"}
-    if extra:
-        req.extensions["_toolConfig_extra"] = extra
+    req.extensions["_toolConfig_extra"] = {k: v for k, v in tc.items() if k != "functionCallingConfig" or v is None}
     if tc.get("functionCallingConfig") is None:
-        if "functionCallingConfig" in tc:
-            req.extensions["_toolConfig_extra"] = tc
         return
     fcc = as_object(tc["functionCallingConfig"], "toolConfig.functionCallingConfig")
     mode = fcc.get("mode", "AUTO")
@@ -144,7 +140,7 @@ def parse_tool_config(raw: Any, req: Request) -> None:
     choice = _choice_from(mode, names)
     if mode.upper() == "ANY" and names and len(names) > 1:
         req.native_only.append("toolConfig.functionCallingConfig.allowedFunctionNames")
-    choice.extensions["_raw"] = fcc
+    choice.extensions["_raw"] = tc["functionCallingConfig"]  # original spelling
     req.tool_choice = choice
 
 
@@ -161,16 +157,21 @@ def build_tool_config(req: Request, same: bool) -> dict[str, Any] | None:
     choice = req.tool_choice
     if choice is not None and (req.tools or choice.mode in ("required", "tool") or same):
         raw = choice.extensions.get("_raw") if same else None
-        if raw is not None and _same_choice(
-            _choice_from(raw.get("mode", "AUTO"), raw.get("allowedFunctionNames")), choice
-        ):
+        if isinstance(raw, dict) and _same_choice(_choice_of(normalized(raw)), choice):
             out["functionCallingConfig"] = raw
         else:
             fcc: dict[str, Any] = {"mode": _CHOICE_MODE[choice.mode]}
             if choice.mode == "tool" and choice.name:
                 fcc["allowedFunctionNames"] = [choice.name]
             out["functionCallingConfig"] = fcc
-    return out or None
+    return out if out or extra is not None else None
+
+
+def _choice_of(fcc: dict[str, Any]) -> ToolChoice:
+    mode = fcc.get("mode", "AUTO")
+    return _choice_from(
+        mode if isinstance(mode, str) and mode.upper() in _MODE_CHOICE else "AUTO", fcc.get("allowedFunctionNames")
+    )
 
 
 def _same_choice(a: ToolChoice, b: ToolChoice) -> bool:
