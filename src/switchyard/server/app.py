@@ -1,7 +1,8 @@
 """The ASGI application: a precompiled route table in front of the pipeline.
 
 No framework: a request is matched with one dict lookup (Gemini's ``/v1beta/models/{model}:<method>``
-paths, whose model may contain ``/``, with one prefix test and a split on the last ``:``).
+paths, whose model may contain ``/``, with one prefix test and a split on the last ``:``; the
+same paths under ``/v1/models/`` are accepted too, as the Gemini API does).
 Every response carries ``x-request-id`` and ``x-switchyard-overhead-ms``. After the body has
 been read, the handling of a request races the client's disconnect: a client that goes away
 cancels the work, including an upstream request or stream in flight.
@@ -40,6 +41,7 @@ from .pipeline import Pipeline, Reply
 log = logging.getLogger("switchyard.server")
 
 GEMINI_PREFIX = "/v1beta/models/"
+V1_MODELS = "/v1/models/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +83,22 @@ def match(method: str, path: str) -> tuple[Route | None, str]:
     if path.startswith(GEMINI_PREFIX):
         rest = path[len(GEMINI_PREFIX) :]
         if method == "POST":
-            model, _, verb = rest.rpartition(":")
-            route = GEMINI_ROUTES.get(verb)
-            return (route, model) if route is not None and model else (None, "")
+            return _gemini_verb(rest)
         if method == "GET" and rest:
             return GEMINI_MODEL, rest
-    elif method == "GET" and path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
-        return OPENAI_MODEL, path[len("/v1/models/") :]
+    elif path.startswith(V1_MODELS) and len(path) > len(V1_MODELS):
+        rest = path[len(V1_MODELS) :]
+        if method == "POST":  # Gemini's v1 paths (google-genai 3.x defaults to them)
+            return _gemini_verb(rest)
+        if method == "GET":
+            return OPENAI_MODEL, rest
     return None, ""
+
+
+def _gemini_verb(rest: str) -> tuple[Route | None, str]:
+    model, _, verb = rest.rpartition(":")
+    route = GEMINI_ROUTES.get(verb)
+    return (route, model) if route is not None and model else (None, "")
 
 
 class App:
