@@ -183,7 +183,7 @@ def _example(schema: Any) -> Any:
         for key in ("anyOf", "oneOf"):
             if isinstance(schema.get(key), list) and schema[key]:
                 return _example(schema[key][0])
-        kind = "object" if "properties" in schema else "string"
+        kind = "object" if "properties" in schema or "required" in schema else "string"
     if kind == "object":
         props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
         required = schema.get("required") if isinstance(schema.get("required"), list) else []

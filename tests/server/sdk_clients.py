@@ -4,7 +4,7 @@
 stream helpers accumulate streams) and returns a :class:`Result` with what the SDK parsed:
 text, visible reasoning, tool calls, usage as (prompt total, output total) and stop reason.
 A tool-result turn is given protocol-neutrally (:class:`ToolTurn`) and written in each SDK's
-own history shape.
+own history shape; with ``prompt=None`` the request ends with the tool result.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class ChatClient:
     def ask(
         self,
         model: str,
-        prompt: str,
+        prompt: str | None,
         *,
         stream: bool = False,
         system: str | None = None,
@@ -95,7 +95,8 @@ class ChatClient:
                 },
                 {"role": "tool", "tool_call_id": history.call_id, "content": history.result},
             ]
-        messages.append({"role": "user", "content": prompt})
+        if prompt is not None:
+            messages.append({"role": "user", "content": prompt})
         kwargs: dict[str, Any] = {"model": model, "messages": messages}
         if tools:
             kwargs["tools"] = [
@@ -130,7 +131,7 @@ class ResponsesClient:
     def ask(
         self,
         model: str,
-        prompt: str,
+        prompt: str | None,
         *,
         stream: bool = False,
         system: str | None = None,
@@ -150,7 +151,8 @@ class ResponsesClient:
                 },
                 {"type": "function_call_output", "call_id": history.call_id, "output": history.result},
             ]
-        items.append({"type": "message", "role": "user", "content": prompt})
+        if prompt is not None:
+            items.append({"type": "message", "role": "user", "content": prompt})
         kwargs: dict[str, Any] = {"model": model, "input": items, "store": False}
         if system:
             kwargs["instructions"] = system
@@ -193,7 +195,7 @@ class AnthropicClient:
     def ask(
         self,
         model: str,
-        prompt: str,
+        prompt: str | None,
         *,
         stream: bool = False,
         system: str | None = None,
@@ -215,7 +217,7 @@ class AnthropicClient:
                     "role": "user",
                     "content": [
                         {"type": "tool_result", "tool_use_id": history.call_id, "content": history.result},
-                        {"type": "text", "text": prompt},
+                        *([{"type": "text", "text": prompt}] if prompt is not None else []),
                     ],
                 },
             ]
@@ -268,7 +270,7 @@ class GeminiClient:
     def ask(
         self,
         model: str,
-        prompt: str,
+        prompt: str | None,
         *,
         stream: bool = False,
         system: str | None = None,
@@ -299,7 +301,8 @@ class GeminiClient:
                     ],
                 ),
             ]
-        contents.append(gtypes.Content(role="user", parts=[gtypes.Part(text=prompt)]))
+        if prompt is not None:
+            contents.append(gtypes.Content(role="user", parts=[gtypes.Part(text=prompt)]))
         config = gtypes.GenerateContentConfig(system_instruction=system)
         if tools:
             config.tools = [
