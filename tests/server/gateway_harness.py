@@ -67,10 +67,12 @@ providers:
     type: openai
     base_url: {up["backup"].url}/v1
     api_keys: ["sk-backup-key-0001"]
+    models: [shared-model, backup-only-model]
   faulty:
     type: openai
     base_url: {up["faulty"].url}/v1
     api_keys: ["sk-faulty-key-0001", "sk-faulty-key-0002"]
+    models: [shared-model]
   dead:
     type: openai
     base_url: http://127.0.0.1:{closed_port()}/v1
@@ -78,6 +80,7 @@ providers:
 models:
   group-dead-first: [dead/gpt-dead, backup/gpt-backup]
   group-faulty-first: [faulty/gpt-faulty, backup/gpt-backup]
+  group-inband: [an/claude-inband, backup/gpt-backup]
   claude-*: [an/claude-wildcard]
   both: [oc/gpt-both, an/claude-both]
 """
