@@ -184,7 +184,7 @@ class App:
             ctx.stream = body.get("stream") is True
         else:
             ctx.stream = route.stream
-            if route.stream and b"alt=sse" not in (ctx.scope.get("query_string") or b""):
+            if route.stream and b"alt=sse" not in (ctx.scope.get("query_string") or b"").split(b"&"):
                 raise RequestError("streamGenerateContent is served as server-sent events only: add '?alt=sse'")
 
     async def respond(self, ctx: Exchange, route: Route, send: Send) -> None:
@@ -224,5 +224,8 @@ class App:
 
     async def send_error(self, ctx: Exchange, send: Send, err: GatewayError) -> None:
         status, body, extra = error_response(ctx.protocol, err)
+        if ctx.attempts and status >= 500:
+            tried = "; ".join(a.header() for a in ctx.attempts)
+            log.warning("request %s: %s %s failed after %s", ctx.id, status, err.kind, tried)
         headers: Headers = ctx.response_headers() + extra
         await send_bytes(send, status, body, headers)

@@ -182,6 +182,7 @@ Answer = Relayed | Translated | MockEvents | UpstreamStream
 async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Lease, transport: Transport) -> Answer:
     """Try ``target`` with ``lease``'s key (see the module docstring)."""
     ctx.target = target
+    ctx.dropped_tools = []
     if provider.protocol == "mock":
         req = ctx.request_for(target.model)
         ctx.dropped_tools = hosted_tools(req.extensions)
