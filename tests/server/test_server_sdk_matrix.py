@@ -108,7 +108,9 @@ def serve(upstreams, upstream_protocol: str, scenario: str, stream: bool) -> Ans
     reply = fixture_reply(answer.fixture)
     if answer.fixture == "gemini/response_include_thoughts.json":
         # this constructed transcript's thoughtSignature is not valid base64 (the genai SDK rejects it)
-        reply.body = reply.body.replace(b"CiQBvj72+constructed-signature-bytes-base64==", b"Y29uc3RydWN0ZWQtc2lnbmF0dXJl")
+        reply.body = reply.body.replace(
+            b"CiQBvj72+constructed-signature-bytes-base64==", b"Y29uc3RydWN0ZWQtc2lnbmF0dXJl"
+        )
     upstreams[upstream_protocol].queue(reply)
     return answer
 
