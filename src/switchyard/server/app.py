@@ -11,6 +11,7 @@ cancels the work, including an upstream request or stream in flight.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -111,6 +112,8 @@ class App:
         self.pipeline = Pipeline(config, self.transport)
         self.auth = Authenticator(config.server.auth_keys)
         self.max_body = int(config.server.max_body_mb * 1024 * 1024)
+        self.observers: list[Callable[[Exchange], None]] = []
+        """Called with every finished generate / count_tokens exchange (after the response)."""
 
     async def startup(self) -> None:
         for name in PROTOCOLS:  # import the codecs now, not on the first request
@@ -164,11 +167,21 @@ class App:
             if route.name in ("generate", "count_tokens"):
                 self.load(ctx, route, await read_body(scope, receive, self.max_body))
         except ClientGone:
-            return
-        except BaseException as exc:
+            ctx.client_gone = True
+        except Exception as exc:
             await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
-            return
-        await until_disconnect(self.respond(ctx, route, send), receive)
+        else:
+            ctx.client_gone = not await until_disconnect(self.respond(ctx, route, send), receive)
+        if self.observers and route.name in ("generate", "count_tokens"):
+            self.notify(ctx)
+
+    def notify(self, ctx: Exchange) -> None:
+        """Hand a finished exchange to the observers (usage log, metrics); they must not raise."""
+        for observer in self.observers:
+            try:
+                observer(ctx)
+            except Exception:
+                log.exception("request %s: an exchange observer failed", ctx.id)
 
     def load(self, ctx: Exchange, route: Route, raw: bytes) -> None:
         """Parse the body just enough to route it: a JSON object, its model and stream flag."""
@@ -193,6 +206,7 @@ class App:
         except Exception as exc:
             await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
             return
+        ctx.status = reply.status
         headers = ctx.response_headers() + reply.headers
         if reply.stream is not None:
             await send_stream(send, reply.status, headers, reply.stream)
@@ -224,6 +238,7 @@ class App:
 
     async def send_error(self, ctx: Exchange, send: Send, err: GatewayError) -> None:
         status, body, extra = error_response(ctx.protocol, err)
+        ctx.status, ctx.error = status, err
         if ctx.attempts and status >= 500:
             tried = "; ".join(a.header() for a in ctx.attempts)
             log.warning("request %s: %s %s failed after %s", ctx.id, status, err.kind, tried)

@@ -45,8 +45,12 @@ class Exchange:
     usage: Usage | None = None
     """Usage observed in the upstream's answer (streams: the latest cumulative value)."""
     stop_reason: str | None = None
+    status: int | None = None
+    """The HTTP status sent to the client."""
     error: GatewayError | None = None
-    """An error reported to the client in-band, after its stream had started."""
+    """The error reported to the client: as the response, or in-band after its stream started."""
+    client_gone: bool = False
+    """The client disconnected before the response was complete."""
     dropped_tools: list[str] = field(default_factory=list)
     relayed: bytes | None = None
     """A same-protocol non-streaming answer relayed as is (its usage is read only on demand)."""
