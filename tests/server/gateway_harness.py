@@ -44,6 +44,7 @@ server:
 routing:
   retries: 2
   timeouts: {{first_byte: 1.5, stall: 1.5, request: 20}}
+  heartbeat: 0.4
   cooldown: {{base: 0.01, max: 0.05}}
 providers:
   oc:

@@ -158,6 +158,16 @@ def test_a_stream_cut_short_gets_an_in_band_error(gateway, upstreams):
     assert len(got) == 4 and "error" in got[-1][1]
 
 
+def test_translated_streams_get_keep_alives_while_the_upstream_is_silent(gateway, upstreams):
+    chunks = gemini_frames(2)
+    upstreams["gemini"].queue(sse_reply(chunks, chunk_size=len(chunks[0]), delay=1.0))  # 1 s gaps
+    body = {"model": "gm/quiet", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    resp = call(gateway.url + "/v1/messages", "POST", body, {"x-api-key": CLIENT_KEY})
+    names = [event for event, _ in frames(resp.body)]
+    assert names.count("ping") >= 2  # routing.heartbeat is 0.4 s in the test config
+    assert names[-1] == "message_stop"
+
+
 # ---------------------------------------------------------------------------- client disconnects
 
 

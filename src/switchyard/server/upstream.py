@@ -111,13 +111,16 @@ class UpstreamStream:
     The decoder always runs — on the fast path it only observes (usage, stop reason, errors).
     """
 
-    __slots__ = ("decoder", "fast", "finished", "held", "protocol", "resp", "sse", "url")
+    __slots__ = ("decoder", "fast", "finished", "heartbeat", "held", "protocol", "resp", "sse", "url")
 
-    def __init__(self, protocol: str, resp: aiohttp.ClientResponse, url: str, fast: bool) -> None:
+    def __init__(
+        self, protocol: str, resp: aiohttp.ClientResponse, url: str, fast: bool, heartbeat: float = 0.0
+    ) -> None:
         self.protocol = protocol
         self.resp = resp
         self.url = url
         self.fast = fast
+        self.heartbeat = heartbeat
         self.sse = SSEDecoder()
         self.decoder = codec(protocol).StreamDecoder()
         self.held: list[tuple[bytes, list[Event]]] = []
@@ -157,12 +160,25 @@ class UpstreamStream:
                         return
 
     async def chunks(self) -> AsyncIterator[tuple[bytes, list[Event]]]:
-        """(raw chunk, decoded events) pairs: the held ones, then the rest; the last has b""."""
+        """(raw chunk, decoded events) pairs: the held ones, then the rest; the last has b"".
+
+        The fast path relays the raw chunks. For translation, ``heartbeat`` > 0 adds a
+        ``(b"", [Heartbeat()])`` pair whenever the upstream has been silent that long, so the
+        client's encoder can send its protocol's keep-alive.
+        """
         held, self.held = self.held, []
         for item in held:
             yield item
         while not self.finished:
-            chunk = await self._read()
+            if self.heartbeat > 0 and not self.fast:
+                try:
+                    async with asyncio.timeout(self.heartbeat):
+                        chunk = await self._read()
+                except TimeoutError:
+                    yield b"", [Heartbeat()]
+                    continue
+            else:
+                chunk = await self._read()
             yield (chunk, self._decode(chunk)) if chunk else (b"", self._finish())
 
     def close(self) -> None:
@@ -204,7 +220,7 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
                 content_type = resp.headers.get("content-type", "application/json")
                 resp.release()
             else:
-                stream = UpstreamStream(provider.protocol, resp, url, fast)
+                stream = UpstreamStream(provider.protocol, resp, url, fast, provider.config.routing.heartbeat)
                 await stream.prime(provider.timeouts.first_byte)
                 return stream
         except BaseException as exc:
