@@ -122,6 +122,15 @@ class App:
             except ImportError:
                 log.warning("the %s codec is not available; its endpoints will answer 500", name)
         await self.transport.start()
+        providers = ", ".join(f"{p.name} ({p.type}, {len(p.api_keys)} keys)" for p in self.config.providers.values())
+        auth = "on" if self.auth.enabled else "off"
+        log.info(
+            "switchyard %s: providers %s; %d aliases; client auth %s",
+            __version__,
+            providers,
+            len(self.config.models),
+            auth,
+        )
 
     async def shutdown(self) -> None:
         await self.transport.close()
