@@ -42,3 +42,18 @@ def gateway(upstream_host: dict[str, MockUpstream]) -> Iterator[Gateway]:
     gw = Gateway(config_from_yaml(gateway_yaml(upstream_host))).start()
     yield gw
     gw.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_keys(request: pytest.FixtureRequest) -> None:
+    """Tests that share the session gateway start with every key healthy (no cooldowns left over)."""
+    if "gateway" not in request.fixturenames:
+        return
+    gateway = request.getfixturevalue("gateway")
+    for pool in gateway.app.pipeline.pools.values():
+        for state in pool.keys:
+            state.disabled = None
+            state.cool_until = 0.0
+            state.transient_streak = 0
+            state.model_cool_until.clear()
+            state.model_strikes.clear()

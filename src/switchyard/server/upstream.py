@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,30 +207,20 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
     fast = provider.protocol == ctx.protocol
     body = fast_body(ctx, target.model) if fast else translated_body(ctx, provider.protocol, target.model)
     url = provider.url(endpoint_path(provider.protocol, target.model, ctx.stream))
-    beta = _client_header(ctx, b"anthropic-beta")
-    headers = provider.request_headers(lease.key, beta, ctx.stream)
-    started = time.perf_counter()
-    try:
-        resp = await transport.post(url, headers, body, stream=ctx.stream, timeouts=provider.timeouts)
-        try:
-            if resp.status >= 400:
-                raw = await read_limited(resp)
-                raise upstream_error(provider.protocol, resp.status, resp.headers, raw)
-            if not ctx.stream:
-                raw = await resp.read()
-                content_type = resp.headers.get("content-type", "application/json")
-                resp.release()
-            else:
-                stream = UpstreamStream(provider.protocol, resp, url, fast, provider.config.routing.heartbeat)
+    headers = provider.request_headers(lease.key, _client_header(ctx, b"anthropic-beta"), ctx.stream)
+    with _waiting(ctx):
+        resp = await _send(transport, provider, url, headers, body, ctx.stream)
+        if ctx.stream:
+            stream = UpstreamStream(provider.protocol, resp, url, fast, provider.config.routing.heartbeat)
+            try:
                 await stream.prime(provider.timeouts.first_byte)
-                return stream
-        except BaseException as exc:
-            resp.close()
-            raise upstream_failure(exc, url) from None
-    finally:
-        ctx.upstream_wait += time.perf_counter() - started
+            except BaseException as exc:
+                stream.close()
+                raise upstream_failure(exc, url) from None
+            return stream
+        raw = await _read_all(resp, url)
     if fast:
-        return Relayed(raw, content_type)
+        return Relayed(raw, resp.headers.get("content-type", "application/json"))
     return Translated(parse_upstream_body(provider.protocol, raw))
 
 
@@ -239,19 +230,9 @@ async def post_json(
     """A small non-streaming call (token counting): POST ``body``, return the JSON object answered."""
     url = provider.url(path)
     headers = provider.request_headers(lease.key, _client_header(ctx, b"anthropic-beta"), False)
-    started = time.perf_counter()
-    try:
-        resp = await transport.post(url, headers, body, stream=False, timeouts=provider.timeouts)
-        try:
-            raw = await (read_limited(resp) if resp.status >= 400 else resp.read())
-        except BaseException as exc:
-            resp.close()
-            raise upstream_failure(exc, url) from None
-        resp.release()
-    finally:
-        ctx.upstream_wait += time.perf_counter() - started
-    if resp.status >= 400:
-        raise upstream_error(provider.protocol, resp.status, resp.headers, raw)
+    with _waiting(ctx):
+        resp = await _send(transport, provider, url, headers, body, False)
+        raw = await _read_all(resp, url)
     try:
         answer = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -259,6 +240,41 @@ async def post_json(
     if not isinstance(answer, dict):
         raise GatewayError(ErrorKind.SERVER, "the upstream answered with a body that is not a JSON object", status=502)
     return answer
+
+
+async def _send(
+    transport: Transport, provider: Provider, url: str, headers: dict[str, str], body: bytes, stream: bool
+) -> aiohttp.ClientResponse:
+    """POST; return the response once its status says success, else raise the upstream's error."""
+    resp = await transport.post(url, headers, body, stream=stream, timeouts=provider.timeouts)
+    if resp.status < 400:
+        return resp
+    try:
+        raw = await read_limited(resp)
+    except BaseException as exc:
+        raise upstream_failure(exc, url) from None
+    finally:
+        resp.release()
+    raise upstream_error(provider.protocol, resp.status, resp.headers, raw)
+
+
+async def _read_all(resp: aiohttp.ClientResponse, url: str) -> bytes:
+    try:
+        return await resp.read()
+    except BaseException as exc:
+        raise upstream_failure(exc, url) from None
+    finally:
+        resp.release()  # back to the pool when read to the end, else closed
+
+
+@contextmanager
+def _waiting(ctx: Exchange) -> Iterator[None]:
+    """Count the time inside as spent waiting on the upstream (not gateway overhead)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        ctx.upstream_wait += time.perf_counter() - started
 
 
 def fast_body(ctx: Exchange, model: str) -> bytes:
