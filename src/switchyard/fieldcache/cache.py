@@ -1,0 +1,326 @@
+"""The field cache: record provider state from upstream output, re-attach it to later requests.
+
+Recording evaluates each rule's extract path on the core Response (or on the request, for
+``source: request`` rules), renders the stored values and writes them through the
+:class:`~switchyard.store.KVStore` (orjson bytes, with a TTL) under keys built by
+:mod:`.keys`. Injection looks up only what the request can use (the tool-call ids it holds, the
+hashes of its assistant messages, its last user turn), all lookups at once, and applies each hit
+at its anchor on a JSON copy of that message (or of the request), which is decoded back into
+core objects. The request given to :meth:`FieldCache.inject` is never mutated; a request with
+nothing to inject is returned as it is.
+
+Failure policy: a missing scope field makes a rule do nothing; a store error is logged and the
+request goes on without the cached values (the upstream's own error then says what is missing);
+a stored value that no longer decodes into core objects is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from ..core.model import Message, Part, Request, Response, ToolCallPart
+from ..store.base import KVStore
+from .keys import Scope, assistant_turn_key, cache_key, user_turn_key
+from .neutral import from_json, to_json
+from .paths import find, insert_at, merge_at, set_at
+from .rules import Rule, extract, selected
+from .stream import StreamRecorder
+
+log = logging.getLogger("switchyard.fieldcache")
+
+DEFAULT_TTL = 3600.0
+
+
+@dataclass(slots=True)
+class _Op:
+    """One injection: ``values`` of ``rule`` at message ``msg`` (None: the request), at the
+    tool call ``call_id`` when the rule's anchor is ``tool_call``."""
+
+    rule: Rule
+    values: list[Any]
+    msg: int | None = None
+    call_id: str | None = None
+
+
+class FieldCache:
+    """See the package docstring for the API and :mod:`.rules` for the rule format."""
+
+    def __init__(self, kv: KVStore, rules: Iterable[Rule], ttl: float = DEFAULT_TTL) -> None:
+        if ttl <= 0:
+            raise ValueError("the field-cache TTL must be positive")
+        self.kv = kv
+        self.ttl = ttl
+        self.rules: dict[str, list[Rule]] = {}
+        names: set[str] = set()
+        for rule in rules:
+            if rule.name in names:
+                raise ValueError(f"two field-cache rules are named {rule.name!r}")
+            names.add(rule.name)
+            if rule.enabled:
+                for protocol in rule.protocols:
+                    self.rules.setdefault(protocol, []).append(rule)
+
+    def applies(self, protocol: str) -> bool:
+        """Whether any rule applies to ``protocol`` (nothing to do otherwise)."""
+        return protocol in self.rules
+
+    # ------------------------------------------------------------------------------ record
+
+    async def record_response(self, resp: Response, protocol: str, scope: Scope) -> None:
+        """Keep what the ``response`` rules of ``protocol`` extract from ``resp``."""
+        rules = [r for r in self.rules.get(protocol, ()) if r.extract.source == "response"]
+        await self._record(rules, resp, protocol, scope, {})
+
+    def stream_recorder(self, protocol: str, scope: Scope) -> StreamRecorder:
+        """A recorder for one upstream stream: ``feed(event)`` each core event, ``await finish()``."""
+        return StreamRecorder(self, protocol, scope)
+
+    async def _record(
+        self,
+        rules: Sequence[Rule],
+        resp: Response,
+        protocol: str,
+        scope: Scope,
+        extra: dict[str, list[tuple[Any, str | None]]],
+    ) -> None:
+        """Save hits of ``rules`` on ``resp``, plus ``extra`` hits by rule name (stream rules)."""
+        writes = []
+        for rule in rules:
+            hits = extra[rule.name] if rule.name in extra else extract(rule, resp, protocol)
+            if hits:
+                writes.append(self._save(rule, protocol, scope, resp.content, hits))
+        if writes:
+            await asyncio.gather(*writes)
+
+    async def _save(
+        self,
+        rule: Rule,
+        protocol: str,
+        scope: Scope,
+        content: Sequence[Part],
+        hits: list[tuple[Any, str | None]],
+        turn: str | None = None,
+    ) -> None:
+        sv = scope.values(rule.scope)
+        if sv is None:
+            return
+        values = _dedupe(v for v, _ in hits)[-rule.max_values :]
+        ttl = rule.ttl or self.ttl
+        if rule.mode == "per_tool_call":
+            calls = {p.id: p.name for p in content if isinstance(p, ToolCallPart) and p.id}
+            per_id: dict[str, list[Any]] = {cid: [] for cid in calls}
+            for value, own in hits:
+                for cid in [own] if own is not None else calls:
+                    if cid in per_id:
+                        per_id[cid].append(value)
+            writes = []
+            for cid, found in per_id.items():
+                kept = _dedupe(found)[-rule.max_values :]
+                if kept:
+                    entry = {"name": calls[cid], "values": kept}
+                    writes.append(self._set(cache_key(rule.name, protocol, sv, "call", cid), entry, ttl))
+            await asyncio.gather(*writes)
+        elif rule.mode == "last_assistant_turn":
+            key = assistant_turn_key(content)
+            if key is not None:
+                await self._set(cache_key(rule.name, protocol, sv, "assistant", key), {"values": values}, ttl)
+        elif rule.mode == "last_user_turn":
+            if turn is None:
+                raw = await self._get(cache_key(rule.name, protocol, sv, "pending"))
+                turn = raw.get("turn") if isinstance(raw, dict) else None
+            if isinstance(turn, str):
+                await self._set(cache_key(rule.name, protocol, sv, "user", turn), {"values": values}, ttl)
+        elif rule.mode == "last":
+            await self._set(cache_key(rule.name, protocol, sv, "last"), {"values": values}, ttl)
+        else:  # all
+            key = cache_key(rule.name, protocol, sv, "all")
+            old = await self._get(key)
+            known = old.get("values", []) if isinstance(old, dict) else []
+            merged = _dedupe([*known, *values])[-rule.max_values :]
+            await self._set(key, {"values": merged}, ttl)
+
+    # ------------------------------------------------------------------------------ inject
+
+    async def inject(self, req: Request, protocol: str, scope: Scope) -> Request:
+        """``req`` with the cached values of ``protocol``'s rules re-attached (a new Request when
+        anything was injected, ``req`` itself otherwise; ``req`` is never mutated)."""
+        rules = self.rules.get(protocol)
+        if not rules:
+            return req
+        await self._record_request(req, rules, protocol, scope)
+        lookups: list[tuple[str, Rule, int | None, str | None, str | None]] = []  # key, rule, msg, call id, name
+        for rule in rules:
+            sv = scope.values(rule.scope)
+            if sv is None:
+                continue
+            if rule.mode == "per_tool_call":
+                for i, msg in enumerate(req.messages):
+                    if msg.role != "assistant":
+                        continue
+                    for p in msg.content:
+                        if isinstance(p, ToolCallPart) and p.id:
+                            lookups.append((cache_key(rule.name, protocol, sv, "call", p.id), rule, i, p.id, p.name))
+            elif rule.mode == "last_assistant_turn":
+                for i, msg in enumerate(req.messages):
+                    key = assistant_turn_key(msg.content) if msg.role == "assistant" else None
+                    if key is not None:
+                        lookups.append((cache_key(rule.name, protocol, sv, "assistant", key), rule, i, None, None))
+            elif rule.mode == "last_user_turn":
+                turn = user_turn_key(req.messages)
+                if turn is None:
+                    continue
+                if rule.extract.source != "request":
+                    await self._set(cache_key(rule.name, protocol, sv, "pending"), {"turn": turn}, rule.ttl or self.ttl)
+                target = _last_role(req.messages, "user") if rule.anchor == "message" else None
+                lookups.append((cache_key(rule.name, protocol, sv, "user", turn), rule, target, None, None))
+            else:
+                lookups.append((cache_key(rule.name, protocol, sv, rule.mode), rule, None, None, None))
+        if not lookups:
+            return req
+        found = await asyncio.gather(*(self._get(key) for key, *_ in lookups))
+        ops: list[_Op] = []
+        for (_, rule, msg, call_id, name), entry in zip(lookups, found, strict=True):
+            if not isinstance(entry, dict) or not isinstance(entry.get("values"), list) or not entry["values"]:
+                continue
+            if call_id is not None and entry.get("name") not in (None, "", name):
+                log.debug("field cache: %s value for %s belongs to another tool, ignored", rule.name, call_id)
+                continue
+            anchored_call = call_id if rule.anchor == "tool_call" else None
+            same = next((op for op in ops if op.rule is rule and op.msg == msg and op.call_id == anchored_call), None)
+            if same is not None:
+                same.values = _dedupe([*same.values, *entry["values"]])
+            else:
+                ops.append(_Op(rule, list(entry["values"]), msg, anchored_call))
+        return _apply(req, ops, protocol) if ops else req
+
+    async def _record_request(self, req: Request, rules: Sequence[Rule], protocol: str, scope: Scope) -> None:
+        """Keep what ``request`` rules find in what the client sent. Per-message modes look at the
+        last assistant message only: earlier ones were the last one of an earlier request."""
+        writes = []
+        for rule in rules:
+            if rule.extract.source != "request" or scope.values(rule.scope) is None:
+                continue
+            if rule.mode in ("per_tool_call", "last_assistant_turn"):
+                i = _last_role(req.messages, "assistant")
+                if i is None:
+                    continue
+                msg = req.messages[i]
+                hits = extract(rule, msg, protocol)
+                if hits:
+                    writes.append(self._save(rule, protocol, scope, msg.content, hits))
+            else:
+                hits = extract(rule, req, protocol)
+                if hits:
+                    turn = user_turn_key(req.messages) if rule.mode == "last_user_turn" else None
+                    writes.append(self._save(rule, protocol, scope, [], hits, turn))
+        if writes:
+            await asyncio.gather(*writes)
+
+    # ------------------------------------------------------------------------------ store I/O
+
+    async def _get(self, key: str) -> Any:
+        try:
+            raw = await self.kv.get(key)
+            return orjson.loads(raw) if raw is not None else None
+        except Exception as exc:  # a store outage must not fail the request
+            log.warning("field cache: read failed (%s: %s); going on without it", type(exc).__name__, exc)
+            return None
+
+    async def _set(self, key: str, value: Any, ttl: float) -> None:
+        try:
+            if not await self.kv.set(key, orjson.dumps(value), ttl):
+                log.info("field cache: an entry of %d bytes is larger than the store bound", len(orjson.dumps(value)))
+        except Exception as exc:
+            log.warning("field cache: write failed (%s: %s)", type(exc).__name__, exc)
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _apply(req: Request, ops: list[_Op], protocol: str) -> Request:
+    messages = list(req.messages)
+    by_msg: dict[int, list[_Op]] = {}
+    top: list[_Op] = []
+    for op in ops:
+        (top if op.msg is None else by_msg.setdefault(op.msg, [])).append(op)
+    changed = False
+    for i, msg_ops in by_msg.items():
+        doc = to_json(messages[i])
+        touched = False
+        # tool-call anchors first: message-level inserts would shift the parts
+        for op in sorted(msg_ops, key=lambda o: o.call_id is None):
+            touched |= _apply_op(doc, op, protocol, Message)
+        if touched:
+            messages[i] = from_json(doc)
+            changed = True
+    out = replace(req, messages=messages) if changed else req
+    if top:
+        doc = to_json(out)
+        touched = False
+        for op in top:
+            touched |= _apply_op(doc, op, protocol, Request)
+        if touched:
+            out = from_json(doc)
+            changed = True
+    return out if changed else req
+
+
+def _apply_op(doc: dict[str, Any], op: _Op, protocol: str, kind: type) -> bool:
+    """Apply one op to ``doc`` (a message or request JSON) in place; False when it was skipped."""
+    rule = op.rule
+    target = doc
+    if op.call_id is not None:
+        parts = doc.get("content") or []
+        target = next((p for p in parts if p.get("kind") == "tool_call" and p.get("id") == op.call_id), None)
+        if target is None:
+            return False
+    for probe in rule.inject.unless:
+        if any(selected(m, probe.select, protocol) for _, m in find(target, probe.path)):
+            return False
+    trial = orjson.loads(orjson.dumps(target))
+    values = [orjson.loads(orjson.dumps(v)) for v in op.values]
+    path = rule.inject.path
+    if rule.inject.op == "insert":
+        written = insert_at(trial, path, values)
+    elif rule.inject.op == "set":
+        written = set_at(trial, path, values[0] if len(values) == 1 else values)
+    else:
+        written = sum(merge_at(trial, path, v) for v in values if isinstance(v, dict))
+    if not written:
+        return False
+    try:
+        checked = from_json(trial)
+    except (ValueError, TypeError) as exc:
+        log.warning("field cache: rule %s produced an invalid %s (%s); skipped", rule.name, kind.__name__, exc)
+        return False
+    if not isinstance(checked, ToolCallPart if op.call_id is not None else kind):
+        log.warning("field cache: rule %s changed the kind of its anchor; skipped", rule.name)
+        return False
+    target.clear()
+    target.update(trial)
+    log.debug("field cache: %s injected %d value(s)", rule.name, len(values))
+    return True
+
+
+def _last_role(messages: Sequence[Message], role: str) -> int | None:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == role:
+            return i
+    return None
+
+
+def _dedupe(values: Iterable[Any]) -> list[Any]:
+    seen: set[bytes] = set()
+    out = []
+    for value in values:
+        key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        if key not in seen:
+            seen.add(key)
+            out.append(value)
+    return out
