@@ -76,9 +76,11 @@ def error_from_object(err: dict[str, Any], status: int | None = None) -> Gateway
     etype = err.get("type") if isinstance(err.get("type"), str) else None
     code = err.get("code") if isinstance(err.get("code"), str) else None
     param = err.get("param") if isinstance(err.get("param"), str) else None
-    kind = CODE_KIND.get(code or "") or CODE_KIND.get(etype or "")
-    if kind is None:
-        kind = kind_for_status(status) if status is not None else ErrorKind.SERVER
+    kind = CODE_KIND.get(code or "")
+    if kind is None and etype == "insufficient_quota":
+        kind = ErrorKind.QUOTA
+    if kind is None:  # the status says more than a generic type such as server_error
+        kind = kind_for_status(status) if status is not None else CODE_KIND.get(etype or "", ErrorKind.SERVER)
     if status is None:
         status = KIND_WIRE[kind][0]
     return GatewayError(
