@@ -36,7 +36,7 @@ def raw(name: str) -> bytes:
 
 
 def new_cache(kv: KVStore | None = None, *protocols: str, ttl: float = 3600) -> FieldCache:
-    return FieldCache(kv or MemoryKVStore(), builtin_rules(*protocols), ttl=ttl)
+    return FieldCache(kv if kv is not None else MemoryKVStore(), builtin_rules(*protocols), ttl=ttl)
 
 
 def decode(protocol: str, data: bytes) -> list[Event]:
