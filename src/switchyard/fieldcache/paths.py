@@ -53,7 +53,7 @@ def parse(path: str) -> tuple[Step, ...]:
     pos = 0
     while pos < len(path):
         m = _TOKEN.match(path, pos)
-        if m is None or (m.group(3) is not None and pos != 0):
+        if m is None or (m.group(3) is not None and pos != 0) or (m.group(1) is not None and pos == 0):
             raise PathError(f"bad path {path!r} at position {pos}")
         if m.group(1) is not None or m.group(3) is not None:
             steps.append(("key", m.group(1) or m.group(3)))

@@ -77,6 +77,11 @@ Select = tuple[tuple[tuple[str, Any], ...], ...]
 """Alternatives (any may hold), each a tuple of (key path, expected) that must all hold."""
 
 
+def _normal(select: Select) -> Select:
+    """Conditions of an alternative in key order (they all must hold: order carries no meaning)."""
+    return tuple(tuple(sorted(alt, key=lambda kv: kv[0])) for alt in select)
+
+
 class RuleError(ValueError):
     """A rule mapping that is not valid (the message names the rule and the field)."""
 
@@ -88,6 +93,9 @@ class Probe:
     path: str = ""
     select: Select = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "select", _normal(self.select))
+
 
 @dataclass(frozen=True, slots=True)
 class Extract:
@@ -95,6 +103,9 @@ class Extract:
     path: str = ""
     select: Select = ()
     value: Any = "$"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "select", _normal(self.select))
 
 
 @dataclass(frozen=True, slots=True)
