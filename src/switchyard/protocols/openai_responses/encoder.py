@@ -122,6 +122,9 @@ class StreamEncoder:
         if isinstance(part, ToolCallPart):
             self._item = call_item(part, self._rid, len(self._output), self._names, False, "in_progress")
             self._kind = "custom" if self._item["type"] == "custom_tool_call" else "call"
+            own = part.extensions.get("id")  # a Responses upstream's item id rides on the part
+            if isinstance(own, str) and own.startswith("ctc_" if self._kind == "custom" else "fc_"):
+                self._item["id"] = own
             self._item["input" if self._kind == "custom" else "arguments"] = ""
             out += self._add(self._item)
             return out + (self._args(part.arguments) if part.arguments else b"")
