@@ -26,6 +26,7 @@ import orjson
 
 from ..core.model import Message, Part, Request, Response, ToolCallPart
 from ..store.base import KVStore
+from ..store.memory import MemoryKVStore
 from .keys import Scope, assistant_turn_key, cache_key, user_turn_key
 from .neutral import from_json, to_json
 from .paths import find, insert_at, merge_at, set_at
@@ -155,6 +156,7 @@ class FieldCache:
             return req
         await self._record_request(req, rules, protocol, scope)
         lookups: list[tuple[str, Rule, int | None, str | None, str | None]] = []  # key, rule, msg, call id, name
+        turn_keys: list[str | None] | None = None
         for rule in rules:
             sv = scope.values(rule.scope)
             if sv is None:
@@ -167,8 +169,9 @@ class FieldCache:
                         if isinstance(p, ToolCallPart) and p.id:
                             lookups.append((cache_key(rule.name, protocol, sv, "call", p.id), rule, i, p.id, p.name))
             elif rule.mode == "last_assistant_turn":
-                for i, msg in enumerate(req.messages):
-                    key = assistant_turn_key(msg.content) if msg.role == "assistant" else None
+                if turn_keys is None:
+                    turn_keys = [assistant_turn_key(m.content) if m.role == "assistant" else None for m in req.messages]
+                for i, key in enumerate(turn_keys):
                     if key is not None:
                         lookups.append((cache_key(rule.name, protocol, sv, "assistant", key), rule, i, None, None))
             elif rule.mode == "last_user_turn":
@@ -183,8 +186,8 @@ class FieldCache:
                 lookups.append((cache_key(rule.name, protocol, sv, rule.mode), rule, None, None, None))
         if not lookups:
             return req
-        found = await asyncio.gather(*(self._get(key) for key, *_ in lookups))
-        ops: list[_Op] = []
+        found = await self._get_many([key for key, *_ in lookups])
+        ops: dict[tuple[str, int | None, str | None], _Op] = {}
         for (_, rule, msg, call_id, name), entry in zip(lookups, found, strict=True):
             if not isinstance(entry, dict) or not isinstance(entry.get("values"), list) or not entry["values"]:
                 continue
@@ -192,12 +195,12 @@ class FieldCache:
                 log.debug("field cache: %s value for %s belongs to another tool, ignored", rule.name, call_id)
                 continue
             anchored_call = call_id if rule.anchor == "tool_call" else None
-            same = next((op for op in ops if op.rule is rule and op.msg == msg and op.call_id == anchored_call), None)
-            if same is not None:
-                same.values = _dedupe([*same.values, *entry["values"]])
+            op = ops.get((rule.name, msg, anchored_call))
+            if op is not None:
+                op.values = _dedupe([*op.values, *entry["values"]])
             else:
-                ops.append(_Op(rule, list(entry["values"]), msg, anchored_call))
-        return _apply(req, ops, protocol) if ops else req
+                ops[(rule.name, msg, anchored_call)] = _Op(rule, list(entry["values"]), msg, anchored_call)
+        return _apply(req, list(ops.values()), protocol) if ops else req
 
     async def _record_request(self, req: Request, rules: Sequence[Rule], protocol: str, scope: Scope) -> None:
         """Keep what ``request`` rules find in what the client sent. Per-message modes look at the
@@ -223,6 +226,13 @@ class FieldCache:
             await asyncio.gather(*writes)
 
     # ------------------------------------------------------------------------------ store I/O
+
+    async def _get_many(self, keys: list[str]) -> list[Any]:
+        # The in-memory store never suspends: plain awaits cost far less than a task per key.
+        # Other stores (Redis) answer the lookups concurrently.
+        if isinstance(self.kv, MemoryKVStore):
+            return [await self._get(key) for key in keys]
+        return list(await asyncio.gather(*(self._get(key) for key in keys)))
 
     async def _get(self, key: str) -> Any:
         try:
@@ -251,61 +261,74 @@ def _apply(req: Request, ops: list[_Op], protocol: str) -> Request:
         (top if op.msg is None else by_msg.setdefault(op.msg, [])).append(op)
     changed = False
     for i, msg_ops in by_msg.items():
-        doc = to_json(messages[i])
-        touched = False
         # tool-call anchors first: message-level inserts would shift the parts
-        for op in sorted(msg_ops, key=lambda o: o.call_id is None):
-            touched |= _apply_op(doc, op, protocol, Message)
-        if touched:
-            messages[i] = from_json(doc)
+        done = _apply_ops(messages[i], sorted(msg_ops, key=lambda o: o.call_id is None), protocol)
+        if done is not None:
+            messages[i] = done
             changed = True
     out = replace(req, messages=messages) if changed else req
     if top:
-        doc = to_json(out)
-        touched = False
-        for op in top:
-            touched |= _apply_op(doc, op, protocol, Request)
-        if touched:
-            out = from_json(doc)
+        done = _apply_ops(out, top, protocol)
+        if done is not None:
+            out = done
             changed = True
     return out if changed else req
 
 
-def _apply_op(doc: dict[str, Any], op: _Op, protocol: str, kind: type) -> bool:
-    """Apply one op to ``doc`` (a message or request JSON) in place; False when it was skipped."""
+def _apply_ops(anchor: Any, ops: list[_Op], protocol: str) -> Any:
+    """``anchor`` (a Message or the Request) with ``ops`` applied to its JSON form, decoded back;
+    None when every op was skipped. An op whose result does not decode is skipped alone."""
+    doc = to_json(anchor)
+    result = None
+    for op in ops:
+        trial = _apply_op(doc, op, protocol)
+        if trial is None:
+            continue
+        try:
+            checked = from_json(trial)
+        except (ValueError, TypeError) as exc:
+            log.warning(
+                "field cache: rule %s produced an invalid %s (%s); skipped", op.rule.name, type(anchor).__name__, exc
+            )
+            continue
+        if type(checked) is not type(anchor):
+            log.warning("field cache: rule %s changed the kind of its anchor; skipped", op.rule.name)
+            continue
+        doc, result = trial, checked
+        log.debug("field cache: %s injected %d value(s)", op.rule.name, len(op.values))
+    return result
+
+
+def _apply_op(doc: dict[str, Any], op: _Op, protocol: str) -> dict[str, Any] | None:
+    """A changed copy of ``doc`` with ``op`` applied; None when it was skipped."""
     rule = op.rule
     target = doc
+    at = None
     if op.call_id is not None:
         parts = doc.get("content") or []
-        target = next((p for p in parts if p.get("kind") == "tool_call" and p.get("id") == op.call_id), None)
-        if target is None:
-            return False
+        at = next((i for i, p in enumerate(parts) if p.get("kind") == "tool_call" and p.get("id") == op.call_id), None)
+        if at is None:
+            return None
+        target = parts[at]
     for probe in rule.inject.unless:
         if any(selected(m, probe.select, protocol) for _, m in find(target, probe.path)):
-            return False
-    trial = orjson.loads(orjson.dumps(target))
-    values = [orjson.loads(orjson.dumps(v)) for v in op.values]
+            return None
+    trial = orjson.loads(orjson.dumps(doc))
+    where = trial if at is None else trial["content"][at]
+    values = op.values  # fresh from the store; from_json copies whatever it keeps
     path = rule.inject.path
     if rule.inject.op == "insert":
-        written = insert_at(trial, path, values)
+        written = insert_at(where, path, values)
     elif rule.inject.op == "set":
-        written = set_at(trial, path, values[0] if len(values) == 1 else values)
+        written = set_at(where, path, values[0] if len(values) == 1 else values)
     else:
-        written = sum(merge_at(trial, path, v) for v in values if isinstance(v, dict))
+        written = sum(merge_at(where, path, v) for v in values if isinstance(v, dict))
     if not written:
-        return False
-    try:
-        checked = from_json(trial)
-    except (ValueError, TypeError) as exc:
-        log.warning("field cache: rule %s produced an invalid %s (%s); skipped", rule.name, kind.__name__, exc)
-        return False
-    if not isinstance(checked, ToolCallPart if op.call_id is not None else kind):
+        return None
+    if at is not None and where.get("kind") != "tool_call":
         log.warning("field cache: rule %s changed the kind of its anchor; skipped", rule.name)
-        return False
-    target.clear()
-    target.update(trial)
-    log.debug("field cache: %s injected %d value(s)", rule.name, len(values))
-    return True
+        return None
+    return trial
 
 
 def _last_role(messages: Sequence[Message], role: str) -> int | None:

@@ -95,19 +95,21 @@ _NESTED: dict[type, frozenset[str]] = {
 }
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls) if f.name != "kind") for cls in {*PARTS.values(), *TAGS}
+}
+_NAMES: dict[type, frozenset[str]] = {cls: frozenset(names) for cls, names in _FIELDS.items()}
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def to_json(obj: Any) -> Any:
     """A core object (or list of them) as fresh plain JSON values."""
-    if is_dataclass(obj) and not isinstance(obj, type):
-        cls = type(obj)
-        out: dict[str, Any] = {}
-        tag = TAGS.get(cls)
-        if tag is not None:
-            out["kind"] = tag
-        else:
-            out["kind"] = obj.kind  # a content part
-        for f in fields(obj):
-            if f.name != "kind":
-                out[f.name] = to_json(getattr(obj, f.name))
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is not None:
+        out: dict[str, Any] = {"kind": TAGS.get(cls) or obj.kind}
+        for name in names:
+            out[name] = to_json(getattr(obj, name))
         return out
     if isinstance(obj, GatewayError):
         return {"kind": "gateway_error", "error_kind": obj.kind, "status": obj.status, "message": str(obj)}
@@ -127,7 +129,7 @@ def from_json(data: Any) -> Any:
     cls = CLASSES.get(kind) if isinstance(kind, str) else None
     if cls is None or cls is StreamError:
         raise ValueError(f"unknown neutral kind {kind!r}")
-    names = {f.name for f in fields(cls)}
+    names = _NAMES[cls]
     nested = _NESTED.get(cls, frozenset())
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
@@ -144,6 +146,8 @@ def from_json(data: Any) -> Any:
 
 def copy_json(value: Any) -> Any:
     """A deep copy of a plain JSON value (dicts, lists, scalars); core objects are converted."""
+    if isinstance(value, _SCALARS):
+        return value
     if isinstance(value, dict):
         return {k: copy_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
