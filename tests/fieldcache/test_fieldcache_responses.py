@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from fc_helpers import SCOPE, assistant_turn, decode, load, new_cache, raw, record_stream, run
 
-from switchyard.core.model import Message, Request, TextPart, ToolCallPart, ToolResultPart
+from switchyard.core.model import Message, ReasoningPart, Request, TextPart, ToolCallPart, ToolResultPart
 from switchyard.fieldcache import to_json
 from switchyard.protocols import codec
 
@@ -132,6 +132,26 @@ def test_responses_client_replaying_its_items_is_left_untouched() -> None:
         out = await cache.inject(req, "openai_responses", SCOPE)
         assert responses.build_request(out) == responses.build_request(req)
         assert [i.get("type") for i in responses.build_request(out)["input"]].count("reasoning") == 1
+
+    run(flow())
+
+
+def test_a_visible_only_echo_is_replaced_by_the_signed_item() -> None:
+    """An OpenAI Chat client that echoes reasoning back as ``reasoning_content`` (no signature)."""
+    cache = new_cache()
+
+    async def flow() -> None:
+        resp = responses.parse_response(reasoning_then_call())
+        await cache.record_response(resp, "openai_responses", SCOPE)
+        step = assistant_turn(resp)
+        echoed = Message("assistant", [ReasoningPart("I should look up the weather."), *step.content])
+        out = await cache.inject(_turn2(echoed), "openai_responses", SCOPE)
+        reasoning = [p for p in out.messages[1].content if isinstance(p, ReasoningPart)]
+        assert [(r.signature, r.signature_source) for r in reasoning] == [
+            (_reasoning_item()["encrypted_content"], "openai_responses")
+        ]
+        body = responses.build_request(out)
+        assert _input_types(body) == ["message", "reasoning", "function_call", "function_call_output"]
 
     run(flow())
 

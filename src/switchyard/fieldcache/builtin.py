@@ -25,7 +25,9 @@ OpenAI Responses (``openai_responses.reasoning``): reasoning items with ``encryp
 the calls when the client could not send them back.
 
 No rule injects into an anchor that already holds a value of the same protocol, so clients of
-the provider's own protocol (which send everything back) are left untouched.
+the provider's own protocol (which send everything back) are left untouched. Where a rule inserts
+reasoning, visible-only reasoning parts in that message (the ``reasoning_content`` an OpenAI Chat
+client echoes back: no signature, no redacted data) are replaced by the signed originals.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _SIGNED = ((("signature_source", PROTOCOL), ("signature", "*")),)
 _SIGNED_OR_REDACTED = (*_SIGNED, (("redacted", "*"),))
 _SIGNED_WITH_TEXT = ((("signature_source", PROTOCOL), ("signature", "*"), ("text", "*")),)
 _SIGNATURE_ONLY = ((("signature_source", PROTOCOL), ("signature", "*"), ("text", "")),)
+_VISIBLE_ONLY = (Probe("content[kind=reasoning]", ((("redacted", None), ("signature", None)),)),)
+"""Reasoning a client echoed back as plain text (``reasoning_content``): replaced by the signed original."""
 _ALREADY_SIGNED = (
     Probe("content[kind=reasoning]", _SIGNED),
     Probe("content[kind=text].extensions.thoughtSignature"),
@@ -51,6 +55,7 @@ ANTHROPIC_THINKING = Rule(
         path="content[0]",
         op="insert",
         unless=(Probe("content[kind=reasoning]", _SIGNED_OR_REDACTED),),
+        replace=_VISIBLE_ONLY,
     ),
 )
 
@@ -73,7 +78,11 @@ GEMINI_THOUGHT_SIGNATURE = Rule(
     mode="per_tool_call",
     extract=Extract(source="response", path="content[kind=reasoning]", select=_SIGNED_WITH_TEXT),
     inject=Inject(
-        anchor="message", path="content[0]", op="insert", unless=(Probe("content[kind=reasoning]", _SIGNED),)
+        anchor="message",
+        path="content[0]",
+        op="insert",
+        unless=(Probe("content[kind=reasoning]", _SIGNED),),
+        replace=_VISIBLE_ONLY,
     ),
 )
 
@@ -109,7 +118,11 @@ RESPONSES_REASONING = Rule(
     mode="per_tool_call",
     extract=Extract(source="response", path="content[kind=reasoning]", select=_SIGNED),
     inject=Inject(
-        anchor="message", path="content[0]", op="insert", unless=(Probe("content[kind=reasoning]", _SIGNED),)
+        anchor="message",
+        path="content[0]",
+        op="insert",
+        unless=(Probe("content[kind=reasoning]", _SIGNED),),
+        replace=_VISIBLE_ONLY,
     ),
 )
 

@@ -29,7 +29,7 @@ from ..store.base import KVStore
 from ..store.memory import MemoryKVStore
 from .keys import Scope, assistant_turn_key, cache_key, user_turn_key
 from .neutral import from_json, to_json
-from .paths import find, insert_at, merge_at, set_at
+from .paths import find, get_at, insert_at, merge_at, set_at
 from .rules import Rule, extract, selected
 from .stream import StreamRecorder
 
@@ -315,6 +315,8 @@ def _apply_op(doc: dict[str, Any], op: _Op, protocol: str) -> dict[str, Any] | N
             return None
     trial = orjson.loads(orjson.dumps(doc))
     where = trial if at is None else trial["content"][at]
+    for probe in rule.inject.replace:
+        _remove(where, [w for w, m in find(where, probe.path) if selected(m, probe.select, protocol)])
     values = op.values  # fresh from the store; from_json copies whatever it keeps
     path = rule.inject.path
     if rule.inject.op == "insert":
@@ -329,6 +331,14 @@ def _apply_op(doc: dict[str, Any], op: _Op, protocol: str) -> dict[str, Any] | N
         log.warning("field cache: rule %s changed the kind of its anchor; skipped", rule.name)
         return None
     return trial
+
+
+def _remove(doc: Any, paths: list[tuple[str | int, ...]]) -> None:
+    """Delete the list elements at ``paths`` (last ones first, so indexes stay valid)."""
+    for where in sorted((w for w in paths if w and isinstance(w[-1], int)), key=lambda w: w[-1], reverse=True):
+        parent = get_at(doc, where[:-1])
+        if isinstance(parent, list) and 0 <= where[-1] < len(parent):
+            del parent[where[-1]]
 
 
 def _last_role(messages: Sequence[Message], role: str) -> int | None:

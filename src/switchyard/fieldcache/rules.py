@@ -21,6 +21,8 @@ A rule is data (loadable from a YAML/dict mapping, see :meth:`Rule.from_dict`)::
       op: insert                          # insert | set | merge
       unless:                             # skip an anchor that already holds such values
         - {path: "content[kind=reasoning]", select: [{signature_source: $protocol, signature: "*"}]}
+      replace:                            # remove these list elements of the anchor when injecting
+        - {path: "content[kind=reasoning]", select: [{signature: null, redacted: null}]}
 
 Select and template values: ``$protocol`` is the provider protocol, ``"*"`` means "present and
 not null/empty"; select keys may be paths (``extensions.thoughtSignature``). In a ``value``
@@ -88,7 +90,9 @@ class RuleError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Probe:
-    """``unless`` entry: does the anchor already hold a value like this?"""
+    """A path and select filter evaluated at the anchor: ``unless`` entries ask whether it already
+    holds such a value; ``replace`` entries name list elements removed when injecting (e.g. the
+    visible-only echo of reasoning that a client sent back as ``reasoning_content``)."""
 
     path: str = ""
     select: Select = ()
@@ -114,6 +118,7 @@ class Inject:
     op: str = "insert"
     anchor: str = ""
     unless: tuple[Probe, ...] = ()
+    replace: tuple[Probe, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +162,7 @@ class Rule:
         try:
             parse(self.extract.path)
             parse(self.inject.path)
-            for probe in self.inject.unless:
+            for probe in (*self.inject.unless, *self.inject.replace):
                 parse(probe.path)
         except ValueError as exc:
             raise RuleError(f"{where}: {exc}") from None
@@ -188,13 +193,8 @@ class Rule:
         ex = _mapping(raw.get("extract", {}), f"{where}: extract")
         inj = _mapping(raw.get("inject", {}), f"{where}: inject")
         _only(ex, {"source", "path", "select", "value"}, f"{where}: extract")
-        _only(inj, {"path", "op", "anchor", "unless"}, f"{where}: inject")
-        unless = raw_list(inj.get("unless", []), f"{where}: inject.unless")
-        probes = []
-        for i, p in enumerate(unless):
-            pm = _mapping(p, f"{where}: inject.unless[{i}]")
-            _only(pm, {"path", "select"}, f"{where}: inject.unless[{i}]")
-            probes.append(Probe(_str(pm.get("path", ""), where), _select(pm.get("select"), where)))
+        _only(inj, {"path", "op", "anchor", "unless", "replace"}, f"{where}: inject")
+        probes = {key: _probes(inj.get(key, []), f"{where}: inject.{key}") for key in ("unless", "replace")}
         ttl = raw.get("ttl")
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
             raise RuleError(f"{where}: ttl must be a number of seconds")
@@ -218,7 +218,8 @@ class Rule:
                 path=_str(inj.get("path", ""), where),
                 op=_str(inj.get("op", "insert"), where),
                 anchor=_str(inj.get("anchor", ""), where),
-                unless=tuple(probes),
+                unless=probes["unless"],
+                replace=probes["replace"],
             ),
             scope=tuple(_str(s, where) for s in raw_list(raw.get("scope", list(SCOPE_FIELDS)), f"{where}: scope")),
             ttl=float(ttl) if ttl is not None else None,
@@ -243,6 +244,7 @@ class Rule:
                 "op": self.inject.op,
                 "anchor": self.inject.anchor,
                 "unless": [{"path": p.path, "select": _select_out(p.select)} for p in self.inject.unless],
+                "replace": [{"path": p.path, "select": _select_out(p.select)} for p in self.inject.replace],
             },
             "scope": list(self.scope),
             "max_values": self.max_values,
@@ -364,6 +366,15 @@ def _str(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise RuleError(f"{where}: expected text, got {value!r}")
     return value
+
+
+def _probes(raw: Any, where: str) -> tuple[Probe, ...]:
+    out = []
+    for i, item in enumerate(raw_list(raw, where)):
+        pm = _mapping(item, f"{where}[{i}]")
+        _only(pm, {"path", "select"}, f"{where}[{i}]")
+        out.append(Probe(_str(pm.get("path", ""), where), _select(pm.get("select"), where)))
+    return tuple(out)
 
 
 def _select(raw: Any, where: str) -> Select:
