@@ -367,6 +367,12 @@ def test_extensions_hold_the_fields_the_core_does_not_model() -> None:
     assert "client_metadata" in codex.extensions
 
 
+def test_input_may_be_left_out_when_a_previous_response_supplies_it() -> None:
+    body = {"model": "m", "previous_response_id": "resp_1"}
+    req = parse_request(body)
+    assert req.messages == [] and build_request(req) == body
+
+
 def test_explicit_nulls_round_trip() -> None:
     body = {
         "model": "m",
@@ -410,21 +416,29 @@ def test_stream_flag() -> None:
         ({"model": "m", "input": [{"type": "function_call_output", "call_id": "c"}]}, "input[0].output"),
         ({"model": "m", "input": [{"type": "custom_tool_call", "call_id": "c", "name": "f"}]}, "input[0].input"),
         ({"model": "m", "input": [{"type": "reasoning", "summary": "x"}]}, "input[0].summary"),
-        ({"model": "m", "tools": [{"type": "function"}]}, "tools[0].name"),
-        ({"model": "m", "tools": [{"type": "function", "name": "f", "parameters": []}]}, "tools[0].parameters"),
-        ({"model": "m", "tools": [{"type": "function", "name": "f", "strict": "yes"}]}, "tools[0].strict"),
-        ({"model": "m", "tools": {"type": "function"}}, "tools"),
-        ({"model": "m", "tool_choice": "sometimes"}, "tool_choice"),
-        ({"model": "m", "instructions": ["x"]}, "instructions"),
-        ({"model": "m", "temperature": "hot"}, "temperature"),
-        ({"model": "m", "max_output_tokens": 1.5}, "max_output_tokens"),
-        ({"model": "m", "parallel_tool_calls": "yes"}, "parallel_tool_calls"),
-        ({"model": "m", "reasoning": {"effort": 3}}, "reasoning.effort"),
-        ({"model": "m", "reasoning": "high"}, "reasoning"),
-        ({"model": "m", "text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema"),
-        ({"model": "m", "include": "reasoning.encrypted_content"}, "include"),
-        ({"model": "m", "background": True}, "background"),
-        ({"model": "m", "conversation": "conv_1"}, "conversation"),
+        ({"model": "m", "input": "hi", "tools": [{"type": "function"}]}, "tools[0].name"),
+        (
+            {"model": "m", "input": "hi", "tools": [{"type": "function", "name": "f", "parameters": []}]},
+            "tools[0].parameters",
+        ),
+        (
+            {"model": "m", "input": "hi", "tools": [{"type": "function", "name": "f", "strict": "yes"}]},
+            "tools[0].strict",
+        ),
+        ({"model": "m", "input": "hi", "tools": {"type": "function"}}, "tools"),
+        ({"model": "m", "input": "hi", "tool_choice": "sometimes"}, "tool_choice"),
+        ({"model": "m", "input": "hi", "instructions": ["x"]}, "instructions"),
+        ({"model": "m", "input": "hi", "temperature": "hot"}, "temperature"),
+        ({"model": "m", "input": "hi", "max_output_tokens": 1.5}, "max_output_tokens"),
+        ({"model": "m", "input": "hi", "parallel_tool_calls": "yes"}, "parallel_tool_calls"),
+        ({"model": "m", "input": "hi", "reasoning": {"effort": 3}}, "reasoning.effort"),
+        ({"model": "m", "input": "hi", "reasoning": "high"}, "reasoning"),
+        ({"model": "m", "input": "hi", "text": {"format": {"type": "json_schema", "name": "x"}}}, "text.format.schema"),
+        ({"model": "m", "input": "hi", "include": "reasoning.encrypted_content"}, "include"),
+        ({"model": "m"}, "input"),
+        ({"model": "m", "input": None}, "input"),
+        ({"model": "m", "input": "hi", "background": True}, "background"),
+        ({"model": "m", "input": "hi", "conversation": "conv_1"}, "conversation"),
     ],
 )
 def test_validation_names_the_field(body: dict, param: str) -> None:

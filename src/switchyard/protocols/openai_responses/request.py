@@ -12,7 +12,8 @@ Everything else (``store``, ``include``, ``prompt_cache_key``, ``prompt_cache_re
 is lossless; explicit ``null`` values are remembered in ``_nulls``.
 
 Rejected with a RequestError naming the field: ``background: true`` and ``conversation`` (the
-gateway runs responses in the foreground and keeps no conversations). native_only (a
+gateway runs responses in the foreground and keeps no conversations), and a missing ``input``
+unless ``previous_response_id`` or a stored ``prompt`` supplies the context. native_only (a
 TranslationError for other upstreams): ``previous_response_id``, ``prompt`` (stored prompt
 templates), ``top_logprobs`` > 0 and ``include`` of output logprobs, ``allowed_tools`` tool
 choices, unknown ``text.format`` types, provider file ids in images, ``item_reference`` and
@@ -85,6 +86,8 @@ def parse_request(body: dict[str, Any]) -> Request:
         parse_tool_list(body["tools"], "tools", "tools", req)
     if body.get("input") is not None:
         parse_input(body["input"], req)
+    elif body.get("previous_response_id") is None and body.get("prompt") is None:
+        raise RequestError("missing required field 'input'", param="input")
     elif "input" not in body:
         req.extensions["_no_input"] = True
     if body.get("tool_choice") is not None:
