@@ -137,8 +137,18 @@ def test_refusal_answer_is_refusal() -> None:
 
 
 def test_odd_bodies_do_not_crash() -> None:
-    resp = parse_response({"output": [3, {"type": "message"}], "usage": "n/a"})
+    odd = [
+        3,
+        {"type": "message"},
+        {"type": "message", "content": [{"type": "output_text"}]},
+        {"type": "function_call", "name": "f"},
+        {"type": "reasoning", "summary": "x"},
+    ]
+    body = {"output": odd, "usage": "n/a"}
+    resp = parse_response(body)
     assert resp.content == [] and resp.usage is None
+    assert [i for i, _ in resp.extensions["_output_items"]] == [0, 1, 2, 3, 4]
+    assert format_response(resp, request()) == {"object": "response", **body}
 
 
 # --- Response objects for Responses clients of other upstreams ------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.errors import RequestError
 from ...core.model import Part, ReasoningPart, Request, Response, StopReason, TextPart, ToolCallPart, Usage
 from .content import build_part, parse_part
 from .items import build_reasoning, custom_input, parse_call, parse_reasoning
@@ -141,22 +142,30 @@ def output_parts(output: Any) -> tuple[list[Part], list[list[Any]]]:
     parts: list[Part] = []
     kept: list[list[Any]] = []
     for i, item in enumerate(output if isinstance(output, list) else []):
-        kind = item.get("type") if isinstance(item, dict) else None
-        if kind == "message" and isinstance(item.get("content"), list):
-            fields = rest(item, ("content",))
-            for j, raw in enumerate(item["content"]):
-                part = parse_part(raw, "assistant", f"output[{i}].content[{j}]", [])
-                part.extensions["_item"] = fields
-                parts.append(part)
-            if not item["content"]:
-                kept.append([i, item])
-        elif kind == "reasoning":
-            parts.append(parse_reasoning(item, f"output[{i}]"))
-        elif kind in ("function_call", "custom_tool_call") and isinstance(item.get("call_id"), str):
-            parts.append(parse_call(item, f"output[{i}]"))
+        try:
+            found = _item_parts(item, f"output[{i}]")
+        except RequestError:  # a malformed item from the upstream: keep it as it is
+            found = []
+        if found:
+            parts.extend(found)
         else:
             kept.append([i, item])
     return parts, kept
+
+
+def _item_parts(item: Any, where: str) -> list[Part]:
+    kind = item.get("type") if isinstance(item, dict) else None
+    if kind == "message" and isinstance(item.get("content"), list):
+        fields = rest(item, ("content",))
+        found = [parse_part(raw, "assistant", f"{where}.content[{j}]", []) for j, raw in enumerate(item["content"])]
+        for part in found:
+            part.extensions["_item"] = fields
+        return found
+    if kind == "reasoning":
+        return [parse_reasoning(item, where)]
+    if kind in ("function_call", "custom_tool_call"):
+        return [parse_call(item, where)]
+    return []
 
 
 # --- core -> wire ---------------------------------------------------------------------------
