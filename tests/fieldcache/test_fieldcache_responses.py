@@ -156,6 +156,44 @@ def test_a_visible_only_echo_is_replaced_by_the_signed_item() -> None:
     run(flow())
 
 
+def test_openai_chat_client_turn_parsed_by_its_codec() -> None:
+    """The client's second turn as an OpenAI Chat body (echoing ``reasoning_content``), parsed by
+    codec("openai_chat").parse_request."""
+    cache = new_cache()
+    chat = codec("openai_chat")
+
+    async def flow() -> None:
+        resp = responses.parse_response(reasoning_then_call())
+        await cache.record_response(resp, "openai_responses", SCOPE)
+        (call,) = [p for p in resp.content if isinstance(p, ToolCallPart)]
+        wire = {
+            "model": "gpt-5-mini",
+            "messages": [
+                {"role": "user", "content": "What's the weather in San Francisco?"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "reasoning_content": "Looking up the weather.",
+                    "tool_calls": [
+                        {
+                            "id": call.id,
+                            "type": "function",
+                            "function": {"name": call.name, "arguments": call.arguments},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": call.id, "content": "18C, fog"},
+            ],
+        }
+        req = chat.parse_request(wire)
+        body = responses.build_request(await cache.inject(req, "openai_responses", SCOPE))
+        assert _input_types(body) == ["message", "reasoning", "function_call", "function_call_output"]
+        assert body["input"][1]["encrypted_content"] == _reasoning_item()["encrypted_content"]
+        assert body["input"][2]["call_id"] == call.id
+
+    run(flow())
+
+
 def test_answer_without_calls_stores_nothing() -> None:
     cache = new_cache()
 
