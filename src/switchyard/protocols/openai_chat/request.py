@@ -114,6 +114,8 @@ def parse_request(body: dict[str, Any]) -> Request:
     if fmt is not None:
         req.response_format = _parse_response_format(fmt)
     req.stream = bool(optional(body, "stream", bool))
+    if body.get("stream") is False:
+        req.extensions["_stream_false"] = True
     stream_options = optional(body, "stream_options", dict)
     if stream_options is not None:
         req.include_usage = bool(stream_options.get("include_usage"))
@@ -358,8 +360,8 @@ def build_request(req: Request) -> dict[str, Any]:
     if req.stream:
         body["stream"] = True
         body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-    elif native and "stream" in req.extensions:
-        body["stream"] = req.extensions["stream"]
+    elif native and req.extensions.get("_stream_false"):
+        body["stream"] = False
     return body
 
 
