@@ -653,6 +653,16 @@ def test_response_format() -> None:
     }
 
 
+def test_user_becomes_safety_identifier_and_metadata_stays_home() -> None:
+    body = build_request(foreign(user="u-1", metadata={"user_id": "u-1"}))
+    assert body["safety_identifier"] == "u-1"
+    assert "user" not in body and "metadata" not in body
+    long_id = '{"device_id":"' + "f" * 64 + '","session_id":"be13873a"}'
+    hashed = build_request(foreign(user=long_id))["safety_identifier"]
+    assert hashed.startswith("user_") and len(hashed) <= 64
+    assert build_request(foreign(user=long_id))["safety_identifier"] == hashed
+
+
 def test_max_output_tokens_floor() -> None:
     assert build_request(foreign(max_tokens=1))["max_output_tokens"] == 16
 

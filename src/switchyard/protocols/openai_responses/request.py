@@ -26,8 +26,10 @@ responses, and clients of other protocols expect nothing to be kept), plus
 Responses reasoning, so reasoning can be replayed statelessly on the next turn. Reasoning
 budgets become an effort (< 4096 tokens low, < 16384 medium, else high); visible thoughts
 (``include_thoughts``) ask for ``summary: "auto"``; ``max_output_tokens`` is raised to the API's
-minimum of 16. Stop sequences cannot be expressed (TranslationError); ``top_k`` is a sampling
-hint with no Responses equivalent and is left out.
+minimum of 16. ``Request.user`` becomes ``safety_identifier`` (``user`` is deprecated; ids over
+its 64-character limit are sent as a stable hash); ``metadata`` is left out (it only labels stored
+responses, and these builds store nothing). Stop sequences cannot be expressed
+(TranslationError); ``top_k`` is a sampling hint with no Responses equivalent and is left out.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 
 from ...core.errors import RequestError, TranslationError
 from ...core.model import Message, Reasoning, ReasoningPart, Request, TextPart
-from ...core.util import optional, require
+from ...core.util import optional, require, stable_id
 from .items import build_input, instructions_text, parse_input
 from .tools import build_tool_choice, build_tool_lists, parse_tool_choice, parse_tool_list
 from .wire import NAME, as_dict, public, rest
@@ -199,10 +201,13 @@ def build_request(req: Request) -> dict[str, Any]:
         body["text"] = text
     if req.stream or ext.get("_stream"):
         body["stream"] = req.stream
-    if req.metadata is not None:
+    if req.metadata is not None and same:  # metadata only labels stored responses; others send store: false
         body["metadata"] = req.metadata
     if req.user is not None:
-        body["user"] = req.user
+        if same:
+            body["user"] = req.user
+        else:
+            body["safety_identifier"] = req.user if len(req.user) <= 64 else stable_id("user_", req.user)
     for key in ext.get("_nulls", ()):
         body[key] = None
     if not same:
