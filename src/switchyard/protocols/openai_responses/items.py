@@ -49,7 +49,7 @@ from ...core.model import (
 )
 from ...core.util import stable_id
 from .content import build_content, build_output, parse_content, parse_output
-from .tools import parse_tool_list
+from .tools import bare_names, parse_tool_list
 from .wire import NAME, as_dict, as_list, flat_name, public, rest, split_name, string
 
 ITEMS = "_items"
@@ -136,23 +136,16 @@ def parse_input(raw: Any, req: Request) -> None:
 def _resolve_bare_names(req: Request) -> None:
     """Calls that name a namespaced tool without its namespace (as Codex echoes them when the
     model answered so) get the tool's core name; the wire name is kept in ``_wire_name``."""
-    bare: dict[str, list[str]] = {}
-    for tool in req.tools:
-        ns = tool.extensions.get("_namespace")
-        if ns:
-            bare.setdefault(split_name(tool.name, ns), []).append(tool.name)
+    bare = bare_names(req.tools)
     if not bare:
         return
-    names = {t.name for t in req.tools}
     renamed: dict[str, str] = {}
     for msg in req.messages:
         for part in msg.content:
-            if isinstance(part, ToolCallPart) and part.name not in names and "namespace" not in part.extensions:
-                found = bare.get(part.name, [])
-                if len(found) == 1:
-                    renamed[part.id] = found[0]
-                    part.extensions["_wire_name"] = part.name
-                    part.name = found[0]
+            if isinstance(part, ToolCallPart) and part.name in bare and "namespace" not in part.extensions:
+                renamed[part.id] = bare[part.name]
+                part.extensions["_wire_name"] = part.name
+                part.name = bare[part.name]
             elif isinstance(part, ToolResultPart) and part.tool_call_id in renamed and "name" not in part.extensions:
                 part.name = renamed[part.tool_call_id]
 

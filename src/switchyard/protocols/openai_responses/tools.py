@@ -105,12 +105,19 @@ def _resolve(name: str, req: Request) -> str:
     """The core name of the tool a ``tool_choice`` names (bare names find namespaced tools)."""
     if any(t.name == name for t in req.tools):
         return name
-    found = [
-        t.name
-        for t in req.tools
-        if t.extensions.get("_namespace") and split_name(t.name, t.extensions["_namespace"]) == name
-    ]
-    return found[0] if len(found) == 1 else name
+    return bare_names(req.tools).get(name, name)
+
+
+def bare_names(tools: list[Tool]) -> dict[str, str]:
+    """Bare name -> core name of each namespaced tool whose bare name is unique and not also the
+    name of another tool (a model may answer a namespaced tool without its namespace)."""
+    found: dict[str, list[str]] = {}
+    for tool in tools:
+        ns = tool.extensions.get("_namespace")
+        if ns:
+            found.setdefault(split_name(tool.name, ns), []).append(tool.name)
+    names = {t.name for t in tools}
+    return {bare: core[0] for bare, core in found.items() if len(core) == 1 and bare not in names}
 
 
 # --- core -> wire ---------------------------------------------------------------------------
@@ -189,17 +196,12 @@ def build_tool_choice(req: Request, same: bool) -> str | dict[str, Any] | None:
 
 
 def tool_wire_names(req: Request) -> dict[str, tuple[str | None, str, bool]]:
-    """Call name -> (namespace, wire name, freeform) for the client's tools. Besides the core
-    names, the bare name of a namespaced tool maps to it when no other tool has that name (a
-    model may answer a namespaced tool without its namespace)."""
+    """Call name -> (namespace, wire name, freeform) for the client's tools; the bare names of
+    namespaced tools (:func:`bare_names`) map to their tools too."""
     out: dict[str, tuple[str | None, str, bool]] = {}
-    bare: dict[str, list[tuple[str | None, str, bool]]] = {}
     for tool in req.tools:
         ns = tool.extensions.get("_namespace") if req.protocol == NAME else None
         out[tool.name] = (ns, split_name(tool.name, ns), tool.freeform)
-        if ns:
-            bare.setdefault(out[tool.name][1], []).append(out[tool.name])
-    for name, found in bare.items():
-        if name not in out and len(found) == 1:
-            out[name] = found[0]
+    if req.protocol == NAME:
+        out.update({bare: out[core] for bare, core in bare_names(req.tools).items()})
     return out
