@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .accounting.pricing import default_pricing
 from .providers import PROVIDER_TYPES
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -75,11 +76,21 @@ class ServerConfig:
 
 
 @dataclass(slots=True)
+class ObservabilityConfig:
+    usage_log: bool = True
+    trace: bool = False
+    trace_max_file_mb: float = 4.0
+
+
+@dataclass(slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     models: dict[str, list[str]] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    pricing: dict[str, Any] = field(default_factory=dict)
+    """Price overrides and additions per model (USD per million tokens), over the built-in table."""
     source: str | None = None
 
 
@@ -355,6 +366,27 @@ def _models(ck: _Checker, raw: Any, providers: dict[str, ProviderConfig]) -> dic
     return out
 
 
+def _observability(ck: _Checker, raw: Any) -> ObservabilityConfig:
+    path = ("observability",)
+    raw = ck.mapping(raw, path, ("usage_log", "trace", "trace_max_file_mb"))
+    out = ObservabilityConfig()
+    out.usage_log = ck.typed(raw, "usage_log", path, bool, out.usage_log)
+    out.trace = ck.typed(raw, "trace", path, bool, out.trace)
+    out.trace_max_file_mb = ck.positive(raw, "trace_max_file_mb", path, out.trace_max_file_mb)
+    return out
+
+
+def _pricing(ck: _Checker, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    try:
+        default_pricing().with_overrides(raw)
+    except ValueError as exc:
+        ck.problem(("pricing",), str(exc))
+        return {}
+    return raw
+
+
 # ---------------------------------------------------------------------------- entry points
 
 
@@ -410,14 +442,24 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}:1: (top level): must be a mapping"])
     raw = ck.expand(raw, ())
-    ck.mapping(raw, (), ("server", "providers", "models", "routing"))
+    ck.mapping(raw, (), ("server", "providers", "models", "routing", "observability", "pricing"))
     routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
     server = _server(ck, raw.get("server"), base_dir)
     providers = _providers(ck, raw.get("providers"), routing)
     models = _models(ck, raw.get("models"), _with_mock(dict(providers)))
+    observability = _observability(ck, raw.get("observability"))
+    pricing = _pricing(ck, raw.get("pricing"))
     if ck.problems:
         raise ConfigError(ck.problems)
-    return Config(server=server, providers=_with_mock(providers), models=models, routing=routing, source=source)
+    return Config(
+        server=server,
+        providers=_with_mock(providers),
+        models=models,
+        routing=routing,
+        observability=observability,
+        pricing=pricing,
+        source=source,
+    )
 
 
 def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -11,15 +11,20 @@ cancels the work, including an upstream request or stream in flight.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 
 from .. import __version__
+from ..accounting.pricing import default_pricing
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError, RequestError
 from ..core.util import require
+from ..observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ..observability.metrics import Metrics
+from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
 from ..transport import Transport
 from . import endpoints
@@ -37,6 +42,7 @@ from .http import (
     send_stream,
     until_disconnect,
 )
+from .observers import UsageRecorder
 from .pipeline import Pipeline, Reply
 
 log = logging.getLogger("switchyard.server")
@@ -64,6 +70,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/models"): Route("models", "openai_chat"),
     ("GET", "/v1beta/models"): Route("gemini_models", "gemini"),
     ("GET", "/health"): Route("health", "openai_chat", auth=False),
+    ("GET", "/metrics"): Route("metrics", "openai_chat"),
+    ("GET", "/admin/keys"): Route("keys", "openai_chat"),
     ("GET", "/"): Route("root", "openai_chat", auth=False),
     ("HEAD", "/"): Route("root", "openai_chat", auth=False),
 }
@@ -114,6 +122,10 @@ class App:
         self.max_body = int(config.server.max_body_mb * 1024 * 1024)
         self.observers: list[Callable[[Exchange], None]] = []
         """Called with every finished generate / count_tokens exchange (after the response)."""
+        self.metrics = Metrics(lambda: self.pipeline.pools)
+        self.usage_log = UsageLog(config.server.data_dir) if config.observability.usage_log else None
+        pricing = default_pricing().with_overrides(config.pricing)
+        self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing))
 
     async def startup(self) -> None:
         for name in PROTOCOLS:  # import the codecs now, not on the first request
@@ -122,6 +134,8 @@ class App:
             except ImportError:
                 log.warning("the %s codec is not available; its endpoints will answer 500", name)
         await self.transport.start()
+        if self.usage_log is not None:
+            await self.usage_log.start()
         providers = ", ".join(f"{p.name} ({p.type}, {len(p.api_keys)} keys)" for p in self.config.providers.values())
         auth = "on" if self.auth.enabled else "off"
         log.info(
@@ -134,6 +148,8 @@ class App:
 
     async def shutdown(self) -> None:
         await self.transport.close()
+        if self.usage_log is not None:
+            await self.usage_log.close()  # writes every pending row
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -216,6 +232,7 @@ class App:
             await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
             return
         ctx.status = reply.status
+        ctx.first_byte_at = time.perf_counter()
         headers = ctx.response_headers() + reply.headers
         if reply.stream is not None:
             await send_stream(send, reply.status, headers, reply.stream)
@@ -241,6 +258,10 @@ class App:
             payload = endpoints.gemini_model(endpoints.known_model(pipeline, ctx.model))
         elif name == "health":
             payload = endpoints.health()
+        elif name == "metrics":
+            return Reply(body=self.metrics.render(), content_type=METRICS_CONTENT_TYPE.encode())
+        elif name == "keys":
+            payload = {name: pool.snapshot() for name, pool in self.pipeline.pools.items()}
         else:
             payload = {"name": "switchyard", "version": __version__}
         return Reply(body=orjson.dumps(payload))

@@ -49,6 +49,8 @@ class Exchange:
     """The HTTP status sent to the client."""
     error: GatewayError | None = None
     """The error reported to the client: as the response, or in-band after its stream started."""
+    first_byte_at: float | None = None
+    """perf_counter time when the response started going to the client."""
     client_gone: bool = False
     """The client disconnected before the response was complete."""
     dropped_tools: list[str] = field(default_factory=list)
@@ -93,6 +95,8 @@ class Exchange:
         ]
         if self.target is not None:
             headers.append((b"x-switchyard-upstream", header_value(str(self.target))))
+        if self.attempts:
+            headers.append((b"x-switchyard-attempts", header_value(" | ".join(a.header() for a in self.attempts))))
         if self.dropped_tools:
             headers.append((b"x-switchyard-dropped-tools", header_value(",".join(self.dropped_tools))))
         return headers

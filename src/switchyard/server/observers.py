@@ -1,0 +1,94 @@
+"""What happens after a response: one usage row, the metrics, and the stream observer hook.
+
+:class:`UsageRecorder` is an exchange observer (``App.observers``): for every finished generate or
+count_tokens exchange it prices the usage (the provider-reported cost when the upstream sent one,
+else the pricing table for the *served* model; unknown -> None), queues one row on the usage log
+(written in batches off the hot path) and updates the Prometheus metrics. It is called exactly
+once per exchange, after the stream ended — also when the client went away (the row is then
+marked ``client_gone`` with the usage seen so far).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from ..accounting.pricing import Pricing
+from ..core.model import Usage
+from ..observability.metrics import Metrics
+from ..observability.usage_log import UsageLog, UsageRecord
+from .context import Exchange
+
+log = logging.getLogger("switchyard.server")
+
+
+def reported_cost(usage: Usage | None) -> float | None:
+    """A cost the upstream put in its usage (OpenRouter and others send ``usage.cost``)."""
+    raw = usage.extensions.get("_raw") if usage is not None else None
+    value = raw.get("cost") if isinstance(raw, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+class UsageRecorder:
+    def __init__(self, usage_log: UsageLog | None, metrics: Metrics | None, pricing: Pricing) -> None:
+        self.usage_log = usage_log
+        self.metrics = metrics
+        self.pricing = pricing
+
+    def __call__(self, ctx: Exchange) -> None:
+        try:
+            self._record(ctx)
+        except Exception:  # accounting must never break a response
+            log.exception("request %s: could not record usage", ctx.id)
+
+    def _record(self, ctx: Exchange) -> None:
+        now = time.perf_counter()
+        usage = ctx.final_usage()
+        provider = ctx.target.provider if ctx.target else None
+        served = ctx.target.model if ctx.target else None
+        cost = reported_cost(usage)
+        if cost is None and usage is not None and served is not None:
+            cost = self.pricing.cost(usage, served, provider=provider)
+        status = ctx.status or (ctx.error.status if ctx.error else 200)
+        latency = now - ctx.started
+        ttfb = (ctx.first_byte_at - ctx.started) if ctx.first_byte_at is not None else None
+        error: str | None = None
+        if ctx.client_gone:
+            error = "client_gone"
+        elif ctx.error is not None:
+            error = ctx.error.kind
+        key_id = ctx.attempts[-1].key_id if ctx.attempts else None
+        if self.usage_log is not None:
+            rec = UsageRecord(
+                request_id=ctx.id,
+                ts=time.time() - latency,
+                client_protocol=ctx.protocol,
+                provider=provider,
+                model_requested=ctx.model,
+                model_served=served,
+                key_id=key_id,
+                status=status,
+                attempts=len(ctx.attempts) or 1,
+                cost=cost,
+                ttfb_ms=ttfb * 1000 if ttfb is not None else None,
+                latency_ms=latency * 1000,
+                overhead_ms=ctx.overhead_ms(),
+                stream=ctx.stream,
+                error=error,
+            ).set_usage(usage)
+            self.usage_log.record(rec)
+        if self.metrics is not None:
+            failed: list[Any] = [(a.target.split("/", 1)[0], a.error) for a in ctx.attempts if a.error]
+            self.metrics.observe(
+                client_protocol=ctx.protocol,
+                provider=provider or "none",
+                model=served or ctx.model or "none",
+                status=status,
+                usage=usage,
+                cost=cost,
+                latency_s=latency,
+                ttfb_s=ttfb,
+                overhead_s=ctx.overhead_ms() / 1000,
+                failed_attempts=failed,
+            )
