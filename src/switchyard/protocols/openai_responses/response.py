@@ -29,7 +29,7 @@ from typing import Any
 from ...core.errors import RequestError
 from ...core.model import Part, ReasoningPart, Request, Response, StopReason, TextPart, ToolCallPart, Usage
 from .content import build_part, parse_part
-from .items import build_reasoning, custom_input, parse_call, parse_reasoning
+from .items import build_reasoning, custom_input, instructions_text, parse_call, parse_reasoning
 from .request import build_reasoning_config, build_text_config
 from .tools import build_tool_choice, build_tool_lists, tool_wire_names
 from .wire import NAME, item_id, public, response_id, rest, split_name
@@ -215,7 +215,7 @@ def echo(req: Request) -> dict[str, Any]:
     text = build_text_config(req, same) or {}
     return {
         "background": False,
-        "instructions": "\n\n".join(p.text for p in req.system if isinstance(p, TextPart)) if req.system else None,
+        "instructions": instructions_text(req.system) if req.system else None,
         "max_output_tokens": req.max_tokens,
         "max_tool_calls": ext.get("max_tool_calls"),
         "parallel_tool_calls": req.parallel_tool_calls if req.parallel_tool_calls is not None else True,

@@ -93,19 +93,12 @@ def parse_tool_choice(raw: Any, req: Request) -> ToolChoice:
     kind = string(tc, "type", "tool_choice")
     if kind in ("function", "custom"):
         name = string(tc, "name", "tool_choice") or ""
-        return ToolChoice("tool", _resolve(name, req), rest(tc, ("type", "name")))
+        return ToolChoice("tool", bare_names(req.tools).get(name, name), rest(tc, ("type", "name")))
     if kind == "allowed_tools":
         req.native_only.append("tool_choice")
         mode = tc.get("mode") if tc.get("mode") in ("auto", "required") else "auto"
         return ToolChoice(mode, extensions={"_wire": tc})  # type: ignore[arg-type]
     return ToolChoice("auto", extensions={"_wire": tc})
-
-
-def _resolve(name: str, req: Request) -> str:
-    """The core name of the tool a ``tool_choice`` names (bare names find namespaced tools)."""
-    if any(t.name == name for t in req.tools):
-        return name
-    return bare_names(req.tools).get(name, name)
 
 
 def bare_names(tools: list[Tool]) -> dict[str, str]:
