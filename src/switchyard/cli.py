@@ -1,10 +1,13 @@
-"""The ``switchyard`` command line: ``serve`` and ``check``."""
+"""The ``switchyard`` command line: ``serve``, ``check``, ``usage`` and ``keys``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import urllib.request
 from urllib.parse import urlsplit
+
+import orjson
 
 from . import __version__
 from .config import Config, ConfigError, load_config
@@ -23,6 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate a config and summarise it")
     check.add_argument("--config", metavar="FILE", help=config_help)
+
+    usage = commands.add_parser("usage", help="totals from the usage log")
+    usage.add_argument("--config", metavar="FILE", help=config_help)
+    usage.add_argument("--since", help="only requests since: 24h, 7d, 30m, an ISO date or unix seconds")
+    usage.add_argument("--by", choices=("model", "provider", "key", "day"), help="group the totals")
+    usage.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+
+    keys = commands.add_parser("keys", help="each upstream key's state in a running gateway")
+    keys.add_argument("--config", metavar="FILE", help=config_help)
+    keys.add_argument("--url", help="the gateway's base URL (default: from the config's server.host and port)")
+    keys.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
 
 
@@ -42,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         print(summary(config))
         return 0
+    if args.command == "usage":
+        return usage_command(config, args.since, args.by, args.json)
+    if args.command == "keys":
+        return keys_command(config, args.url, args.json)
     if args.port is not None and not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
     from .server import serve
@@ -71,6 +89,49 @@ def summary(config: Config) -> str:
     auth = f"{len(server.auth_keys)} client key(s)" if server.auth_keys else "off"
     lines += ["", f"server: {server.host}:{server.port}  auth={auth}  max_body_mb={server.max_body_mb:g}"]
     return "\n".join(lines)
+
+
+def usage_command(config: Config, since: str | None, by: str | None, as_json: bool) -> int:
+    from .observability.usage_log import format_table, parse_since, query_usage
+
+    try:
+        start = parse_since(since) if since else None
+    except ValueError as exc:
+        print(f"switchyard: --since: {exc}", file=sys.stderr)
+        return 2
+    rows = query_usage(config.server.data_dir, since=start, by=by)  # type: ignore[arg-type]
+    print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() if as_json else format_table(rows, by))  # type: ignore[arg-type]
+    return 0
+
+
+def keys_command(config: Config, url: str | None, as_json: bool) -> int:
+    host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::") else config.server.host
+    base = (url or f"http://{host}:{config.server.port}").rstrip("/")
+    request = urllib.request.Request(f"{base}/admin/keys")
+    if config.server.auth_keys:
+        request.add_header("authorization", f"Bearer {config.server.auth_keys[0]}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            pools = orjson.loads(response.read())
+    except (OSError, ValueError) as exc:
+        print(f"switchyard: cannot read key states from {base}: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(orjson.dumps(pools, option=orjson.OPT_INDENT_2).decode())
+        return 0
+    header = f"{'provider':<16} {'key':<12} {'status':<22} {'in flight':>9} {'served':>7} {'failures':>8}  detail"
+    print(header)
+    for provider, keys in pools.items():
+        for k in keys:
+            detail = k.get("disabled_reason") or ""
+            if k.get("cooling_for_s"):
+                detail = f"cooling {k['cooling_for_s']}s"
+            elif k.get("cooling_models_s"):
+                detail = ", ".join(f"{m}: {t}s" for m, t in k["cooling_models_s"].items())
+            print(
+                f"{provider:<16} {k['key']:<12} {k['status']:<22} {k['in_flight']:>9} {k['served']:>7} {k['failures']:>8}  {detail}"
+            )
+    return 0
 
 
 def _public_url(url: str) -> str:

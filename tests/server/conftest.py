@@ -38,8 +38,9 @@ def upstreams(upstream_host: dict[str, MockUpstream]) -> dict[str, MockUpstream]
 
 
 @pytest.fixture(scope="session")
-def gateway(upstream_host: dict[str, MockUpstream]) -> Iterator[Gateway]:
-    gw = Gateway(config_from_yaml(gateway_yaml(upstream_host))).start()
+def gateway(upstream_host: dict[str, MockUpstream], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    base = tmp_path_factory.mktemp("gateway")  # data_dir (usage log) outside the work tree
+    gw = Gateway(config_from_yaml(gateway_yaml(upstream_host), base_dir=base)).start()
     yield gw
     gw.stop()
 
