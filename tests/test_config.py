@@ -141,3 +141,14 @@ def test_ambiguous_and_unknown_models(tmp_path):
         bare.resolve("nope")
     assert info.value.status == 404
     assert bare.resolve("mock-1") == (Target("mock", "mock-1"),)
+
+
+def test_max_concurrency_per_key(tmp_path):
+    path = write(
+        tmp_path,
+        "providers:\n  oa: {type: openai, api_keys: [k], max_concurrency: 4}\n  ob: {type: openai, max_concurrency: 0}\n",
+    )
+    with pytest.raises(ConfigError, match="max_concurrency: must be 1 or more"):
+        load_config(path, env={})
+    path = write(tmp_path, "providers:\n  oa: {type: openai, api_keys: [k], max_concurrency: 4}\n")
+    assert load_config(path, env={}).providers["oa"].max_concurrency == 4

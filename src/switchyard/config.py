@@ -60,6 +60,8 @@ class ProviderConfig:
     models: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    max_concurrency: int | None = None
+    """Requests one key may have in flight at once (None: no limit); more wait within the deadline."""
 
     @property
     def protocol(self) -> str:
@@ -304,7 +306,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
     if not isinstance(raw, dict):
         ck.problem(path, f"must be a mapping of provider names, got {_type(raw)}")
         return {}
-    known = ("type", "base_url", "api_keys", "api_key", "models", "headers", "routing")
+    known = ("type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency")
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
         ppath = (*path, name)
@@ -329,6 +331,10 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
         if not all(isinstance(v, str) for v in headers.values()):
             ck.problem((*ppath, "headers"), "header values must be strings")
             headers = {}
+        max_concurrency = ck.typed(praw, "max_concurrency", ppath, int, None)
+        if max_concurrency is not None and max_concurrency < 1:
+            ck.problem((*ppath, "max_concurrency"), "must be 1 or more")
+            max_concurrency = None
         out[name] = ProviderConfig(
             name=name,
             type=ptype,
@@ -337,6 +343,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             models=ck.string_list(praw, "models", ppath),
             headers={str(k).lower(): v for k, v in headers.items()},
             routing=_routing(ck, praw.get("routing"), (*ppath, "routing"), routing),
+            max_concurrency=max_concurrency,
         )
     return out
 

@@ -65,6 +65,7 @@ class Provider:
             rotation=config.routing.rotation,
             session_affinity=config.routing.session_affinity,
             cooldown=config.routing.cooldown,
+            max_concurrency=config.max_concurrency,
         )
 
     def url(self, path: str) -> str:
