@@ -78,6 +78,15 @@ class ServerConfig:
 
 
 @dataclass(slots=True)
+class StateConfig:
+    """Where durable state lives: ``sqlite`` (default, ``data_dir/state.db``), ``memory`` (lost on
+    exit) or ``redis`` (shared by several replicas)."""
+
+    backend: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(slots=True)
 class ObservabilityConfig:
     usage_log: bool = True
     trace: bool = False
@@ -91,6 +100,7 @@ class Config:
     models: dict[str, list[str]] = field(default_factory=dict)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     pricing: dict[str, Any] = field(default_factory=dict)
     """Price overrides and additions per model (USD per million tokens), over the built-in table."""
     source: str | None = None
@@ -383,6 +393,19 @@ def _observability(ck: _Checker, raw: Any) -> ObservabilityConfig:
     return out
 
 
+def _state(ck: _Checker, raw: Any) -> StateConfig:
+    path = ("state",)
+    raw = ck.mapping(raw, path, ("backend", "redis_url"))
+    out = StateConfig()
+    backend = ck.typed(raw, "backend", path, str, out.backend)
+    if backend not in ("sqlite", "memory", "redis"):
+        ck.problem((*path, "backend"), "must be one of sqlite, memory, redis")
+    else:
+        out.backend = backend
+    out.redis_url = ck.typed(raw, "redis_url", path, str, out.redis_url)
+    return out
+
+
 def _pricing(ck: _Checker, raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
@@ -449,13 +472,14 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}:1: (top level): must be a mapping"])
     raw = ck.expand(raw, ())
-    ck.mapping(raw, (), ("server", "providers", "models", "routing", "observability", "pricing"))
+    ck.mapping(raw, (), ("server", "providers", "models", "routing", "observability", "pricing", "state"))
     routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
     server = _server(ck, raw.get("server"), base_dir)
     providers = _providers(ck, raw.get("providers"), routing)
     models = _models(ck, raw.get("models"), _with_mock(dict(providers)))
     observability = _observability(ck, raw.get("observability"))
     pricing = _pricing(ck, raw.get("pricing"))
+    state = _state(ck, raw.get("state"))
     if ck.problems:
         raise ConfigError(ck.problems)
     return Config(
@@ -464,6 +488,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
         models=models,
         routing=routing,
         observability=observability,
+        state=state,
         pricing=pricing,
         source=source,
     )

@@ -230,12 +230,6 @@ def test_health_needs_no_key(gateway, upstreams):
     assert call(gateway.url + "/health", "GET", headers={}).status == 200
 
 
-def test_previous_response_id_is_refused_until_storage_exists(gateway, upstreams):
-    ep = ENDPOINTS["openai_responses"]
-    resp, message = send(ep, gateway.url, ep.body(previous_response_id="resp_123"))
-    assert resp.status == 400 and "previous_response_id" in message and "not enabled" in message
-
-
 def test_errors_never_leak_a_traceback(gateway, upstreams):
     ep = ENDPOINTS["openai_chat"]
     resp, message = send(ep, gateway.url, ep.body(messages=[{"role": "wizard", "content": 3}]))

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -26,6 +27,7 @@ from ..observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..observability.metrics import Metrics
 from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
+from ..store import Stores, open_store
 from ..transport import Transport
 from . import endpoints
 from .auth import Authenticator
@@ -44,6 +46,7 @@ from .http import (
 )
 from .observers import UsageRecorder
 from .pipeline import Pipeline, Reply
+from .responses_state import ResponsesState
 
 log = logging.getLogger("switchyard.server")
 
@@ -81,6 +84,12 @@ GEMINI_ROUTES = {
     "streamGenerateContent": Route("generate", "gemini", stream=True),
 }
 GEMINI_MODEL = Route("gemini_model", "gemini")
+RESPONSES_PREFIX = "/v1/responses/"
+RESPONSE_ROUTES = {
+    ("GET", False): Route("response_get", "openai_responses"),
+    ("DELETE", False): Route("response_delete", "openai_responses"),
+    ("GET", True): Route("response_items", "openai_responses"),
+}
 OPENAI_MODEL = Route("model", "openai_chat")
 
 
@@ -89,6 +98,12 @@ def match(method: str, path: str) -> tuple[Route | None, str]:
     route = ROUTES.get((method, path))
     if route is not None:
         return route, ""
+    if path.startswith(RESPONSES_PREFIX):
+        rest = path[len(RESPONSES_PREFIX) :]
+        items = rest.endswith("/input_items")
+        response_id = rest.removesuffix("/input_items")
+        route = RESPONSE_ROUTES.get((method, items))
+        return (route, response_id) if route is not None and response_id and "/" not in response_id else (None, "")
     if path.startswith(GEMINI_PREFIX):
         rest = path[len(GEMINI_PREFIX) :]
         if method == "POST":
@@ -122,6 +137,7 @@ class App:
         self.max_body = int(config.server.max_body_mb * 1024 * 1024)
         self.observers: list[Callable[[Exchange], None]] = []
         """Called with every finished generate / count_tokens exchange (after the response)."""
+        self.stores: Stores | None = None
         self.metrics = Metrics(lambda: self.pipeline.pools)
         self.usage_log = UsageLog(config.server.data_dir) if config.observability.usage_log else None
         pricing = default_pricing().with_overrides(config.pricing)
@@ -134,6 +150,9 @@ class App:
             except ImportError:
                 log.warning("the %s codec is not available; its endpoints will answer 500", name)
         await self.transport.start()
+        state = self.config.state
+        self.stores = await open_store(state.backend, self.config.server.data_dir, state.redis_url)  # type: ignore[arg-type]
+        self.pipeline.responses = ResponsesState(self.stores.responses)
         if self.usage_log is not None:
             await self.usage_log.start()
         providers = ", ".join(f"{p.name} ({p.type}, {len(p.api_keys)} keys)" for p in self.config.providers.values())
@@ -148,6 +167,8 @@ class App:
 
     async def shutdown(self) -> None:
         await self.transport.close()
+        if self.stores is not None:
+            await self.stores.close()
         if self.usage_log is not None:
             await self.usage_log.close()  # writes every pending row
 
@@ -260,11 +281,24 @@ class App:
             payload = endpoints.health()
         elif name == "metrics":
             return Reply(body=self.metrics.render(), content_type=METRICS_CONTENT_TYPE.encode())
+        elif name in ("response_get", "response_delete", "response_items"):
+            payload = await self.stored_response(name, ctx)
         elif name == "keys":
             payload = {name: pool.snapshot() for name, pool in self.pipeline.pools.items()}
         else:
             payload = {"name": "switchyard", "version": __version__}
         return Reply(body=orjson.dumps(payload))
+
+    async def stored_response(self, name: str, ctx: Exchange) -> dict:
+        state = self.pipeline.responses
+        if state is None:
+            raise GatewayError(ErrorKind.SERVER, "the response store is not open")
+        if name == "response_get":
+            return await state.retrieve(ctx.model)
+        if name == "response_delete":
+            return await state.delete(ctx.model)
+        query = dict(parse_qsl((ctx.scope.get("query_string") or b"").decode("latin-1")))
+        return await state.input_items(ctx.model, query)
 
     async def send_error(self, ctx: Exchange, send: Send, err: GatewayError) -> None:
         status, body, extra = error_response(ctx.protocol, err)

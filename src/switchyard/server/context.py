@@ -54,6 +54,16 @@ class Exchange:
     client_gone: bool = False
     """The client disconnected before the response was complete."""
     dropped_tools: list[str] = field(default_factory=list)
+    store_response: bool = False
+    """A Responses request whose answer is to be stored (``store`` not false)."""
+    response_id: str | None = None
+    """The gateway-made Responses id for a translated answer."""
+    previous_response_id: str | None = None
+    own_input: list[dict[str, Any]] | None = None
+    """The request's own input items, before a ``previous_response_id`` lineage was put in front."""
+    final_response: dict[str, Any] | None = None
+    """The final Responses object of a stream, once it ended."""
+    stream_response_id: str | None = None
     relayed: bytes | None = None
     """A same-protocol non-streaming answer relayed as is (its usage is read only on demand)."""
     _request: Request | None = None

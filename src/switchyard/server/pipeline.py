@@ -21,7 +21,7 @@ from typing import TypeVar
 import orjson
 
 from ..config import Config
-from ..core.errors import ErrorKind, GatewayError
+from ..core.errors import GatewayError
 from ..keys import Lease, classify
 from ..protocols import codec
 from ..routing import AttemptsExhausted, ModelResolver, Outcome, Target, run_attempts
@@ -29,6 +29,7 @@ from ..transport import Transport
 from .context import Exchange
 from .http import JSON, Headers
 from .relay import Done, relay_fast, relay_translated
+from .responses_state import ResponsesState
 from .upstream import MockEvents, Provider, Relayed, Translated, UpstreamStream, attempt, pools
 
 T = TypeVar("T")
@@ -55,6 +56,8 @@ class Pipeline:
         self.resolver = ModelResolver(config)
         self.providers = {name: Provider(p) for name, p in config.providers.items()}
         self.pools = pools(self.providers)
+        self.responses: ResponsesState | None = None
+        """Stored Responses; set once the state store is open (App start-up)."""
 
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
@@ -76,13 +79,9 @@ class Pipeline:
         return outcome
 
     async def generate(self, ctx: Exchange) -> Reply:
-        if ctx.protocol == "openai_responses" and ctx.body and ctx.body.get("previous_response_id") is not None:
-            raise GatewayError(
-                ErrorKind.INVALID_REQUEST,
-                "'previous_response_id' needs stored responses, which are not enabled on this gateway yet; "
-                "send the whole conversation in 'input' instead",
-                param="previous_response_id",
-            )
+        stored = ctx.protocol == "openai_responses" and self.responses is not None
+        if stored:
+            await self.responses.prepare(ctx)  # type: ignore[union-attr]
 
         async def call(target: Target, lease: Lease):
             return await attempt(ctx, self.providers[target.provider], target, lease, self.transport)
@@ -93,16 +92,44 @@ class Pipeline:
             lease.pool.release(lease)
         if isinstance(answer, Relayed):
             ctx.relayed = answer.body
+            if stored and ctx.store_response:
+                await self.responses.save(ctx, _json_object(answer.body))  # type: ignore[union-attr]
             return Reply(body=answer.body, content_type=answer.content_type.encode("latin-1"))
         if isinstance(answer, Translated):
             resp = answer.response
             ctx.usage, ctx.stop_reason = resp.usage, resp.stop_reason
-            return Reply(body=orjson.dumps(codec(ctx.protocol).format_response(resp, ctx.request())))
+            if ctx.response_id:
+                resp.id = ctx.response_id
+            formatted = codec(ctx.protocol).format_response(resp, ctx.request())
+            if stored:
+                await self.responses.save(ctx, formatted)  # type: ignore[union-attr]
+            return Reply(body=orjson.dumps(formatted))
         done = _releaser(lease)
         if isinstance(answer, UpstreamStream) and answer.fast:
-            return Reply(stream=relay_fast(ctx, answer, done))
-        assert isinstance(answer, UpstreamStream | MockEvents)
-        return Reply(stream=relay_translated(ctx, answer, done))
+            stream = relay_fast(ctx, answer, done)
+        else:
+            assert isinstance(answer, UpstreamStream | MockEvents)
+            stream = relay_translated(ctx, answer, done)
+        if stored and ctx.store_response:
+            stream = self._stored(ctx, stream)
+        return Reply(stream=stream)
+
+    async def _stored(self, ctx: Exchange, stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        """Relay ``stream``, then store the Responses object it ended with (also when cut short)."""
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await stream.aclose()
+            await self.responses.save(ctx, ctx.final_response)  # type: ignore[union-attr]
+
+
+def _json_object(raw: bytes) -> dict | None:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _releaser(lease: Lease) -> Done:

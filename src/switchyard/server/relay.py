@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Callable
+from dataclasses import replace
 
 from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, MessageDelta, MessageStart, StreamError
 from ..core.model import Request
 from ..protocols import codec
 from .context import Exchange
+from .responses_state import TerminalCapture
 from .upstream import MockEvents, UpstreamStream
 
 log = logging.getLogger("switchyard.server")
@@ -59,10 +61,13 @@ def client_encoder(ctx: Exchange) -> object:
 
 async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> AsyncGenerator[bytes, None]:
     error: GatewayError | None = None
+    capture = TerminalCapture() if ctx.store_response else None
     try:
         async for chunk, events in stream.chunks():
             if chunk:
                 observe(ctx, events)
+                if capture is not None:
+                    capture.feed(chunk)
                 yield chunk
                 continue
             before = ctx.error
@@ -79,6 +84,8 @@ async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> Async
         yield client_encoder(ctx).feed(StreamError(error))
     finally:
         stream.close()
+        if capture is not None:
+            ctx.final_response, ctx.stream_response_id = capture.response, capture.created_id
         done(error or ctx.error)
 
 
@@ -88,7 +95,7 @@ async def relay_translated(
     encoder = client_encoder(ctx)
     try:
         if isinstance(source, MockEvents):
-            for event in source.events:
+            for event in _renamed(ctx, source.events):
                 observe(ctx, [event])
                 out = encoder.feed(event)
                 if out:
@@ -97,7 +104,7 @@ async def relay_translated(
             async for _, events in source.chunks():
                 if events:
                     observe(ctx, events)
-                    out = b"".join([encoder.feed(event) for event in events])
+                    out = b"".join([encoder.feed(event) for event in _renamed(ctx, events)])
                     if out:
                         yield out
         out = encoder.finish()
@@ -112,4 +119,12 @@ async def relay_translated(
     finally:
         if isinstance(source, UpstreamStream):
             source.close()
+        ctx.final_response = getattr(encoder, "final_response", None)
         done(ctx.error)
+
+
+def _renamed(ctx: Exchange, events: list[Event]) -> list[Event]:
+    """The gateway's own Responses id on the start event (ids must be unique per stored response)."""
+    if ctx.response_id is None:
+        return events
+    return [replace(e, id=ctx.response_id) if isinstance(e, MessageStart) else e for e in events]
