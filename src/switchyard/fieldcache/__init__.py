@@ -27,6 +27,13 @@ A rule whose scope fields are not all present does nothing (fail closed). Values
 :class:`~switchyard.store.KVStore` interface (bounded by entries, bytes and TTL; memory by
 default, Redis for multi-replica deployments).
 
+The session comes from the same signals as key affinity (session headers). OpenAI Chat clients
+(Cursor, opencode, the openai SDK) often send none: the server should then pass the caller's own
+gateway identity (e.g. a hash of its gateway key) as the session, else nothing is cached for them.
+A deployment may instead configure ``scope: [provider, model, key_id]`` on ``per_tool_call``
+rules: tool-call ids are unique, so conversations do not mix, but callers sharing one upstream
+key are then kept apart only by the unguessability of those ids.
+
 Rules are data: :mod:`.rules` documents the format and the modes (``last``, ``all``,
 ``last_user_turn``, ``last_assistant_turn``, ``per_tool_call``), :mod:`.paths` the path language,
 :mod:`.neutral` the JSON form of the core model the paths run on, :mod:`.builtin` the rules

@@ -143,7 +143,7 @@ class FieldCache:
             key = cache_key(rule.name, protocol, sv, "all")
             old = await self._get(key)
             known = old.get("values", []) if isinstance(old, dict) else []
-            merged = _dedupe([*known, *values])[-rule.max_values :]
+            merged = _dedupe([*known, *values][::-1])[::-1][-rule.max_values :]  # a value seen again is newest
             await self._set(key, {"values": merged}, ttl)
 
     # ------------------------------------------------------------------------------ inject
