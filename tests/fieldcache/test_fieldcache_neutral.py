@@ -147,6 +147,10 @@ def test_events_round_trip() -> None:
         ("gemini", "gemini/request_parallel_function_responses_gemini3.json"),
         ("openai_responses", "openai_responses/request_reasoning_encrypted_roundtrip.json"),
         ("openai_responses", "openai_responses/request_tool_call.json"),
+        ("anthropic", "anthropic/request_thinking_tool_loop.json"),
+        ("anthropic", "anthropic/request_parallel_tool_use.json"),
+        ("openai_chat", "openai_chat/request_tool_result.json"),
+        ("openai_chat", "openai_chat/request_parallel_tool_results.json"),
     ],
 )
 def test_codec_requests_round_trip(protocol: str, name: str) -> None:
@@ -158,8 +162,15 @@ def test_codec_requests_round_trip(protocol: str, name: str) -> None:
     assert codec(protocol).build_request(from_json(to_json(req))) == codec(protocol).build_request(req)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (FIXTURES / "gemini").glob("stream_*.sse")))
-def test_decoded_stream_events_round_trip(name: str) -> None:
-    for event in decode("gemini", raw(f"gemini/{name}")):
+@pytest.mark.parametrize(
+    ("protocol", "name"),
+    [
+        (p.parent.name, p.name)
+        for protocol in ("gemini", "anthropic", "openai_responses")
+        for p in sorted((FIXTURES / protocol).glob("stream_*.sse"))
+    ],
+)
+def test_decoded_stream_events_round_trip(protocol: str, name: str) -> None:
+    for event in decode(protocol, raw(f"{protocol}/{name}")):
         if not isinstance(event, StreamError):
             assert from_json(to_json(event)) == event
