@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import parse_qsl
 
 import orjson
@@ -23,8 +24,10 @@ from ..accounting.pricing import default_pricing
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError, RequestError
 from ..core.util import require
+from ..observability import trace
 from ..observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..observability.metrics import Metrics
+from ..observability.trace import TraceWriter
 from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
 from ..store import Stores, open_store
@@ -138,6 +141,16 @@ class App:
         self.observers: list[Callable[[Exchange], None]] = []
         """Called with every finished generate / count_tokens exchange (after the response)."""
         self.stores: Stores | None = None
+        secrets = [k for p in config.providers.values() for k in p.api_keys] + list(config.server.auth_keys)
+        self.tracer = TraceWriter(
+            config.server.data_dir,
+            enabled=config.observability.trace,
+            max_file_bytes=int(config.observability.trace_max_file_mb * 1024 * 1024),
+            secrets=secrets,
+        )
+        self.frame_observers: list[Callable[[Exchange, bytes], None]] = []
+        """Called with every chunk of a streamed answer, in order, as it goes to the client (tests
+        install one to check the stream invariants)."""
         self.metrics = Metrics(lambda: self.pipeline.pools)
         self.usage_log = UsageLog(config.server.data_dir) if config.observability.usage_log else None
         pricing = default_pricing().with_overrides(config.pricing)
@@ -167,6 +180,7 @@ class App:
 
     async def shutdown(self) -> None:
         await self.transport.close()
+        await self.tracer.close()
         if self.stores is not None:
             await self.stores.close()
         if self.usage_log is not None:
@@ -207,6 +221,8 @@ class App:
             await self.send_error(ctx, send, GatewayError(kind, message, status=status))
             return
         ctx = Exchange(route.protocol, scope, model=model)
+        if self.tracer.enabled:
+            ctx.trace = partial(self.tracer.write, ctx.id)
         try:
             if route.auth:
                 self.auth.check(scope)
@@ -238,6 +254,8 @@ class App:
         if not isinstance(body, dict):
             raise RequestError("the request body must be a JSON object")
         ctx.raw, ctx.body = raw, body
+        if ctx.trace is not None:
+            ctx.trace(trace.CLIENT_REQUEST, body)
         if route.stream is None:
             ctx.model = require(body, "model", str)
             ctx.stream = body.get("stream") is True
@@ -256,12 +274,30 @@ class App:
         ctx.first_byte_at = time.perf_counter()
         headers = ctx.response_headers() + reply.headers
         if reply.stream is not None:
-            await send_stream(send, reply.status, headers, reply.stream)
+            stream = reply.stream
+            if self.frame_observers or ctx.trace is not None:
+                stream = self.observed(ctx, stream)
+            await send_stream(send, reply.status, headers, stream)
         elif ctx.scope["method"] == "HEAD":
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
         else:
+            if ctx.trace is not None:
+                ctx.trace(trace.CLIENT_RESPONSE, reply.body.decode("utf-8", "replace"))
             await send_bytes(send, reply.status, reply.body, headers, reply.content_type)
+
+    async def observed(self, ctx: Exchange, stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        """``stream`` with each chunk shown to the frame observers and the trace on its way out."""
+        try:
+            async for chunk in stream:
+                if chunk:
+                    for observer in self.frame_observers:
+                        observer(ctx, chunk)
+                    if ctx.trace is not None:
+                        ctx.trace(trace.CLIENT_FRAME, chunk.decode("utf-8", "replace"))
+                yield chunk
+        finally:
+            await stream.aclose()
 
     async def dispatch(self, ctx: Exchange, route: Route) -> Reply:
         name, pipeline = route.name, self.pipeline

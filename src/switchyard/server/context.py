@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -64,6 +65,8 @@ class Exchange:
     final_response: dict[str, Any] | None = None
     """The final Responses object of a stream, once it ended."""
     stream_response_id: str | None = None
+    trace: Callable[[str, Any], None] | None = None
+    """Writes one transform-trace entry (stage, data) for this request; None when tracing is off."""
     relayed: bytes | None = None
     """A same-protocol non-streaming answer relayed as is (its usage is read only on demand)."""
     _request: Request | None = None

@@ -20,6 +20,7 @@ from dataclasses import replace
 from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, MessageDelta, MessageStart, StreamError
 from ..core.model import Request
+from ..observability import trace
 from ..protocols import codec
 from .context import Exchange
 from .responses_state import TerminalCapture
@@ -66,6 +67,8 @@ async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> Async
         async for chunk, events in stream.chunks():
             if chunk:
                 observe(ctx, events)
+                if ctx.trace is not None:
+                    ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if capture is not None:
                     capture.feed(chunk)
                 yield chunk
@@ -101,7 +104,9 @@ async def relay_translated(
                 if out:
                     yield out
         else:
-            async for _, events in source.chunks():
+            async for chunk, events in source.chunks():
+                if chunk and ctx.trace is not None:
+                    ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if events:
                     observe(ctx, events)
                     out = b"".join([encoder.feed(event) for event in _renamed(ctx, events)])

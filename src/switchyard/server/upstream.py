@@ -20,6 +20,7 @@ model in the URL), and translation (client core request -> upstream ``build_requ
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from ..core.events import Event, Heartbeat, MessageStart, StreamError
 from ..core.model import Response
 from ..core.sse import SSEDecoder
 from ..keys import KeyPool, Lease, retry_after_from_headers
+from ..observability import trace
 from ..protocols import codec
 from ..providers import PROVIDER_TYPES, auth_headers, endpoint_path
 from ..routing import Target
@@ -209,6 +211,8 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
     body = fast_body(ctx, target.model) if fast else translated_body(ctx, provider.protocol, target.model)
     url = provider.url(endpoint_path(provider.protocol, target.model, ctx.stream))
     headers = provider.request_headers(lease.key, _client_header(ctx, b"anthropic-beta"), ctx.stream)
+    if ctx.trace is not None:
+        ctx.trace(trace.UPSTREAM_REQUEST, {"url": url, "headers": headers, "body": body.decode("utf-8", "replace")})
     with _waiting(ctx):
         resp = await _send(transport, provider, url, headers, body, ctx.stream)
         if ctx.stream:
@@ -220,6 +224,8 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
                 raise upstream_failure(exc, url) from None
             return stream
         raw = await _read_all(resp, url)
+    if ctx.trace is not None:
+        ctx.trace(trace.UPSTREAM_RESPONSE, raw.decode("utf-8", "replace"))
     if fast:
         return Relayed(raw, resp.headers.get("content-type", "application/json"))
     return Translated(parse_upstream_body(provider.protocol, raw))
@@ -290,6 +296,8 @@ def fast_body(ctx: Exchange, model: str) -> bytes:
 
 def translated_body(ctx: Exchange, protocol: str, model: str) -> bytes:
     req = ctx.request_for(model)
+    if ctx.trace is not None:
+        ctx.trace(trace.NEUTRAL_REQUEST, dataclasses.asdict(req))
     ctx.dropped_tools = hosted_tools(req.extensions) if protocol != "openai_responses" else []
     return orjson.dumps(codec(protocol).build_request(req))
 
