@@ -1,6 +1,7 @@
 """Chat Completions SSE (``data:`` chunks, ``data: [DONE]``) <-> core stream events.
 
-Decoder: the first chunk gives MessageStart; ``delta.content`` extends a text part,
+Decoder: the first chunk with an id or choices gives MessageStart (Azure's leading
+``prompt_filter_results`` chunk has neither and is skipped); ``delta.content`` extends a text part,
 ``delta.reasoning_content`` (or ``delta.reasoning``, as OpenAI-compatible servers send) a
 reasoning part, ``delta.refusal`` a refusal text part; each new ``tool_calls[].index`` closes the
 open part and starts a tool call (id and name come on its first fragment), and its argument
@@ -13,7 +14,7 @@ expressed as core events: they end the stream with a clear error rather than bei
 
 Encoder: a role chunk first, then one chunk per delta (tool calls numbered 0, 1, … in order of
 first appearance), a final chunk with ``finish_reason``, the usage chunk only when the client
-asked ``stream_options.include_usage``, then ``data: [DONE]``. Reasoning is sent as
+asked ``stream_options.include_usage`` (MessageDelta usage, else MessageStart's), then ``data: [DONE]``. Reasoning is sent as
 ``delta.reasoning_content``. StreamError -> ``data: {"error": {...}}`` and nothing after.
 """
 
@@ -75,6 +76,8 @@ class StreamDecoder:
         if isinstance(chunk.get("error"), dict):
             return self._fail(error_from_object(chunk["error"]))
         out: list[Event] = []
+        if not self._started and not chunk.get("id") and not chunk.get("choices"):
+            return []  # Azure's leading prompt_filter_results chunk: no id, model or choices
         if not self._started:
             self._started = True
             self._id = str(chunk.get("id") or "")
@@ -143,7 +146,9 @@ class StreamDecoder:
         return [PartStop(index)]
 
     def _end(self) -> list[Event]:
-        out = self._close()
+        out: list[Event] = [] if self._started else [MessageStart(self._id, "")]
+        self._started = True
+        out += self._close()
         out.append(MessageDelta(stop_reason(self._finish), usage=self._usage))
         out.append(MessageStop())
         self._ended = True
@@ -192,6 +197,7 @@ class StreamEncoder:
             self._id = event.id if event.id.startswith("chatcmpl") else f"chatcmpl-{event.id}"
             self._model = event.model or self._model
             self._created = event.created or 0
+            self._usage = event.usage
         return self._chunk({"role": "assistant", "content": ""})
 
     def feed(self, event: Event) -> bytes:
