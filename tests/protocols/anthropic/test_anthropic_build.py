@@ -66,7 +66,7 @@ def test_plain_chat_request() -> None:
     assert build_request(req) == {
         "model": "claude-x",
         "system": "Be brief.",
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+        "messages": [{"role": "user", "content": "Hi"}],
         "max_tokens": DEFAULT_MAX_TOKENS,
         "temperature": 0.3,
         "stop_sequences": ["END"],
@@ -135,10 +135,7 @@ def test_orphan_tool_result() -> None:
     """A result whose call is not in the previous assistant turn would be a 400: it becomes text."""
     req = core([user("hi"), Message("assistant", [TextPart("hello")]), result("call_gone", "42", is_error=True)])
     body = build_request(req)
-    assert body["messages"][2] == {
-        "role": "user",
-        "content": [{"type": "text", "text": "[result of tool call call_gone (error)]\n42"}],
-    }
+    assert body["messages"][2] == {"role": "user", "content": "[result of tool call call_gone (error)]\n42"}
     # a second result for an answered call is an orphan too
     req = core([user("q"), Message("assistant", [call("c1")]), result("c1", "a"), result("c1", "b")])
     content = build_request(req)["messages"][2]["content"]
@@ -199,7 +196,7 @@ def test_consecutive_same_role_merged_and_empty_text_dropped() -> None:
     )
     assert build_request(req)["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "c"}]},
+        {"role": "assistant", "content": "c"},
     ]
 
 
@@ -315,10 +312,11 @@ def test_budget_fits_a_client_max_tokens() -> None:
         body = build_request(core([user("q")], max_tokens=max_tokens, reasoning=Reasoning(**reasoning)))
         return body["max_tokens"], body.get("thinking")
 
-    assert thinking(30000, effort="high") == (30000, {"type": "enabled", "budget_tokens": 24576})
-    assert thinking(4000, effort="high") == (4000, {"type": "enabled", "budget_tokens": 2000})
-    assert thinking(1500, budget_tokens=5000) == (1500, {"type": "enabled", "budget_tokens": MIN_BUDGET})
-    assert thinking(1000, effort="low") == (1000, None)
+    assert thinking(60000, effort="high") == (60000, {"type": "enabled", "budget_tokens": 24576})
+    assert thinking(30000, effort="high") == (30000, {"type": "enabled", "budget_tokens": 15000})
+    assert thinking(2148, effort="low") == (2148, {"type": "enabled", "budget_tokens": 1074})
+    assert thinking(2100, budget_tokens=5000) == (2100, {"type": "enabled", "budget_tokens": 1050})
+    assert thinking(2047, effort="low") == (2047, None)
     assert thinking(None, budget_tokens=100) == (
         MIN_BUDGET + DEFAULT_MAX_TOKENS,
         {"type": "enabled", "budget_tokens": MIN_BUDGET},
@@ -423,7 +421,7 @@ def test_foreign_extensions_are_ignored_and_input_untouched() -> None:
     body = build_request(req)
     assert body == {
         "model": "claude-x",
-        "messages": [{"role": "user", "content": [{"type": "text", "text": "q"}]}],
+        "messages": [{"role": "user", "content": "q"}],
         "max_tokens": DEFAULT_MAX_TOKENS,
     }
     assert req == snapshot

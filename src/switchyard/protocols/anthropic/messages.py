@@ -22,7 +22,8 @@ Building for an Anthropic upstream from another protocol:
   orphan too.
 - ``test_empty_tool_result``: a result with no content (or only empty text) is sent without
   ``content``.
-- Empty text blocks are left out (the API rejects them); messages left empty are skipped.
+- Empty text blocks are left out (the API rejects them); messages left empty are skipped. A
+  message holding one plain text block is sent with string content.
 - Reasoning: only parts signed by Anthropic (or redacted thinking) are sent back; reasoning of
   other providers and unsigned visible reasoning are dropped (REFERENCE §6.5).
 - Tool-call ids are made safe for Anthropic's id pattern (:func:`.blocks.safe_id`).
@@ -169,6 +170,11 @@ def _build_foreign(req: Request) -> tuple[list[Part], list[dict[str, Any]]]:
                 others.extend(_blocks([part], False, f"{where}.content[{j}]"))
         _append(out, "user", [b for b in results if b["type"] == "tool_result"])
         _append(out, "user", [b for b in results if b["type"] != "tool_result"] + others)
+    for wire in out:  # a lone plain text block is sent in the short string form
+        content = wire["content"]
+        if isinstance(content, list) and len(content) == 1 and content[0].keys() == {"type", "text"}:
+            if content[0]["type"] == "text":
+                wire["content"] = content[0]["text"]
     return hoisted, out
 
 

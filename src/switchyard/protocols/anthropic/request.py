@@ -22,9 +22,10 @@ Building for an Anthropic upstream from another protocol:
   the API's minimum); an effort (OpenAI ``reasoning_effort``, Gemini ``thinkingLevel``) becomes a
   budget by :data:`EFFORT_BUDGET`; an adaptive / dynamic request gets :data:`ADAPTIVE_BUDGET`;
   disabled reasoning or effort ``none`` sends no ``thinking``. The budget must stay below
-  ``max_tokens``: without a client ``max_tokens`` the default is added on top of the budget (room
-  for the answer); with one (OpenAI's limit includes reasoning) a budget that does not fit is cut
-  to half of it (never under :data:`MIN_BUDGET`; with ``max_tokens`` <= that, no thinking).
+  ``max_tokens`` and leave room for the answer: without a client ``max_tokens`` the default is
+  added on top of the budget; a client's ``max_tokens`` (OpenAI's and Gemini's limits include the
+  reasoning) is kept, and the budget is cut to half of it when larger (no thinking at all when
+  that half is under :data:`MIN_BUDGET`).
 - With thinking on, the API takes no ``temperature`` other than 1, no ``top_k``, ``top_p`` only
   from 0.95, and no forced tool choice: such sampling settings are left out, and a forced tool
   choice (``any`` / ``tool``) turns thinking off. Thinking is also left out when the request
@@ -268,8 +269,8 @@ def _foreign_settings(req: Request, body: dict[str, Any], messages: list[dict[st
     if budget is not None:
         if max_tokens is None:
             max_tokens = budget + DEFAULT_MAX_TOKENS
-        elif budget >= max_tokens:
-            budget = max(MIN_BUDGET, min(budget, max_tokens // 2)) if max_tokens > MIN_BUDGET else None
+        elif budget > max_tokens // 2:
+            budget = max(MIN_BUDGET, max_tokens // 2) if max_tokens >= 2 * MIN_BUDGET else None
     body["max_tokens"] = max_tokens if max_tokens is not None else DEFAULT_MAX_TOKENS
     if budget is not None:
         body["thinking"] = {"type": "enabled", "budget_tokens": budget}
