@@ -209,12 +209,14 @@ def test_system_hoisting_and_mid_conversation_system() -> None:
             Message("assistant", [TextPart("hello")]),
             Message("developer", [TextPart("now be formal")]),
             user("bye"),
+            Message("system", [TextPart("!")]),
+            user("x"),
         ],
         system=[TextPart("top")],
     )
     body = build_request(req)
     assert body["system"] == "top\n\ndev rules\n\nsys rules"
-    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "system", "user"]
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "system", "user", "system", "user"]
     assert body["messages"][2] == {"role": "system", "content": "now be formal"}
     with pytest.raises(TranslationError) as exc:
         build_request(core([user("q")], system=[ImagePart(url="https://x/i.png")]))

@@ -172,7 +172,7 @@ def _build_foreign(req: Request) -> tuple[list[Part], list[dict[str, Any]]]:
         _append(out, "user", [b for b in results if b["type"] != "tool_result"] + others)
     for wire in out:  # a lone plain text block is sent in the short string form
         content = wire["content"]
-        if len(content) == 1 and content[0]["type"] == "text" and content[0].keys() == {"type", "text"}:
+        if isinstance(content, list) and len(content) == 1 and content[0].keys() == {"type", "text"}:
             wire["content"] = content[0]["text"]
     return hoisted, out
 
