@@ -172,7 +172,12 @@ def _build_foreign(req: Request) -> tuple[list[Part], list[dict[str, Any]]]:
         _append(out, "user", [b for b in results if b["type"] != "tool_result"] + others)
     for wire in out:  # a lone plain text block is sent in the short string form
         content = wire["content"]
-        if isinstance(content, list) and len(content) == 1 and content[0].keys() == {"type", "text"}:
+        if (
+            isinstance(content, list)
+            and len(content) == 1
+            and content[0].get("type") == "text"
+            and len(content[0]) == 2
+        ):
             wire["content"] = content[0]["text"]
     return hoisted, out
 
