@@ -11,6 +11,8 @@ byte went to the client*, so the loop can try the next key or target:
 - for streams, an in-band error or the end of the stream before any content: the stream is
   *primed* — read until its first content event (or its end) within ``timeouts.first_byte`` —
   and the bytes read so far are held for the relay.
+- for non-streaming answers, a 200 whose body is not JSON or is an error object (some
+  OpenAI-compatible servers answer errors that way).
 
 Three kinds of answer: the mock's (core objects, no network), the same-protocol fast path
 (the client's body forwarded with only the model rewritten; Gemini's body untouched and the
@@ -227,6 +229,7 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
     if ctx.trace is not None:
         ctx.trace(trace.UPSTREAM_RESPONSE, raw.decode("utf-8", "replace"))
     if fast:
+        check_relayed_body(provider.protocol, raw)
         return Relayed(raw, resp.headers.get("content-type", "application/json"))
     return Translated(parse_upstream_body(provider.protocol, raw))
 
@@ -316,7 +319,45 @@ def parse_upstream_body(protocol: str, raw: bytes) -> Response:
         raise GatewayError(ErrorKind.SERVER, "the upstream answered with a body that is not JSON", status=502) from None
     if not isinstance(body, dict):
         raise GatewayError(ErrorKind.SERVER, "the upstream answered with JSON that is not an object", status=502)
+    error = inband_error(protocol, body)
+    if error is not None:
+        raise error
     return codec(protocol).parse_response(body)
+
+
+# keys only a successful answer has (Chat, Anthropic, Gemini, Responses)
+_ANSWER_KEYS = ("choices", "content", "candidates", "output")
+
+
+def inband_error(protocol: str, body: dict[str, Any]) -> GatewayError | None:
+    """An error object answered with a success status (as some OpenAI-compatible servers do)."""
+    err = body.get("error")
+    if not isinstance(err, dict) or any(key in body for key in _ANSWER_KEYS):
+        return None
+    code = err.get("code")
+    status = code if isinstance(code, int) and 400 <= code < 600 else 502
+    return upstream_error(protocol, status, {}, orjson.dumps(body))
+
+
+def check_relayed_body(protocol: str, raw: bytes) -> None:
+    """Refuse a same-protocol answer that is not JSON, or is an error object sent with HTTP 200.
+
+    Cheap on the hot path: the first byte is checked, and the body is parsed only when it
+    mentions an ``"error"`` member.
+    """
+    if raw[:64].lstrip()[:1] not in (b"{", b"["):
+        raise GatewayError(ErrorKind.SERVER, "the upstream answered with a body that is not JSON", status=502)
+    if b'"error"' in raw:
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise GatewayError(
+                ErrorKind.SERVER, "the upstream answered with a body that is not JSON", status=502
+            ) from None
+        error = inband_error(protocol, body) if isinstance(body, dict) else None
+        if error is not None:
+            raise error
+
 
 
 def upstream_error(protocol: str, status: int, headers: Any, body: bytes) -> GatewayError:
