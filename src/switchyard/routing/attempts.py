@@ -132,6 +132,13 @@ async def run_attempts(
             exclude.add(lease.key_id)
             last_error = error
     if last_error is not None:
+        if classify(last_error.kind) is Action.DISABLE:
+            # the upstream rejected the gateway's own credentials: not the client's key at fault
+            last_error = GatewayError(
+                ErrorKind.UNAVAILABLE,
+                f"no usable credentials: the upstream rejected the key ({last_error.status}: {last_error.message})",
+                status=503,
+            )
         raise AttemptsExhausted(last_error, attempts)
     if soonest is not None:
         raise AttemptsExhausted(
