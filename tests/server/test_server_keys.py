@@ -55,9 +55,7 @@ def ok_json(protocol: str, model: str, text: str) -> dict:
             "object": "chat.completion",
             "created": 1770000000,
             "model": model,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9},
         }
     if protocol == "anthropic":
@@ -117,22 +115,37 @@ def ok_frames(protocol: str, model: str, text: str) -> list[bytes]:
         }
         frames = _sse(
             ("message_start", start),
-            ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            ),
             *(
-                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}})
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}},
+                )
                 for w in words
             ),
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
             (
                 "message_delta",
-                {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 4}},
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 4},
+                },
             ),
             ("message_stop", {"type": "message_stop"}),
         )
         return [frames[0], frames[1] + frames[2], *frames[3:]]
-    part = {"candidates": [{"content": {"role": "model", "parts": [{"text": words[0]}]}, "index": 0}], "responseId": "r1"}
+    part = {
+        "candidates": [{"content": {"role": "model", "parts": [{"text": words[0]}]}, "index": 0}],
+        "responseId": "r1",
+    }
     last = {
-        "candidates": [{"content": {"role": "model", "parts": [{"text": words[1]}]}, "finishReason": "STOP", "index": 0}],
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": words[1]}]}, "finishReason": "STOP", "index": 0}
+        ],
         "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 4, "totalTokenCount": 9},
         "responseId": "r1",
     }
@@ -142,7 +155,17 @@ def ok_frames(protocol: str, model: str, text: str) -> list[bytes]:
 def inband_frames(protocol: str, model: str) -> list[bytes]:
     """HTTP 200, then an error before any content."""
     if protocol == "openai_chat":
-        return _sse((None, {"error": {"message": "The server had an error while processing your request.", "type": "server_error"}}))
+        return _sse(
+            (
+                None,
+                {
+                    "error": {
+                        "message": "The server had an error while processing your request.",
+                        "type": "server_error",
+                    }
+                },
+            )
+        )
     if protocol == "anthropic":
         return ok_frames(protocol, model, "x")[:1] + _sse(
             ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
@@ -176,22 +199,50 @@ def error_reply(protocol: str, behaviour: str, arg: float) -> tuple[int, dict[st
         }
         return 429, {}, body
     if behaviour == "quota":
-        body = {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}}
+        body = {
+            "error": {
+                "message": "You exceeded your current quota.",
+                "type": "insufficient_quota",
+                "param": None,
+                "code": "insufficient_quota",
+            }
+        }
         return 429, {}, body
     if behaviour == "401":
         if protocol == "anthropic":
             return 401, {}, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
-        body = {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+        body = {
+            "error": {
+                "message": "Incorrect API key provided.",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        }
         return 401, {}, body
     if behaviour == "529":
         return 529, {}, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-    return 500, {}, {"error": {"message": "The server had an error while processing your request.", "type": "server_error"}}
+    return (
+        500,
+        {},
+        {"error": {"message": "The server had an error while processing your request.", "type": "server_error"}},
+    )
 
 
 def _rate_limit_body(protocol: str) -> dict:
     if protocol == "anthropic":
-        return {"type": "error", "error": {"type": "rate_limit_error", "message": "Number of requests has exceeded your rate limit."}}
-    return {"error": {"message": "Rate limit reached for requests.", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+        return {
+            "type": "error",
+            "error": {"type": "rate_limit_error", "message": "Number of requests has exceeded your rate limit."},
+        }
+    return {
+        "error": {
+            "message": "Rate limit reached for requests.",
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+    }
 
 
 class FaultUpstream:
@@ -229,8 +280,10 @@ class FaultUpstream:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         auth = request.headers.get("authorization", "")
-        key = auth.removeprefix("Bearer ") if auth else request.headers.get("x-api-key") or request.headers.get(
-            "x-goog-api-key", ""
+        key = (
+            auth.removeprefix("Bearer ")
+            if auth
+            else request.headers.get("x-api-key") or request.headers.get("x-goog-api-key", "")
         )
         with self.lock:
             self.seen[key] += 1
@@ -322,10 +375,16 @@ def gateway_yaml(
     models: str = "",
 ) -> str:
     providers = []
-    for name, ptype, base, keys in (("oa", "openai", f"{url}/v1", oa), ("an", "anthropic", url, an), ("gm", "gemini", url, gm)):
+    for name, ptype, base, keys in (
+        ("oa", "openai", f"{url}/v1", oa),
+        ("an", "anthropic", url, an),
+        ("gm", "gemini", url, gm),
+    ):
         if keys:
             limit = f"\n    max_concurrency: {max_concurrency}" if max_concurrency else ""
-            providers.append(f"  {name}:\n    type: {ptype}\n    base_url: {base}\n    api_keys: {orjson.dumps(keys).decode()}{limit}")
+            providers.append(
+                f"  {name}:\n    type: {ptype}\n    base_url: {base}\n    api_keys: {orjson.dumps(keys).decode()}{limit}"
+            )
     return f"""
 routing:
   retries: {retries}
@@ -415,7 +474,9 @@ RATE_LIMIT_STYLES = [
 ]
 
 
-@pytest.mark.parametrize(("behaviour", "provider", "send", "wait"), RATE_LIMIT_STYLES, ids=[s[0] for s in RATE_LIMIT_STYLES])
+@pytest.mark.parametrize(
+    ("behaviour", "provider", "send", "wait"), RATE_LIMIT_STYLES, ids=[s[0] for s in RATE_LIMIT_STYLES]
+)
 def test_a_rate_limited_key_cools_for_the_upstreams_wait_then_serves_again(
     upstream, make_gateway, behaviour, provider, send, wait
 ):
@@ -454,7 +515,7 @@ def test_every_key_rate_limited_gives_the_openai_sdk_a_429_with_retry_after(upst
         client.chat.completions.create(model="oa/gpt-4.1", messages=[{"role": "user", "content": "hi"}])
     assert info.value.status_code == 429
     assert info.value.response.headers["retry-after"] == "3"
-    assert info.value.body["type"] == "rate_limit_error" or info.value.code == "rate_limit_exceeded"
+    assert info.value.code == "rate_limit_exceeded"  # the upstream's own error, relayed
     assert [upstream.seen[k] for k in keys] == [1, 1]
 
     # the keys are cooling: the next request is answered at once, upstream untouched
@@ -534,7 +595,7 @@ def test_every_key_rejected_is_a_clean_error_not_a_client_auth_failure(upstream,
     assert first.status >= 500, first.body  # the gateway's credentials failed, not the client's
     assert {k: s["status"] for k, s in key_states(gw, "an").items()} == {"0001": "disabled", "0002": "disabled"}
     again = messages(gw, "an/claude-sonnet-4-5")
-    assert again.status == 503 and again.json["error"]["type"] in ("api_error", "overloaded_error")
+    assert again.status == first.status and again.json["error"]["type"] == first.json["error"]["type"]
     assert sum(upstream.seen[k] for k in keys) == 2
 
 
@@ -550,7 +611,7 @@ FAULTS = [
     ("inband", "oa", lambda gw: chat(gw, "oa/gpt-4.1", stream=True), None),
     ("inband", "gm", lambda gw: messages(gw, "gm/gemini-2.5-flash", stream=True), None),
     ("inband", "oa", lambda gw: messages(gw, "oa/gpt-4.1"), None),  # HTTP 200 carrying an error object
-    ("hang", "oa", lambda gw: chat(gw, "oa/gpt-4.1", stream=True), "- timeout"),
+    ("hang", "oa", lambda gw: chat(gw, "oa/gpt-4.1", stream=True), "504 timeout"),
 ]
 
 
@@ -571,7 +632,7 @@ def test_an_upstream_fault_moves_to_a_healthy_key(upstream, make_gateway, behavi
     if outcome is not None:
         assert tried[0][1] == outcome
     body = resp.body.decode()
-    assert "hello from 0002"[:8] in body or "hello" in body
+    assert "rom 0002" in body  # the healthy key's answer (streams split the text in two)
     assert "error" not in body
     state = key_states(gw, provider)["0001"]
     assert state["status"] == "healthy" and state["failures"] == 1  # one transient failure: no cooldown yet
@@ -612,7 +673,9 @@ def test_a_stream_falls_back_on_a_first_byte_hang_but_not_after_the_first_byte(u
     elapsed = time.monotonic() - started
     assert resp.status == 200 and 0.55 < elapsed < 2.0
     assert [k for k, _ in attempts(resp)] == ["0001", "0002"]
-    text = "".join(e[1]["choices"][0]["delta"].get("content") or "" for e in sse_events(resp.body) if e[1].get("choices"))
+    text = "".join(
+        e[1]["choices"][0]["delta"].get("content") or "" for e in sse_events(resp.body) if e[1].get("choices")
+    )
     assert text == "hello from 0002"
 
     upstream.set("stall", keys[0])  # headers and the first content, then silence
@@ -626,7 +689,7 @@ def test_a_stream_falls_back_on_a_first_byte_hang_but_not_after_the_first_byte(u
     elapsed = time.monotonic() - started
     assert resp.status == 200 and attempts(resp) == [("0001", "ok")]
     events = sse_events(resp.body)
-    assert events[0][1]["choices"][0]["delta"]["content"] == "hello "
+    assert events[0][1]["choices"][0]["delta"]["content"] == "hello f"  # the first half of the text
     assert "error" in events[-1][1] and "finish_reason" not in str(events[-1][1])
     assert not any(c.get("finish_reason") for e in events if "choices" in e[1] for c in e[1]["choices"])
     assert 0.75 < elapsed < 2.0  # ended within the stall timeout (0.8 s)
@@ -720,7 +783,7 @@ def test_sequential_rotation_stays_on_one_key_until_it_fails(upstream, make_gate
     assert attempts(chat(gw, "oa/gpt-4.1")) == [("0003", "ok")]
     time.sleep(1.05)  # the first key's cooldown is over: back to it
     assert attempts(chat(gw, "oa/gpt-4.1")) == [("0001", "ok")]
-    assert [upstream.seen[k] for k in keys] == [7, 6, 2]
+    assert [upstream.seen[k] for k in keys] == [7, 7, 2]
 
 
 def test_a_session_stays_on_its_key(upstream, make_gateway):
@@ -730,7 +793,7 @@ def test_a_session_stays_on_its_key(upstream, make_gateway):
     for _ in range(4):
         for session in ("alpha", "beta", "gamma", "delta"):
             resp = chat(gw, "oa/gpt-4.1", headers={"x-session-id": session})
-            (key, outcome), = attempts(resp)
+            ((key, outcome),) = attempts(resp)
             assert outcome == "ok"
             assert pinned.setdefault(session, key) == key
         chat(gw, "oa/gpt-4.1")  # unrelated traffic in between
