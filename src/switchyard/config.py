@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from .accounting.pricing import default_pricing
+from .adapters import AdapterChain, AdapterError
+from .fieldcache import RuleError, builtin_rules, merge_rules
 from .providers import PROVIDER_TYPES
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -62,6 +64,8 @@ class ProviderConfig:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     max_concurrency: int | None = None
     """Requests one key may have in flight at once (None: no limit); more wait within the deadline."""
+    adapters: list[Any] | None = None
+    """The provider's adapter chain (None: its protocol's default chain)."""
 
     @property
     def protocol(self) -> str:
@@ -87,6 +91,15 @@ class StateConfig:
 
 
 @dataclass(slots=True)
+class FieldCacheConfig:
+    """Provider state kept between turns (thinking signatures, thought signatures, encrypted
+    reasoning): how long, and rule overrides over the built-in rules."""
+
+    ttl: float = 3600.0
+    rules: list[Any] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ObservabilityConfig:
     usage_log: bool = True
     trace: bool = False
@@ -101,6 +114,7 @@ class Config:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     state: StateConfig = field(default_factory=StateConfig)
+    field_cache: FieldCacheConfig = field(default_factory=FieldCacheConfig)
     pricing: dict[str, Any] = field(default_factory=dict)
     """Price overrides and additions per model (USD per million tokens), over the built-in table."""
     source: str | None = None
@@ -316,7 +330,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
     if not isinstance(raw, dict):
         ck.problem(path, f"must be a mapping of provider names, got {_type(raw)}")
         return {}
-    known = ("type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency")
+    known = ("type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters")
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
         ppath = (*path, name)
@@ -354,6 +368,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             headers={str(k).lower(): v for k, v in headers.items()},
             routing=_routing(ck, praw.get("routing"), (*ppath, "routing"), routing),
             max_concurrency=max_concurrency,
+            adapters=_adapters(ck, praw.get("adapters"), (*ppath, "adapters"), PROVIDER_TYPES[ptype].protocol),
         )
     return out
 
@@ -390,6 +405,33 @@ def _observability(ck: _Checker, raw: Any) -> ObservabilityConfig:
     out.usage_log = ck.typed(raw, "usage_log", path, bool, out.usage_log)
     out.trace = ck.typed(raw, "trace", path, bool, out.trace)
     out.trace_max_file_mb = ck.positive(raw, "trace_max_file_mb", path, out.trace_max_file_mb)
+    return out
+
+
+def _adapters(ck: _Checker, raw: Any, path: tuple, protocol: str) -> list[Any] | None:
+    if raw is None or protocol == "mock":
+        return None
+    try:
+        AdapterChain.from_config(raw, protocol=protocol)
+    except AdapterError as exc:
+        ck.problem(path, str(exc))
+        return None
+    return list(raw)
+
+
+def _field_cache(ck: _Checker, raw: Any) -> FieldCacheConfig:
+    path = ("field_cache",)
+    raw = ck.mapping(raw, path, ("ttl", "rules"))
+    out = FieldCacheConfig()
+    out.ttl = ck.positive(raw, "ttl", path, out.ttl)
+    rules = raw.get("rules")
+    if rules is not None:
+        try:
+            merge_rules(builtin_rules(), rules)
+        except (RuleError, TypeError, ValueError) as exc:
+            ck.problem((*path, "rules"), str(exc))
+        else:
+            out.rules = list(rules)
     return out
 
 
@@ -472,7 +514,9 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}:1: (top level): must be a mapping"])
     raw = ck.expand(raw, ())
-    ck.mapping(raw, (), ("server", "providers", "models", "routing", "observability", "pricing", "state"))
+    ck.mapping(
+        raw, (), ("server", "providers", "models", "routing", "observability", "pricing", "state", "field_cache")
+    )
     routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
     server = _server(ck, raw.get("server"), base_dir)
     providers = _providers(ck, raw.get("providers"), routing)
@@ -480,6 +524,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     observability = _observability(ck, raw.get("observability"))
     pricing = _pricing(ck, raw.get("pricing"))
     state = _state(ck, raw.get("state"))
+    field_cache = _field_cache(ck, raw.get("field_cache"))
     if ck.problems:
         raise ConfigError(ck.problems)
     return Config(
@@ -489,6 +534,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
         routing=routing,
         observability=observability,
         state=state,
+        field_cache=field_cache,
         pricing=pricing,
         source=source,
     )

@@ -24,6 +24,7 @@ from ..accounting.pricing import default_pricing
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError, RequestError
 from ..core.util import require
+from ..fieldcache import FieldCache, builtin_rules, merge_rules
 from ..observability import trace
 from ..observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..observability.metrics import Metrics
@@ -166,6 +167,11 @@ class App:
         state = self.config.state
         self.stores = await open_store(state.backend, self.config.server.data_dir, state.redis_url)  # type: ignore[arg-type]
         self.pipeline.responses = ResponsesState(self.stores.responses)
+        rules = merge_rules(builtin_rules(), self.config.field_cache.rules)
+        cache = FieldCache(self.stores.kv, rules, ttl=self.config.field_cache.ttl)
+        for provider in self.pipeline.providers.values():
+            if provider.chain is not None:
+                provider.chain.field_cache = cache
         if self.usage_log is not None:
             await self.usage_log.start()
         providers = ", ".join(f"{p.name} ({p.type}, {len(p.api_keys)} keys)" for p in self.config.providers.values())

@@ -65,6 +65,13 @@ class Exchange:
     final_response: dict[str, Any] | None = None
     """The final Responses object of a stream, once it ended."""
     stream_response_id: str | None = None
+    session: str | None = None
+    """The client session: a session header, else a body signal (Anthropic ``metadata.user_id``,
+    OpenAI ``prompt_cache_key`` / ``user``), else the caller's gateway identity. Scopes the field cache."""
+    affinity: str | None = None
+    """The session named by the client itself (no identity fallback): keeps a session on one key."""
+    chain_stream: Any = None
+    """The provider adapter chain's stream stage for a translated stream."""
     trace: Callable[[str, Any], None] | None = None
     """Writes one transform-trace entry (stage, data) for this request; None when tracing is off."""
     relayed: bytes | None = None

@@ -13,6 +13,7 @@ Everything protocol-specific happens in the codecs; this module only chooses bet
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ class Pipeline:
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
         targets = self.resolver.resolve(ctx.model)
+        ctx.affinity = _session(ctx)
+        ctx.session = ctx.affinity or _body_session(ctx) or _identity(ctx)
         routing = self.config.routing
         try:
             outcome = await run_attempts(
@@ -70,7 +73,7 @@ class Pipeline:
                 call,
                 retries=max(routing.retries, len(targets) - 1),
                 deadline=time.monotonic() + routing.timeouts.request,
-                session=_session(ctx),
+                session=ctx.affinity,
             )
         except AttemptsExhausted as exc:
             ctx.attempts = exc.attempts
@@ -140,6 +143,26 @@ def _releaser(lease: Lease) -> Done:
             lease.pool.release(lease, classify(error.kind), error.retry_after, f"{error.status} {error.kind}")
 
     return done
+
+
+def _body_session(ctx: Exchange) -> str | None:
+    """A session named in the body: Anthropic ``metadata.user_id``, OpenAI ``prompt_cache_key`` or ``user``."""
+    body = ctx.body or {}
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
+        return "user:" + metadata["user_id"]
+    for key in ("prompt_cache_key", "user", "safety_identifier"):
+        if isinstance(body.get(key), str) and body[key]:
+            return f"{key}:{body[key]}"
+    return None
+
+
+def _identity(ctx: Exchange) -> str:
+    """The caller's gateway identity (a hash of the credential it presented, if any)."""
+    for name, value in ctx.scope["headers"]:
+        if name in (b"authorization", b"x-api-key", b"x-goog-api-key"):
+            return "client:" + hashlib.sha256(value).hexdigest()[:24]
+    return "client:anonymous"
 
 
 def _session(ctx: Exchange) -> str | None:

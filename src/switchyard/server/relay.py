@@ -104,14 +104,22 @@ async def relay_translated(
                 if out:
                     yield out
         else:
+            chain = ctx.chain_stream
             async for chunk, events in source.chunks():
                 if chunk and ctx.trace is not None:
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
+                if chain is not None and events:
+                    events = [out for event in events for out in chain.feed(event)]
                 if events:
                     observe(ctx, events)
                     out = b"".join([encoder.feed(event) for event in _renamed(ctx, events)])
                     if out:
                         yield out
+        if ctx.chain_stream is not None:
+            tail = await ctx.chain_stream.finish()  # the field cache saves what the stream carried
+            out = b"".join([encoder.feed(event) for event in tail])
+            if out:
+                yield out
         out = encoder.finish()
         if out:
             yield out

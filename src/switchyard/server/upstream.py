@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,11 +33,13 @@ import aiohttp
 import orjson
 
 from .. import mock
+from ..adapters import AdapterChain
 from ..config import ProviderConfig
 from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, Heartbeat, MessageStart, StreamError
 from ..core.model import Response
 from ..core.sse import SSEDecoder
+from ..fieldcache import Scope
 from ..keys import KeyPool, Lease, retry_after_from_headers
 from ..observability import trace
 from ..protocols import codec
@@ -52,7 +54,7 @@ HOSTED_TOOLS = "_hosted_tools"  # Request.extensions key where the Responses cod
 class Provider:
     """A configured provider, ready for requests: static headers, URL base, key pool."""
 
-    __slots__ = ("auth", "base_url", "config", "headers", "name", "pool", "protocol", "timeouts")
+    __slots__ = ("auth", "base_url", "chain", "config", "headers", "name", "pool", "protocol", "timeouts")
 
     def __init__(self, config: ProviderConfig) -> None:
         ptype = PROVIDER_TYPES[config.type]
@@ -63,6 +65,10 @@ class Provider:
         self.auth = ptype.auth
         self.headers = {"content-type": "application/json", **ptype.headers, **config.headers}
         self.timeouts = config.routing.timeouts
+        self.chain = (
+            AdapterChain.from_config(config.adapters, protocol=self.protocol) if self.protocol != "mock" else None
+        )
+        """Transforms for translated requests; the field cache is attached at start-up."""
         self.pool = KeyPool(
             config.name,
             config.api_keys or [""],  # a keyless provider (mock, a local server) has one empty key
@@ -209,8 +215,12 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
         req = ctx.request_for(target.model)
         ctx.dropped_tools = hosted_tools(req.extensions)
         return MockEvents(mock.events(req)) if ctx.stream else Translated(mock.respond(req))
-    fast = provider.protocol == ctx.protocol
-    body = fast_body(ctx, target.model) if fast else translated_body(ctx, provider.protocol, target.model)
+    fast = provider.protocol == ctx.protocol and (provider.config.adapters is None or not provider.chain.rewrites)
+    scope = Scope(provider.name, target.model, lease.key_id, ctx.session)
+    if fast:
+        body = fast_body(ctx, target.model)
+    else:
+        body = await translated_body(ctx, provider, target.model, scope)
     url = provider.url(endpoint_path(provider.protocol, target.model, ctx.stream))
     headers = provider.request_headers(lease.key, _client_header(ctx, b"anthropic-beta"), ctx.stream)
     if ctx.trace is not None:
@@ -219,6 +229,8 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
         resp = await _send(transport, provider, url, headers, body, ctx.stream)
         if ctx.stream:
             stream = UpstreamStream(provider.protocol, resp, url, fast, provider.config.routing.heartbeat)
+            if not fast:
+                ctx.chain_stream = provider.chain.stream(_stage_trace(ctx), scope)
             try:
                 await stream.prime(provider.timeouts.first_byte)
             except BaseException as exc:
@@ -231,7 +243,9 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
     if fast:
         check_relayed_body(provider.protocol, raw)
         return Relayed(raw, resp.headers.get("content-type", "application/json"))
-    return Translated(parse_upstream_body(provider.protocol, raw))
+    return Translated(
+        await provider.chain.apply_response(parse_upstream_body(provider.protocol, raw), _stage_trace(ctx), scope)
+    )
 
 
 async def post_json(
@@ -297,12 +311,25 @@ def fast_body(ctx: Exchange, model: str) -> bytes:
     return orjson.dumps(body)
 
 
-def translated_body(ctx: Exchange, protocol: str, model: str) -> bytes:
-    req = ctx.request_for(model)
+async def translated_body(ctx: Exchange, provider: Provider, model: str, scope: Scope) -> bytes:
+    protocol = provider.protocol
+    req = await provider.chain.apply_request(ctx.request_for(model), _stage_trace(ctx), scope)
     if ctx.trace is not None:
         ctx.trace(trace.NEUTRAL_REQUEST, dataclasses.asdict(req))
     ctx.dropped_tools = hosted_tools(req.extensions) if protocol != "openai_responses" else []
     return orjson.dumps(codec(protocol).build_request(req))
+
+
+def _stage_trace(ctx: Exchange) -> Callable[[str, Any, Any], None] | None:
+    """The adapter chain's trace hook: one trace entry per stage, before and after."""
+    if ctx.trace is None:
+        return None
+    write = ctx.trace
+
+    def stage(name: str, before: Any, after: Any) -> None:
+        write(f"adapter:{name}", {"before": before, "after": after})
+
+    return stage
 
 
 def hosted_tools(extensions: dict[str, Any]) -> list[str]:
@@ -357,7 +384,6 @@ def check_relayed_body(protocol: str, raw: bytes) -> None:
         error = inband_error(protocol, body) if isinstance(body, dict) else None
         if error is not None:
             raise error
-
 
 
 def upstream_error(protocol: str, status: int, headers: Any, body: bytes) -> GatewayError:
