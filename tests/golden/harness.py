@@ -63,9 +63,19 @@ def sse_frames(raw: bytes) -> list[tuple[str | None, Any]]:
     return out
 
 
+GEMINI_URL_MODEL = "gemini-2.5-flash"
+
+
+def parse_client_request(client: str, body: dict) -> Any:
+    """The client's body -> Request; a Gemini client names its model in the URL, as the gateway sees it."""
+    if client == "gemini":
+        return codec(client).parse_request(body, GEMINI_URL_MODEL)
+    return codec(client).parse_request(body)
+
+
 def translate_stream(client: str, upstream: str, request_body: dict, raw: bytes, cuts: list[int] | None = None) -> bytes:
     """Upstream SSE bytes (fed in the given chunking) -> client SSE bytes, through core events."""
-    req = codec(client).parse_request(request_body)
+    req = parse_client_request(client, request_body)
     req.stream = True
     sse = SSEDecoder()
     decoder = codec(upstream).StreamDecoder()

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import check_expected, load_json, protocols_of, scenario_id, scenarios, translate_stream
+from harness import (
+    check_expected,
+    load_json,
+    parse_client_request,
+    protocols_of,
+    scenario_id,
+    scenarios,
+    translate_stream,
+)
 
 from switchyard.protocols import codec
 
@@ -18,7 +26,7 @@ STREAMS = [p for p in ALL if (p / "upstream_stream.sse").exists()]
 def test_request(path: Path) -> None:
     client, upstream = protocols_of(path)
     body = load_json(path / "client_request.json")
-    req = codec(client).parse_request(body)
+    req = parse_client_request(client, body)
     check_expected(path / "upstream_request.json", codec(upstream).build_request(req))
     assert load_json(path / "client_request.json") == body, "parse_request mutated its input"
 
@@ -26,7 +34,7 @@ def test_request(path: Path) -> None:
 @pytest.mark.parametrize("path", NON_STREAM, ids=scenario_id)
 def test_response(path: Path) -> None:
     client, upstream = protocols_of(path)
-    req = codec(client).parse_request(load_json(path / "client_request.json"))
+    req = parse_client_request(client, load_json(path / "client_request.json"))
     resp = codec(upstream).parse_response(load_json(path / "upstream_response.json"))
     check_expected(path / "client_response.json", codec(client).format_response(resp, req))
 

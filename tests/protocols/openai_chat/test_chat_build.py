@@ -307,3 +307,33 @@ def test_custom_call_from_a_chat_client_round_trips_parallel_flag() -> None:
     body = load("request_parallel_tools.json")
     body["parallel_tool_calls"] = False
     assert build_request(parse_request(body)) == body
+
+
+def test_reasoning_only_assistant_message_is_not_sent() -> None:
+    # a Responses reasoning item (encrypted, foreign) stands alone in an assistant message
+    req = Request(
+        model="m",
+        protocol="openai_responses",
+        messages=[
+            Message("user", [TextPart("q")]),
+            Message("assistant", [ReasoningPart("", signature="ENC", signature_source="openai_responses")]),
+            Message("assistant", [TextPart("a")]),
+            Message("user", [TextPart("again")]),
+        ],
+    )
+    assert build_request(req)["messages"] == [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+        {"role": "user", "content": "again"},
+    ]
+
+
+def test_tool_choice_without_tools_is_not_sent() -> None:
+    # e.g. a Responses client whose only tool was a hosted one, left out for Chat
+    req = foreign(messages=[Message("user", [TextPart("q")])], tool_choice=ToolChoice("required"))
+    req.parallel_tool_calls = False
+    body = build_request(req)
+    assert "tool_choice" not in body and "parallel_tool_calls" not in body
+    # a Chat client's own body is sent as written
+    native = {"model": "m", "messages": [{"role": "user", "content": "q"}], "tool_choice": "none"}
+    assert build_request(parse_request(native)) == native

@@ -14,7 +14,10 @@ Building from another protocol:
   ride in a tool message: they follow in one ``user`` message after the tool messages of that
   turn. An error result is prefixed ``Error: `` (Chat has no error flag). A result whose call is
   not in the preceding assistant turn (an orphan, which the API rejects) becomes user text.
-- Reasoning parts are dropped (Chat takes no reasoning back); foreign signatures likewise.
+- Reasoning parts are dropped (Chat takes no reasoning back); foreign signatures likewise. An
+  assistant message left empty by that is not sent.
+- ``tool_choice`` / ``parallel_tool_calls`` are sent only with tools (OpenAI rejects them alone;
+  a source's hosted tools may all have been left out).
 - ``top_k`` is dropped (OpenAI rejects it; add it back with a ``rename_field`` adapter for servers
   that take it). A thinking budget becomes ``reasoning_effort`` by :data:`BUDGET_EFFORT`.
 - Streaming always asks for usage (``stream_options.include_usage``).
@@ -330,9 +333,11 @@ def build_request(req: Request) -> dict[str, Any]:
     body: dict[str, Any] = {"model": req.model, "messages": _build_messages(req, native)}
     if req.tools:
         body["tools"] = [_build_tool(t, native) for t in req.tools]
-    if req.tool_choice is not None:
+    # OpenAI rejects tool_choice / parallel_tool_calls without tools (a source's hosted tools may
+    # all have been left out): a native body is sent as the client wrote it
+    if req.tool_choice is not None and (native or req.tools):
         body["tool_choice"] = _build_tool_choice(req.tool_choice)
-    if req.parallel_tool_calls is not None:
+    if req.parallel_tool_calls is not None and (native or req.tools):
         body["parallel_tool_calls"] = req.parallel_tool_calls
     if req.max_tokens is not None:
         body[
@@ -394,7 +399,10 @@ def _build_messages(req: Request, native: bool) -> list[dict[str, Any]]:
                     out.extend(_build_tool_result(result, native, open_calls, pending_images, msg, where))
             continue
         if msg.role == "assistant":
-            out.append(_build_assistant(msg, native, where))
+            assistant = _build_assistant(msg, native, where)
+            if not native and assistant["content"] is None and "tool_calls" not in assistant:
+                continue  # only reasoning, which Chat does not take back: nothing to send
+            out.append(assistant)
             open_calls = {p.id for p in msg.content if isinstance(p, ToolCallPart)}
             continue
         open_calls = set()
