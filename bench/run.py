@@ -1,0 +1,514 @@
+"""Side-by-side benchmark: Switchyard, LiteLLM's proxy and a bare pass-through proxy on one mock.
+
+    python bench/run.py                 # 3 rounds, medians, table + bench/results.json
+    python bench/run.py --rounds 1 --seconds 2 --only switchyard,floor
+
+Each gateway runs alone, pinned to CPU 0; the mock upstream, wrk and this script run on CPU 1.
+The gateways are run one after another in each round (rounds interleave them, so a noisy moment
+of the shared machine does not land on one gateway only) and every figure is the median over the
+rounds. LiteLLM is installed on first use into its own venv at a pinned version
+(``~/.cache/switchyard-bench/litellm-<version>``); wrk comes from the system's packages.
+
+Scenarios: OpenAI -> OpenAI and Anthropic -> Anthropic (same protocol), Anthropic client -> OpenAI
+upstream and Responses client -> Anthropic upstream (cross protocol); each non-stream and as a
+stream of 20 text chunks with usage; each at 64 connections (wrk: requests or whole streams per
+second, gateway CPU per request, errors) and at 1 connection (added p50/p99 latency over calling
+the mock directly in the upstream's protocol, time to first byte). Then start-up time to the
+first answer, peak RSS after the suite, and 1,000 streams held open at once through Switchyard.
+The floor forwards a client's request to the mock in the client's own protocol (it translates
+nothing), so a cross-protocol row compares Switchyard translating with the floor not translating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from load import hold_streams, latency, wrk
+
+HERE = Path(__file__).resolve().parent
+LITELLM_VERSION = "1.106.2"
+LITELLM_VENV = Path.home() / ".cache" / "switchyard-bench" / f"litellm-{LITELLM_VERSION}"
+MOCK_PORT, PORTS = 9100, {"switchyard": 9301, "litellm": 9302, "floor": 9303}
+GATEWAY_CPU, LOAD_CPU = "0", "1"
+HEADERS = {
+    "Content-Type": "application/json",
+    "Authorization": "Bearer sk-bench",
+    "x-api-key": "sk-bench",
+    "anthropic-version": "2023-06-01",
+}
+PROMPT = "Say hello"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    path: str
+    done: bytes  # how a complete stream ends
+
+    def body(self, model: str, stream: bool) -> bytes:
+        return json.dumps(_BODIES[self.path](model, stream)).encode()
+
+
+def _chat(model: str, stream: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64}
+    if stream:
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
+    return body
+
+
+def _messages(model: str, stream: bool) -> dict[str, Any]:
+    return {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT}], "stream": stream}
+
+
+def _responses(model: str, stream: bool) -> dict[str, Any]:
+    # store: false as Codex sends it (a stored response is a database write, which LiteLLM does not do)
+    return {"model": model, "input": PROMPT, "max_output_tokens": 64, "store": False, "stream": stream}
+
+
+_BODIES = {"/v1/chat/completions": _chat, "/v1/messages": _messages, "/v1/responses": _responses}
+CHAT = Protocol("/v1/chat/completions", b"[DONE]")
+ANTHROPIC = Protocol("/v1/messages", b"message_stop")
+RESPONSES = Protocol("/v1/responses", b"response.completed")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    client: Protocol
+    upstream: Protocol
+    model: str  # an alias every gateway maps to the mock in the upstream's protocol
+
+    @property
+    def same_protocol(self) -> bool:
+        return self.client == self.upstream
+
+
+SCENARIOS = [
+    Scenario("openai->openai", CHAT, CHAT, "bench-openai"),
+    Scenario("anthropic->anthropic", ANTHROPIC, ANTHROPIC, "bench-anthropic"),
+    Scenario("anthropic->openai", ANTHROPIC, CHAT, "bench-openai"),
+    Scenario("responses->anthropic", RESPONSES, ANTHROPIC, "bench-anthropic"),
+]
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mib(pid: int, key: str) -> float:
+    """Sum of a /proc status field (VmRSS, VmHWM) over the process tree, in MiB."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def _post(url: str, body: bytes, timeout: float = 2.0) -> bool:
+    req = urllib.request.Request(url, data=body, headers=HEADERS, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status == 200 and bool(resp.read())
+    except OSError:
+        return False
+
+
+@dataclass
+class Gateway:
+    name: str
+    cmd: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{PORTS[self.name]}"
+
+    def start(self, log: Path, deadline: float = 60.0) -> float:
+        """Start pinned to the gateway CPU; seconds until the first answer."""
+        begin = time.perf_counter()
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", GATEWAY_CPU, *self.cmd],
+            env={**os.environ, **self.env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        probe = CHAT.body("bench-openai", False)
+        while time.perf_counter() - begin < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.name} exited with {self.proc.returncode}; see {log}")
+            if _post(self.url + CHAT.path, probe, timeout=1.0):
+                return time.perf_counter() - begin
+            time.sleep(0.02)
+        self.stop()
+        raise SystemExit(f"{self.name} gave no answer within {deadline:.0f} s; see {log}")
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+
+
+def switchyard(workdir: Path) -> Gateway:
+    mock = f"http://127.0.0.1:{MOCK_PORT}"
+    config = {
+        "server": {"host": "127.0.0.1", "port": PORTS["switchyard"], "data_dir": str(workdir / "switchyard-data")},
+        "providers": {
+            "oa": {"type": "openai", "base_url": f"{mock}/v1", "api_keys": ["sk-mock"]},
+            "an": {"type": "anthropic", "base_url": mock, "api_keys": ["sk-mock"]},
+        },
+        "models": {
+            "bench-openai": ["oa/mock-model"],
+            "bench-anthropic": ["an/mock-model"],
+            "bench-slow": ["oa/mock-slow"],
+        },
+    }
+    path = workdir / "switchyard.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    exe = shutil.which("switchyard") or sys.exit("switchyard is not installed: python3 -m pip install -e .")
+    return Gateway("switchyard", [exe, "serve", "--config", str(path)])
+
+
+def litellm(workdir: Path) -> Gateway:
+    mock = f"http://127.0.0.1:{MOCK_PORT}"
+
+    def entry(name: str, model: str, base: str) -> dict[str, Any]:
+        return {"model_name": name, "litellm_params": {"model": model, "api_base": base, "api_key": "sk-mock"}}
+
+    config = {
+        "model_list": [
+            entry("bench-openai", "openai/mock-model", f"{mock}/v1"),
+            entry("bench-anthropic", "anthropic/mock-model", mock),
+            entry("bench-slow", "openai/mock-slow", f"{mock}/v1"),
+        ],
+        "litellm_settings": {"drop_params": True, "telemetry": False},
+    }
+    path = workdir / "litellm.yaml"
+    path.write_text(json.dumps(config))
+    env = {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the price list at start-up
+        "LITELLM_TELEMETRY": "False",
+        "LITELLM_LOG": "ERROR",
+        "NO_DOCS": "True",
+    }
+    cmd = [str(LITELLM_VENV / "bin" / "litellm"), "--config", str(path), "--host", "127.0.0.1"]
+    return Gateway("litellm", [*cmd, "--port", str(PORTS["litellm"]), "--num_workers", "1"], env)
+
+
+def floor(workdir: Path) -> Gateway:
+    upstream = f"http://127.0.0.1:{MOCK_PORT}"
+    return Gateway(
+        "floor", [sys.executable, str(HERE / "floor.py"), "--port", str(PORTS["floor"]), "--upstream", upstream]
+    )
+
+
+def ensure_tools(names: list[str]) -> None:
+    if shutil.which("wrk") is None:
+        print("installing wrk (apt-get)", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    if "litellm" in names and not (LITELLM_VENV / "bin" / "litellm").exists():
+        print(f"installing LiteLLM {LITELLM_VERSION} into {LITELLM_VENV}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
+        pip = [str(LITELLM_VENV / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"]
+        subprocess.run(pip, check=True)
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+def measure_gateway(gw: Gateway, args: argparse.Namespace, direct: dict[str, float], logs: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {"startup_s": gw.start(logs / f"{gw.name}.log")}
+    try:
+        _measure_scenarios(gw, args, direct, result)
+        result["peak_rss_mib"] = memory_mib(gw.proc.pid, "VmHWM")
+        if gw.name == "switchyard" and args.open_streams:
+            result["open_streams"] = open_streams(gw, args.open_streams)
+    finally:
+        gw.stop()
+    return result
+
+
+def _measure_scenarios(gw: Gateway, args: argparse.Namespace, direct: dict[str, float], result: dict[str, Any]) -> None:
+    pid = gw.proc.pid
+    for sc in SCENARIOS:
+        for stream in (False, True):
+            key = f"{sc.name} {'stream' if stream else 'non-stream'}"
+            url = gw.url + sc.client.path
+            body = sc.client.body(sc.model, stream)
+            wrk(url, body, HEADERS, 16, 1, LOAD_CPU)  # warm-up
+            cpu0 = cpu_seconds(pid)
+            tp = wrk(url, body, HEADERS, 64, args.seconds, LOAD_CPU)
+            cpu_ms = (cpu_seconds(pid) - cpu0) * 1000 / max(tp.requests, 1)
+            start = time.perf_counter()
+            lat = latency(url, body, HEADERS, args.requests)
+            rate1 = args.requests / (time.perf_counter() - start)
+            result[key] = {
+                "rate_64": tp.rate,
+                "p50_64_ms": tp.p50_ms,
+                "p99_64_ms": tp.p99_ms,
+                "errors_64": tp.errors,
+                "cpu_ms_per_request": cpu_ms,
+                "rate_1": rate1,
+                "added_p50_ms": lat.p50_ms - direct[f"{key} p50"],
+                "added_p99_ms": lat.p99_ms - direct[f"{key} p99"],
+                "ttfb_p50_ms": lat.ttfb_p50_ms,
+                "errors_1": lat.errors,
+            }
+
+
+def open_streams(gw: Gateway, n: int) -> dict[str, Any]:
+    """``n`` slow streams (20 chunks, 0.1 s apart) held open at once; the RSS peak meanwhile."""
+    pid, peak, done = gw.proc.pid, [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], memory_mib(pid, "VmRSS"))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        held = hold_streams(gw.url + CHAT.path, CHAT.body("bench-slow", True), HEADERS, n, CHAT.done)
+    finally:
+        done.set()
+        sampler.join()
+    return {**asdict(held), "rss_peak_mib": peak[0]}
+
+
+def measure_direct(args: argparse.Namespace) -> dict[str, float]:
+    """Latency of calling the mock directly, in the upstream's protocol: the base for 'added'."""
+    out: dict[str, float] = {}
+    mock = f"http://127.0.0.1:{MOCK_PORT}"
+    for sc in SCENARIOS:
+        for stream in (False, True):
+            key = f"{sc.name} {'stream' if stream else 'non-stream'}"
+            lat = latency(mock + sc.upstream.path, sc.upstream.body("mock-model", stream), HEADERS, args.requests)
+            out[f"{key} p50"], out[f"{key} p99"] = lat.p50_ms, lat.p99_ms
+    return out
+
+
+def median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Key-wise median of nested result dicts (numbers only; other values from the first round)."""
+    first = rounds[0]
+    out: dict[str, Any] = {}
+    for k, v in first.items():
+        if isinstance(v, dict):
+            out[k] = median_of([r[k] for r in rounds])
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = statistics.median(r[k] for r in rounds)
+        else:
+            out[k] = v
+    return out
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if not a or not b else f"{a / b:.2f}x"
+
+
+def report(results: dict[str, dict[str, Any]]) -> str:
+    sy, ll, fl = (results.get(n, {}) for n in ("switchyard", "litellm", "floor"))
+    rows = [f"{sc.name} {m}" for sc in SCENARIOS for m in ("non-stream", "stream")]
+
+    def get(res: dict[str, Any], row: str, key: str) -> float | None:
+        return res.get(row, {}).get(key)
+
+    lines = [
+        "64 connections: requests (non-stream) or whole streams per second; gateway CPU per request",
+        f"{'scenario':34} {'Switchyard':>10} {'LiteLLM':>8} {'floor':>8} {'SY/LL':>7} {'SY/floor':>8}"
+        f" {'CPU ms SY':>9} {'LL':>6} {'floor':>6} {'errors':>6}",
+    ]
+    for row in rows:
+        rates = [get(r, row, "rate_64") for r in (sy, ll, fl)]
+        cpus = [get(r, row, "cpu_ms_per_request") for r in (sy, ll, fl)]
+        errors = sum(get(r, row, "errors_64") or 0 for r in (sy, ll, fl))
+        lines.append(
+            f"{row:34} {_fmt(rates[0]):>10} {_fmt(rates[1]):>8} {_fmt(rates[2]):>8} {_ratio(rates[0], rates[1]):>7}"
+            f" {_ratio(rates[0], rates[2]):>8} {_fmt(cpus[0], 2):>9} {_fmt(cpus[1], 2):>6} {_fmt(cpus[2], 2):>6} {errors:>6.0f}"
+        )
+    lines += [
+        "",
+        "1 connection: added latency over calling the mock directly (ms), time to first byte (ms), req/s",
+        f"{'scenario':34} {'p50 SY':>7} {'LL':>6} {'floor':>6} {'p99 SY':>7} {'LL':>6} {'floor':>6}"
+        f" {'TTFB SY':>8} {'LL':>6} {'floor':>6} {'req/s SY':>8} {'LL':>6} {'floor':>6}",
+    ]
+    for row in rows:
+        cols = []
+        for key, digits in (("added_p50_ms", 2), ("added_p99_ms", 2), ("ttfb_p50_ms", 2), ("rate_1", 0)):
+            cols += [_fmt(get(r, row, key), digits) for r in (sy, ll, fl)]
+        lines.append(
+            f"{row:34} {cols[0]:>7} {cols[1]:>6} {cols[2]:>6} {cols[3]:>7} {cols[4]:>6} {cols[5]:>6}"
+            f" {cols[6]:>8} {cols[7]:>6} {cols[8]:>6} {cols[9]:>8} {cols[10]:>6} {cols[11]:>6}"
+        )
+    lines += ["", f"{'':34} {'Switchyard':>10} {'LiteLLM':>8} {'floor':>8}"]
+    for label, key, digits in (
+        ("start-up to first answer (s)", "startup_s", 2),
+        ("peak RSS after the suite (MiB)", "peak_rss_mib", 0),
+    ):
+        vals = [_fmt(r.get(key), digits) for r in (sy, ll, fl)]
+        lines.append(f"{label:34} {vals[0]:>10} {vals[1]:>8} {vals[2]:>8}")
+    if held := sy.get("open_streams"):
+        lines.append(
+            f"{held['streams']:,} open streams through Switchyard: {held['completed']:.0f} completed,"
+            f" {held['errors']:.0f} errors, RSS peak {held['rss_peak_mib']:.0f} MiB, {held['seconds']:.1f} s"
+        )
+    return "\n".join(lines)
+
+
+def targets(results: dict[str, dict[str, Any]]) -> list[tuple[str, bool | None, str]]:
+    """The issue's targets: (what, met, measured); met is None when a figure is missing."""
+    sy, fl = results.get("switchyard", {}), results.get("floor", {})
+    out: list[tuple[str, bool | None, str]] = []
+    for sc in SCENARIOS:
+        for mode, same, cross in (("non-stream", 0.7, 0.5), ("stream", 0.6, 0.4)):
+            row, need = f"{sc.name} {mode}", same if sc.same_protocol else cross
+            a, b = sy.get(row, {}).get("rate_64"), fl.get(row, {}).get("rate_64")
+            ratio = a / b if a and b else None
+            out.append(
+                (
+                    f"{row}: >= {need:.0%} of the floor",
+                    None if ratio is None else ratio >= need,
+                    _fmt(ratio and ratio * 100) + "%",
+                )
+            )
+    for sc in SCENARIOS:
+        row = f"{sc.name} non-stream"
+        added = sy.get(row, {}).get("added_p50_ms")
+        out.append(
+            (
+                f"{row}: added p50 <= 0.5 ms at 1 connection",
+                None if added is None else added <= 0.5,
+                f"{_fmt(added, 2)} ms",
+            )
+        )
+    rss, start = sy.get("peak_rss_mib"), sy.get("startup_s")
+    out.append(("peak RSS after the suite <= 80 MiB", None if rss is None else rss <= 80, f"{_fmt(rss)} MiB"))
+    out.append(("start-up to first answer < 2 s", None if start is None else start < 2, f"{_fmt(start, 2)} s"))
+    if held := sy.get("open_streams"):
+        ok = held["errors"] == 0 and held["rss_peak_mib"] <= 200
+        out.append(
+            (
+                f"{held['streams']:,} open streams, no errors, RSS <= 200 MiB",
+                ok,
+                f"{held['errors']:.0f} errors, {held['rss_peak_mib']:.0f} MiB",
+            )
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Switchyard vs LiteLLM vs a bare pass-through proxy")
+    parser.add_argument("--rounds", type=int, default=3, help="repeat and take medians (default 3)")
+    parser.add_argument("--seconds", type=int, default=4, help="wrk duration per scenario (default 4)")
+    parser.add_argument("--requests", type=int, default=200, help="sequential requests at 1 connection (default 200)")
+    parser.add_argument("--open-streams", type=int, default=1000, help="streams held open at once (0: skip)")
+    parser.add_argument("--only", default="switchyard,litellm,floor", help="comma-separated gateways")
+    parser.add_argument("--json", type=Path, default=HERE / "results.json", help="where to write the figures")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    if os.cpu_count() is None or os.cpu_count() < 2:
+        sys.exit("the benchmark needs two CPUs (gateway on one, mock and load on the other)")
+    ensure_tools(names)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the gateways
+    os.sched_setaffinity(0, {int(LOAD_CPU)})
+
+    workdir = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
+    makers = {"switchyard": switchyard, "litellm": litellm, "floor": floor}
+    mock = subprocess.Popen(
+        ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "mock_upstream.py"), "--port", str(MOCK_PORT)],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(100):
+            if _post(f"http://127.0.0.1:{MOCK_PORT}{CHAT.path}", CHAT.body("m", False)):
+                break
+            time.sleep(0.1)
+        per_round: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+        for i in range(args.rounds):
+            direct = measure_direct(args)
+            for name in names:
+                print(f"round {i + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
+                per_round[name].append(measure_gateway(makers[name](workdir), args, direct, workdir))
+    finally:
+        os.killpg(mock.pid, signal.SIGTERM)
+    results = {name: median_of(rounds) for name, rounds in per_round.items()}
+    print(report(results))
+    print()
+    checks = targets(results)
+    for what, met, measured in checks:
+        print(f"{'met ' if met else 'MISS' if met is False else '  ? '}  {what}: {measured}")
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    payload = {
+        "machine": machine,
+        "date": time.strftime("%Y-%m-%d"),
+        "rounds": args.rounds,
+        "litellm_version": LITELLM_VERSION,
+        "results": results,
+        "targets": [{"target": w, "met": m, "measured": v} for w, m, v in checks],
+    }
+    args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nfigures written to {args.json}; gateway logs in {workdir}")
+
+
+if __name__ == "__main__":
+    main()
