@@ -54,28 +54,22 @@ class SSEDecoder:
         if not chunk:
             return frames
         buf = self._buf + chunk if self._buf else chunk
-        if self._skip_lf and buf[:1] == b"\n":
-            buf = buf[1:]
-        self._skip_lf = False
-        start = 0
-        n = len(buf)
-        while start < n:
-            cr = buf.find(b"\r", start)
-            lf = buf.find(b"\n", start)
-            if cr == -1 and lf == -1:
-                break
-            if cr == -1 or (lf != -1 and lf < cr):
-                end, nxt = lf, lf + 1
-            elif cr + 1 < n:
-                end, nxt = cr, cr + 2 if buf[cr + 1] == 0x0A else cr + 1
-            else:  # CR at the very end: the LF of a CRLF may arrive in the next chunk
-                end, nxt = cr, cr + 1
-                self._skip_lf = True
-            frame = self._line(buf[start:end])
+        if self._skip_lf:
+            self._skip_lf = False
+            if buf[:1] == b"\n":
+                buf = buf[1:]
+        # bytes.splitlines breaks at CR, LF and CRLF only (unlike str.splitlines)
+        lines = buf.splitlines(keepends=True)
+        self._buf = lines.pop() if lines and lines[-1][-1:] not in (b"\n", b"\r") else b""
+        for raw in lines:
+            if raw[-1:] == b"\r":
+                frame = self._line(raw[:-1])
+            else:
+                frame = self._line(raw[:-2] if raw[-2:-1] == b"\r" else raw[:-1])
             if frame is not None:
                 frames.append(frame)
-            start = nxt
-        self._buf = buf[start:]
+        # a CR at the very end: the LF of a CRLF may arrive in the next chunk
+        self._skip_lf = not self._buf and buf[-1:] == b"\r"
         if len(self._buf) + self._size > self._max:
             raise SSEFrameTooLarge(self._max)
         return frames
@@ -99,6 +93,10 @@ class SSEDecoder:
         self._size += len(raw)
         if self._size > self._max:
             raise SSEFrameTooLarge(self._max)
+        if raw[:6] == b"data: ":  # the common line, without the general parse below
+            self._data.append(raw[6:].decode("utf-8", "replace"))
+            self._has_data = True
+            return None
         line = raw.decode("utf-8", "replace")
         if line[0] == ":":
             return SSEFrame(comment=line[1:].removeprefix(" "))

@@ -1,16 +1,15 @@
 """ASGI plumbing: read a body under a size limit, send whole or streamed responses, and run
 work until the client disconnects.
 
-Invariant: once a request's body is read, its handling runs in one task while another waits for
-the client's ``http.disconnect`` (:func:`until_disconnect`); whichever finishes first cancels the
-other, so a client that goes away mid-stream cancels the upstream read at once, and the stream
-generator's ``finally`` releases the upstream connection.
+Invariant: once a request's body is read, its handling runs while a watcher task waits for the
+client's ``http.disconnect`` (:func:`until_disconnect`); a disconnect cancels the handling, so a
+client that goes away mid-stream cancels the upstream read at once, and the stream generator's
+``finally`` releases the upstream connection. The handling's end cancels the watcher.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -97,25 +96,31 @@ async def send_stream(send: Send, status: int, headers: Headers, body: AsyncGene
 
 
 async def until_disconnect(work: Awaitable[None], receive: Receive) -> bool:
-    """Run ``work`` unless the client disconnects first (then cancel it and return False)."""
-    task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_disconnected(receive))
+    """Run ``work`` unless the client disconnects first (then cancel it and return False).
+
+    ``work`` runs in the calling task; one watcher task waits for ``http.disconnect`` and cancels
+    the caller when it comes. Whatever ``work`` raised is raised here.
+    """
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+        await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
     finally:
-        if not task.done():
-            task.cancel()
-        watch.cancel()
-    if task.done() and not task.cancelled():
-        task.result()  # re-raise what the work raised
-        return True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    return False
-
-
-async def _disconnected(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
+        watcher.cancel()
+    if gone:  # the work ended by the watcher's cancellation (or swallowed it)
+        task.uncancel()
+        return False
+    return True
