@@ -5,6 +5,7 @@
 - ``build_request(req: Request) -> dict``           core -> upstream wire JSON (raises TranslationError)
 - ``parse_response(body: dict) -> Response``        upstream wire JSON -> core
 - ``format_response(resp: Response, req: Request) -> dict``   core -> client wire JSON
+- ``response_usage(body: dict) -> Usage | None``    a response body's usage alone (relayed answers)
 - ``StreamDecoder()``: ``feed(frame: SSEFrame) -> list[Event]``, ``finish() -> list[Event]``
 - ``StreamEncoder(req: Request)``: ``feed(event: Event) -> bytes``, ``finish() -> bytes``
 - ``parse_error(status: int, body: bytes) -> GatewayError``    upstream error -> core

@@ -100,7 +100,7 @@ class Exchange:
         """The answer's usage. A relayed body is parsed for it here, off the response path."""
         if self.usage is None and self.relayed is not None:
             try:
-                self.usage = codec(self.protocol).parse_response(orjson.loads(self.relayed)).usage
+                self.usage = codec(self.protocol).response_usage(orjson.loads(self.relayed))
             except Exception:  # an odd upstream body: no usage, not an error
                 return None
         return self.usage

@@ -35,7 +35,7 @@ from .request import (
     parse_count_tokens_request,
     parse_request,
 )
-from .response import format_response, parse_response
+from .response import format_response, parse_response, response_usage
 from .stream import StreamDecoder, StreamEncoder
 from .wire import NAME
 
@@ -61,4 +61,5 @@ __all__ = [
     "parse_error",
     "parse_request",
     "parse_response",
+    "response_usage",
 ]

@@ -206,3 +206,8 @@ def format_response(resp: Response, req: Request) -> dict[str, Any]:
             out.pop(key, None)
         out.update(public(resp.extensions))
     return out
+
+
+def response_usage(body: dict[str, Any]) -> Usage | None:
+    """The usage of a whole response body, read without parsing the rest (same-protocol accounting)."""
+    return parse_usage(body.get("usage"))

@@ -8,7 +8,7 @@
 
 from .errors import format_error, parse_error
 from .request import build_request, parse_request
-from .response import format_response, parse_response
+from .response import format_response, parse_response, response_usage
 from .stream import StreamDecoder, StreamEncoder
 from .wire import NAME
 
@@ -22,4 +22,5 @@ __all__ = [
     "parse_error",
     "parse_request",
     "parse_response",
+    "response_usage",
 ]

@@ -213,3 +213,8 @@ def _candidate(resp: Response, parts: list[dict[str, Any]], ext: dict[str, Any])
 
 def _has_calls(resp: Response) -> bool:
     return any(isinstance(p, ToolCallPart) for p in resp.content)
+
+
+def response_usage(body: dict[str, Any]) -> Usage | None:
+    """The usage of a whole response body, read without parsing the rest (same-protocol accounting)."""
+    return parse_usage(normalized(body).get("usageMetadata"))

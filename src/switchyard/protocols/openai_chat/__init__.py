@@ -6,7 +6,7 @@ finish reasons), :mod:`.stream` (SSE chunks), :mod:`.errors` (the OpenAI error e
 
 from .errors import format_error, parse_error
 from .request import NAME, build_request, parse_request
-from .response import format_response, parse_response
+from .response import format_response, parse_response, response_usage
 from .stream import StreamDecoder, StreamEncoder
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "parse_error",
     "parse_request",
     "parse_response",
+    "response_usage",
 ]

@@ -174,3 +174,8 @@ def format_response(resp: Response, req: Request) -> dict[str, Any]:
     if native:
         out.update({k: v for k, v in resp.extensions.items() if not k.startswith("_")})
     return out
+
+
+def response_usage(body: dict[str, Any]) -> Usage | None:
+    """The usage of a whole response body, read without parsing the rest (same-protocol accounting)."""
+    return parse_usage(body.get("usage"))

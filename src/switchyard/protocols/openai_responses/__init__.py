@@ -23,7 +23,7 @@ Conventions other parts of the gateway rely on:
 
 from .errors import format_error, parse_error
 from .request import build_request, parse_request
-from .response import format_response, parse_response
+from .response import format_response, parse_response, response_usage
 from .stream import StreamDecoder, StreamEncoder
 from .wire import NAME
 
@@ -37,4 +37,5 @@ __all__ = [
     "parse_error",
     "parse_request",
     "parse_response",
+    "response_usage",
 ]

@@ -308,3 +308,8 @@ def reasoning_item(part: ReasoningPart, minted: str, same: bool) -> dict[str, An
         "type": "reasoning",
         "summary": [{"type": "summary_text", "text": part.text}] if part.text else [],
     }
+
+
+def response_usage(body: dict[str, Any]) -> Usage | None:
+    """The usage of a whole response body, read without parsing the rest (same-protocol accounting)."""
+    return parse_usage(body.get("usage"))
