@@ -135,11 +135,56 @@ def test_cli_thinking_level_and_uppercase_response_schema() -> None:
     req = parse_request(load("gemini_cli/hello/01_generateContent_gemini-3.5-flash-lite.body.json"))
     assert req.reasoning.effort == "high" and req.reasoning.include_thoughts is True
     assert req.response_format["type"] == "json_schema"
-    assert req.response_format["schema"]["type"] == "OBJECT"  # responseJsonSchema is passed as is
+    assert req.response_format["name"] == "response"
+    assert req.response_format["schema"]["type"] == "object"  # plain JSON Schema in the core
+    assert build_request(req)["generationConfig"]["responseJsonSchema"]["type"] == "OBJECT"  # sent back as is
     assert (req.temperature, req.top_p, req.top_k) == (1, 0.95, 64)
     # two consecutive user contents stay two contents
     assert [m.role for m in req.messages] == ["user", "user"]
     assert len(build_request(req)["contents"]) == 2
+
+
+def test_cli_classifier_schema_builds_valid_structured_output_for_other_protocols() -> None:
+    # The Gemini CLI's router classifier sends responseJsonSchema with OpenAPI upper-case types and
+    # no name: Chat and Responses require a name, and no other upstream takes "OBJECT" as a type.
+    from switchyard.protocols import anthropic, openai_chat, openai_responses
+
+    req = parse_request(load("gemini_cli/hello/01_generateContent_gemini-3.5-flash-lite.body.json"))
+    schema = {
+        "type": "object",
+        "properties": {
+            "complexity_reasoning": {"type": "string", "description": "Brief explanation for the score."},
+            "complexity_score": {"type": "integer", "description": "Complexity score from 1-100."},
+        },
+        "required": ["complexity_reasoning", "complexity_score"],
+    }
+    assert openai_chat.build_request(req)["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "response", "schema": schema},
+    }
+    assert openai_responses.build_request(req)["text"]["format"] == {
+        "type": "json_schema",
+        "name": "response",
+        "schema": schema,
+    }
+    assert anthropic.build_request(req)["output_config"]["format"] == {"type": "json_schema", "schema": schema}
+
+
+def test_response_json_schema_nullable_is_folded() -> None:
+    body = {
+        "contents": [],
+        "generationConfig": {
+            "responseMimeType": "application/json",
+            "responseJsonSchema": {"type": "OBJECT", "properties": {"x": {"type": "STRING", "nullable": True}}},
+        },
+    }
+    req = parse_request(body)
+    assert req.response_format == {
+        "type": "json_schema",
+        "name": "response",
+        "schema": {"type": "object", "properties": {"x": {"type": ["string", "null"]}}},
+    }
+    assert build_request(req) == body
 
 
 def test_thinking_budget_values() -> None:

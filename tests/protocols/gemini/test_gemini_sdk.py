@@ -273,6 +273,6 @@ def test_sdk_request_bodies_round_trip(replay) -> None:
     assert req.system == [TextPart("Be brief.")] and req.max_tokens == 64 and req.stop == ["END"]
     assert req.reasoning.budget_tokens == 512 and req.reasoning.include_thoughts is True
     assert req.tool_choice.mode == "tool" and req.tools[0].parameters["properties"] == {"dir_path": {"type": "string"}}
-    assert req.response_format == {"type": "json_schema", "schema": {"type": "object"}}
+    assert req.response_format == {"type": "json_schema", "name": "response", "schema": {"type": "object"}}
     assert req.messages[2].content[0].tool_call_id == "a"
     assert build_request(req) == sent

@@ -2,7 +2,9 @@
 
 - ``temperature``, ``topP``, ``topK``, ``maxOutputTokens``, ``stopSequences`` <-> the core fields.
 - ``responseMimeType: application/json`` + ``responseJsonSchema`` (JSON Schema) or
-  ``responseSchema`` (OpenAPI subset, converted) <-> ``response_format`` ``json_schema``; JSON
+  ``responseSchema`` (OpenAPI subset) <-> ``response_format`` ``json_schema`` named ``response``;
+  both schemas are converted to plain JSON Schema (lower-case types, ``nullable`` folded: Gemini
+  takes upper-case types in ``responseJsonSchema`` too, and the Gemini CLI sends them). JSON
   without a schema <-> ``json_object``. Other MIME types (``text/x.enum``) are native_only.
 - ``thinkingConfig`` <-> Reasoning: ``thinkingBudget`` N > 0 -> ``budget_tokens``, 0 -> disabled,
   -1 (dynamic) -> ``adaptive``; ``thinkingLevel`` -> ``effort`` (lower-cased); ``includeThoughts``
@@ -108,13 +110,15 @@ def _parse_response_format(gc: dict[str, Any], req: Request) -> None:
 def _format_from(raw: dict[str, Any]) -> dict[str, Any] | None:
     mime = raw.get("responseMimeType")
     schema = raw.get("responseJsonSchema")
-    if schema is None and raw.get("responseSchema") is not None:
-        schema = openapi_to_json_schema(raw["responseSchema"])
+    if schema is None:
+        schema = raw.get("responseSchema")
     if mime != "application/json" and schema is None:
         return None
     if schema is None:
         return {"type": "json_object"}
-    return {"type": "json_schema", "schema": schema}
+    # Gemini accepts OpenAPI spellings (``"OBJECT"``, ``nullable``) in responseJsonSchema too, and
+    # the Gemini CLI sends them there: other protocols need plain JSON Schema, and a name.
+    return {"type": "json_schema", "name": "response", "schema": openapi_to_json_schema(schema)}
 
 
 def _parse_thinking(tc: dict[str, Any]) -> Reasoning:
