@@ -8,6 +8,7 @@
 - ``response_usage(body: dict) -> Usage | None``    a response body's usage alone (relayed answers)
 - ``StreamDecoder()``: ``feed(frame: SSEFrame) -> list[Event]``, ``finish() -> list[Event]``
 - ``StreamEncoder(req: Request)``: ``feed(event: Event) -> bytes``, ``finish() -> bytes``
+- ``content_only(frame: SSEFrame) -> bool``         a frame an observing relay may leave undecoded
 - ``parse_error(status: int, body: bytes) -> GatewayError``    upstream error -> core
 - ``format_error(err: GatewayError) -> tuple[int, dict]``      core -> client status and body
 

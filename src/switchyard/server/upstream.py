@@ -38,7 +38,7 @@ from ..config import ProviderConfig
 from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, Heartbeat, MessageStart, StreamError
 from ..core.model import Response
-from ..core.sse import SSEDecoder
+from ..core.sse import SSEDecoder, SSEFrame
 from ..fieldcache import Scope
 from ..keys import KeyPool, Lease, retry_after_from_headers
 from ..observability import trace
@@ -120,10 +120,25 @@ class MockEvents:
 class UpstreamStream:
     """An upstream SSE response being read: raw chunks plus the core events decoded from them.
 
-    The decoder always runs — on the fast path it only observes (usage, stop reason, errors).
+    The decoder always runs — on the fast path it only observes (usage, stop reason, errors), so
+    once the stream is primed, frames that carry content alone (the codec's ``content_only``) are
+    not decoded; if the stream's last frame was one, it is decoded at the end (Gemini's cumulative usage
+    on a cut stream).
     """
 
-    __slots__ = ("decoder", "fast", "finished", "heartbeat", "held", "protocol", "resp", "sse", "url")
+    __slots__ = (
+        "decoder",
+        "fast",
+        "finished",
+        "heartbeat",
+        "held",
+        "protocol",
+        "resp",
+        "skip",
+        "skipped",
+        "sse",
+        "url",
+    )
 
     def __init__(
         self, protocol: str, resp: aiohttp.ClientResponse, url: str, fast: bool, heartbeat: float = 0.0
@@ -137,17 +152,28 @@ class UpstreamStream:
         self.decoder = codec(protocol).StreamDecoder()
         self.held: list[tuple[bytes, list[Event]]] = []
         self.finished = False
+        self.skip: Callable[[SSEFrame], bool] | None = None
+        """Set once primed on the fast path: which frames need no decoding."""
+        self.skipped: SSEFrame | None = None
 
     def _decode(self, chunk: bytes) -> list[Event]:
         events: list[Event] = []
+        skip = self.skip
         for frame in self.sse.feed(chunk):
-            events.extend(self.decoder.feed(frame))
+            if skip is not None and skip(frame):
+                self.skipped = frame
+            else:
+                self.skipped = None  # only a skipped *last* frame is decoded at the end
+                events.extend(self.decoder.feed(frame))
         return events
 
     def _finish(self) -> list[Event]:
         self.finished = True
         events: list[Event] = []
-        for frame in self.sse.flush():
+        frames = self.sse.flush()
+        if self.skipped is not None:
+            frames.insert(0, self.skipped)
+        for frame in frames:
             events.extend(self.decoder.feed(frame))
         events.extend(self.decoder.finish())
         return events
@@ -169,6 +195,8 @@ class UpstreamStream:
                     if isinstance(event, StreamError):
                         raise event.error
                     if not isinstance(event, MessageStart | Heartbeat):
+                        if self.fast:
+                            self.skip = codec(self.protocol).content_only
                         return
 
     async def chunks(self) -> AsyncIterator[tuple[bytes, list[Event]]]:

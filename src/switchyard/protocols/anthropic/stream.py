@@ -358,3 +358,15 @@ class StreamEncoder:
         out += _frame("message_stop", {"type": "message_stop"})
         self._ended = True
         return out
+
+
+_CONTENT_EVENTS = frozenset(("content_block_start", "content_block_delta", "content_block_stop", "ping"))
+
+
+def content_only(frame: SSEFrame) -> bool:
+    """True for a frame that carries content alone (no usage, stop reason, error or end).
+
+    A relay that only watches those (the same-protocol fast path) may skip decoding it. A false
+    answer is always safe: it only costs a decode.
+    """
+    return frame.event in _CONTENT_EVENTS

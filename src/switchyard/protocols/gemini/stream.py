@@ -358,3 +358,13 @@ class StreamEncoder:
         if self._id:
             out["responseId"] = self._id
         return encode_frame(orjson.dumps(out), crlf=True)
+
+
+def content_only(frame: SSEFrame) -> bool:
+    """True for a frame that carries content alone (no usage, stop reason, error or end).
+
+    A relay that only watches those (the same-protocol fast path) may skip decoding it. A false
+    answer is always safe: it only costs a decode.
+    """
+    data = frame.data  # every frame has the cumulative usage: the relay decodes the last one it skipped
+    return '"finishReason"' not in data and '"finish_reason"' not in data and '"error"' not in data

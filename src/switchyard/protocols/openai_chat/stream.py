@@ -262,3 +262,13 @@ class StreamEncoder:
         if self._ended:
             return b""
         return self.feed(StreamError(GatewayError(ErrorKind.SERVER, "upstream stream ended before completion")))
+
+
+def content_only(frame: SSEFrame) -> bool:
+    """True for a frame that carries content alone (no usage, stop reason, error or end).
+
+    A relay that only watches those (the same-protocol fast path) may skip decoding it. A false
+    answer is always safe: it only costs a decode.
+    """
+    data = frame.data
+    return '"finish_reason":null' in data and '"usage"' not in data and '"error"' not in data

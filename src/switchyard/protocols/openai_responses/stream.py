@@ -320,3 +320,12 @@ _HANDLERS: dict[str, Any] = {
     "response.failed": StreamDecoder._failed,
     "error": StreamDecoder._error,
 }
+
+
+def content_only(frame: SSEFrame) -> bool:
+    """True for a frame that carries content alone (no usage, stop reason, error or end).
+
+    A relay that only watches those (the same-protocol fast path) may skip decoding it. A false
+    answer is always safe: it only costs a decode.
+    """
+    return frame.event is not None and frame.event.endswith(".delta")

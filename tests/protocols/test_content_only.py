@@ -1,0 +1,84 @@
+"""``content_only``: skipping the frames it names leaves what a same-protocol relay observes unchanged.
+
+The fast path decodes every frame until the first content event, then only the frames that are not
+``content_only``, and at the end the last frame if it skipped it. What it reads from the events — the
+usage, the stop reason, the first error and whether the stream ended — must be what a full decode
+gives, for every real stream and for the same streams cut short anywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from switchyard.core.events import Heartbeat, MessageDelta, MessageStart, MessageStop, StreamError
+from switchyard.core.sse import SSEDecoder, SSEFrame
+from switchyard.protocols import PROTOCOLS, codec
+
+HERE = Path(__file__).parent
+STREAMS = [(p, f) for p in PROTOCOLS for f in sorted((HERE / p / "fixtures").rglob("*.sse"))]
+
+
+def observed(protocol: str, frames: list[SSEFrame], skip: bool) -> dict[str, Any]:
+    mod = codec(protocol)
+    decoder = mod.StreamDecoder()
+    events = []
+    primed = False
+    skipped = None
+    for frame in frames:
+        if primed and skip and mod.content_only(frame):
+            skipped = frame
+            continue
+        skipped = None
+        new = decoder.feed(frame)
+        events += new
+        primed = primed or any(not isinstance(e, MessageStart | Heartbeat | StreamError) for e in new)
+    if skipped is not None:
+        events += decoder.feed(skipped)
+    events += decoder.finish()
+    seen: dict[str, Any] = {"usage": None, "stop": None, "error": None, "ended": False}
+    for e in events:
+        if isinstance(e, MessageStart) and e.usage is not None and seen["usage"] is None:
+            seen["usage"] = e.usage
+        elif isinstance(e, MessageDelta):
+            seen["usage"] = e.usage or seen["usage"]
+            seen["stop"] = e.stop_reason or seen["stop"]
+        elif isinstance(e, StreamError) and seen["error"] is None:
+            seen["error"] = (e.error.kind, e.error.message)
+        elif isinstance(e, MessageStop):
+            seen["ended"] = True
+    return seen
+
+
+def frames_of(raw: bytes) -> list[SSEFrame]:
+    dec = SSEDecoder()
+    return dec.feed(raw) + dec.flush()
+
+
+@pytest.mark.parametrize(("protocol", "path"), STREAMS, ids=[f"{p}/{f.name}" for p, f in STREAMS])
+def test_skipping_content_frames_observes_the_same(protocol: str, path: Path) -> None:
+    frames = frames_of(path.read_bytes())
+    assert observed(protocol, frames, skip=True) == observed(protocol, frames, skip=False)
+    for cut in range(1, len(frames)):  # the stream cut short after each frame
+        assert observed(protocol, frames[:cut], skip=True) == observed(protocol, frames[:cut], skip=False), cut
+
+
+def test_each_protocol_skips_something() -> None:
+    for protocol in PROTOCOLS:
+        skipped = [f for p, path in STREAMS if p == protocol for f in frames_of(path.read_bytes())]
+        assert any(codec(protocol).content_only(f) for f in skipped), protocol
+
+
+def test_frames_that_end_or_fail_are_never_skipped() -> None:
+    for protocol, data, event in (
+        ("anthropic", '{"type":"message_delta","delta":{"stop_reason":"end_turn"}}', "message_delta"),
+        ("anthropic", '{"type":"error","error":{"type":"overloaded_error"}}', "error"),
+        ("openai_chat", '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}', None),
+        ("openai_chat", '{"error":{"message":"x"},"choices":[{"finish_reason":null}]}', None),
+        ("openai_responses", '{"type":"response.completed"}', "response.completed"),
+        ("gemini", '{"candidates":[{"finishReason":"STOP"}]}', None),
+        ("gemini", '{"error":{"code":429}}', None),
+    ):
+        assert not codec(protocol).content_only(SSEFrame(data=data, event=event)), (protocol, data)
