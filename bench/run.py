@@ -46,10 +46,11 @@ LITELLM_VERSION = "1.106.2"
 LITELLM_VENV = Path.home() / ".cache" / "switchyard-bench" / f"litellm-{LITELLM_VERSION}"
 MOCK_PORT, PORTS = 9100, {"switchyard": 9301, "litellm": 9302, "floor": 9303}
 GATEWAY_CPU, LOAD_CPU = "0", "1"
+BENCH_KEY = "sk-bench-5f0c2a9e7d4b41c3a8e6f1b2d9c07e35"  # the client key every gateway checks (but the floor)
 HEADERS = {
     "Content-Type": "application/json",
-    "Authorization": "Bearer sk-bench",
-    "x-api-key": "sk-bench",
+    "Authorization": f"Bearer {BENCH_KEY}",
+    "x-api-key": BENCH_KEY,
     "anthropic-version": "2023-06-01",
 }
 PROMPT = "Say hello"
@@ -204,7 +205,12 @@ class Gateway:
 def switchyard(workdir: Path) -> Gateway:
     mock = f"http://127.0.0.1:{MOCK_PORT}"
     config = {
-        "server": {"host": "127.0.0.1", "port": PORTS["switchyard"], "data_dir": str(workdir / "switchyard-data")},
+        "server": {
+            "host": "127.0.0.1",
+            "port": PORTS["switchyard"],
+            "data_dir": str(workdir / "switchyard-data"),
+            "auth_keys": [BENCH_KEY],
+        },
         "providers": {
             "oa": {"type": "openai", "base_url": f"{mock}/v1", "api_keys": ["sk-mock"]},
             "an": {"type": "anthropic", "base_url": mock, "api_keys": ["sk-mock"]},
@@ -234,6 +240,7 @@ def litellm(workdir: Path) -> Gateway:
             entry("bench-slow", "openai/mock-slow", f"{mock}/v1"),
         ],
         "litellm_settings": {"drop_params": True, "telemetry": False},
+        "general_settings": {"master_key": BENCH_KEY},
     }
     path = workdir / "litellm.yaml"
     path.write_text(json.dumps(config))
@@ -476,6 +483,7 @@ def main() -> None:
     mock = subprocess.Popen(
         ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "mock_upstream.py"), "--port", str(MOCK_PORT)],
         stdout=subprocess.DEVNULL,
+        stderr=(workdir / "mock.log").open("wb"),  # connections cut by wrk at the end of a run
         start_new_session=True,
     )
     try:
