@@ -14,6 +14,11 @@ the request (the *last user text* is the last text part of the last user message
    null ``null``). A freeform tool gets ``{"input": "mock"}``.
 3. Otherwise -> ``Hello from Switchyard mock. You said: <last user text>``.
 
+When the request asks for JSON output (``response_format``), the text answer of 1 or 3 is JSON
+instead: for a ``json_schema``, an instance of the schema built like tool arguments (the Gemini
+CLI's router classifier gets ``{"complexity_reasoning": "mock", "complexity_score": 1}``); for
+``json_object``, ``{"answer": <the text answer>}``.
+
 A reasoning part comes first when the request asks for reasoning (any enabled reasoning setting)
 or the last user text contains ``think``: ``Thinking about: <first 60 characters>``. It carries
 no signature.
@@ -75,6 +80,7 @@ def respond(req: Request) -> Response:
         stop = StopReason.TOOL_USE
     else:
         answer = f"Tool result received: {result[:80]}" if result is not None else _hello(text)
+        answer = _formatted(req.response_format, answer)
         if req.max_tokens is not None and count_words(answer) > req.max_tokens:
             answer = " ".join(answer.split()[: max(req.max_tokens, 0)])
             stop = StopReason.MAX_TOKENS
@@ -147,6 +153,16 @@ def _wants_reasoning(req: Request, text: str) -> bool:
 
 def _hello(text: str) -> str:
     return f"{GREETING} You said: {text}" if text else GREETING
+
+
+def _formatted(fmt: dict[str, Any] | None, answer: str) -> str:
+    """The text answer in the requested output format (JSON for ``json_schema`` / ``json_object``)."""
+    kind = fmt.get("type") if fmt else None
+    if kind == "json_schema":
+        return arguments_text(_example(fmt.get("schema") or {"type": "object"}))
+    if kind == "json_object":
+        return arguments_text({"answer": answer})
+    return answer
 
 
 def _calls(req: Request, text: str) -> list[ToolCallPart]:

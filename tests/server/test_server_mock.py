@@ -3,9 +3,11 @@ SDKs, streaming and not), plus its pure behaviour (triggers, arguments from sche
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
-from gateway_harness import PROTOCOLS
+from gateway_harness import CLIENT_KEY, PROTOCOLS, call
 from sdk_clients import CLOCK, WEATHER, ToolTurn, client
 
 from switchyard import mock
@@ -21,6 +23,8 @@ from switchyard.core.model import (
     ToolCallPart,
     ToolResultPart,
 )
+
+CLI_FIXTURES = Path(__file__).parents[1] / "protocols" / "gemini" / "fixtures" / "gemini_cli"
 
 cells = pytest.mark.parametrize(
     ("client_protocol", "stream"),
@@ -72,6 +76,17 @@ def test_mock_thinks_when_asked(gateway, upstreams, client_protocol, stream):
     assert result.text == "Hello from Switchyard mock. You said: think about it"
     if client_protocol != "openai_chat":
         assert result.reasoning == "Thinking about: think about it"
+
+
+def test_mock_answers_the_gemini_cli_router_classifier_in_json(gateway, upstreams):
+    # The Gemini CLI's router asks for JSON (responseJsonSchema with upper-case types) and retries
+    # for about 90 seconds when the answer does not parse; the mock answers an instance of the schema.
+    body = orjson.loads((CLI_FIXTURES / "hello" / "01_generateContent_gemini-3.5-flash-lite.body.json").read_bytes())
+    res = call(f"{gateway.url}/v1beta/models/mock-1:generateContent", body=body, headers={"x-goog-api-key": CLIENT_KEY})
+    assert res.status == 200, res.body
+    parts = res.json["candidates"][0]["content"]["parts"]
+    answer = orjson.loads("".join(p["text"] for p in parts if not p.get("thought")))
+    assert answer == {"complexity_reasoning": "mock", "complexity_score": 1}
 
 
 # ---------------------------------------------------------------------------- pure behaviour
@@ -145,6 +160,22 @@ def test_mock_reasoning_from_settings_and_from_text():
 def test_mock_max_tokens_cuts_the_answer():
     resp = mock.respond(Request("m", messages=[user("one two three")], max_tokens=3))
     assert resp.content == [TextPart("Hello from Switchyard")] and resp.stop_reason == StopReason.MAX_TOKENS
+
+
+def test_mock_answers_json_when_asked():
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}, "required": ["n"]}
+    fmt = {"type": "json_schema", "name": "out", "schema": schema}
+    resp = mock.respond(Request("m", messages=[user("hi")], response_format=fmt))
+    assert resp.content == [TextPart('{"n":1}')]
+    resp = mock.respond(Request("m", messages=[user("hi")], response_format={"type": "json_object"}))
+    assert orjson.loads(resp.content[0].text) == {"answer": "Hello from Switchyard mock. You said: hi"}
+    # tool calls still come first; a plain text format changes nothing
+    tools = [Tool("f", parameters={"required": ["q"]})]
+    assert isinstance(
+        mock.respond(Request("m", [user("a tool")], tools=tools, response_format=fmt)).content[0], ToolCallPart
+    )
+    text = mock.respond(Request("m", messages=[user("hi")], response_format={"type": "text"})).content
+    assert text == [TextPart("Hello from Switchyard mock. You said: hi")]
 
 
 def test_mock_is_deterministic_and_streams_the_same_answer():
