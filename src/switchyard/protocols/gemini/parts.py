@@ -10,7 +10,9 @@ Parsing (wire -> core), per part:
   the model side) -> ReasoningPart(text="", signature, source "gemini") with the hint
   ``_signature_only`` (and the original empty ``text`` key kept in extensions).
 - ``inlineData`` -> ImagePart (``image/*``) or DocumentPart with ``data``; ``fileData`` -> the same
-  with ``url`` = ``fileUri``.
+  with ``url`` = ``fileUri``. A ``fileUri`` only Gemini can resolve (a Files API file, a ``gs://``
+  object: :func:`gemini_only_uri`) is native-only in requests, like the other protocols' file ids:
+  another provider would be handed a URL it cannot fetch.
 - ``functionCall`` -> ToolCallPart (``id`` may be "" here: the caller mints one);
   ``thoughtSignature`` -> ``signature`` with ``signature_source`` "gemini".
 - ``functionResponse`` -> ToolResultPart (see :func:`parse_function_response`).
@@ -33,6 +35,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -68,8 +71,11 @@ _MAGIC = (
 # --- wire -> core ---------------------------------------------------------------------------
 
 
-def parse_part(raw: Any, where: str, model_side: bool) -> Part:
-    """One Gemini part -> one core part (function-call ids left "" when absent)."""
+def parse_part(raw: Any, where: str, model_side: bool, native_only: list[str] | None = None) -> Part:
+    """One Gemini part -> one core part (function-call ids left "" when absent).
+
+    ``native_only``: where to record the path of parts only Gemini can carry (requests).
+    """
     p = as_object(raw, where)
     sig = p.get("thoughtSignature")
     if sig is not None and not isinstance(sig, str):
@@ -87,7 +93,10 @@ def parse_part(raw: Any, where: str, model_side: bool) -> Part:
     if "inlineData" in p:
         return _parse_blob(p, where)
     if "fileData" in p:
-        return _parse_file(p, where)
+        part = _parse_file(p, where)
+        if native_only is not None and part.url is not None and gemini_only_uri(part.url):
+            native_only.append(f"{where}.fileData.fileUri")
+        return part
     if sig is not None and model_side and not DATA_KEYS.intersection(p):
         ext = {k: v for k, v in p.items() if k != "thoughtSignature"}
         ext["_signature_only"] = True
@@ -197,6 +206,16 @@ def _parse_blob(p: dict[str, Any], where: str) -> Part:
     if mime and mime.startswith("image/"):
         return ImagePart(data=data, media_type=mime, extensions=ext)
     return DocumentPart(data=data, media_type=mime, extensions=ext)
+
+
+def gemini_only_uri(uri: str) -> bool:
+    """A ``fileUri`` no other provider can fetch: a Gemini Files API file
+    (``https://generativelanguage.googleapis.com/v1beta/files/<id>``, or its bare ``files/<id>``
+    name) or a Cloud Storage object (``gs://``). Public HTTPS URLs are not: every protocol takes them."""
+    if uri.startswith(("gs://", "files/")):
+        return True
+    parts = urlsplit(uri)
+    return parts.hostname == "generativelanguage.googleapis.com" and "/files/" in parts.path
 
 
 def _parse_file(p: dict[str, Any], where: str) -> Part:

@@ -51,7 +51,7 @@ def parse_request(body: dict[str, Any], model: str = "") -> Request:
     for key in _NATIVE_TOP:
         if b.get(key) is not None:
             req.native_only.append(key)
-    req.messages = _parse_contents(contents)
+    req.messages = _parse_contents(contents, req.native_only)
     if b.get("systemInstruction") is not None:
         req.system = _parse_system(b["systemInstruction"], req)
     if b.get("tools") is not None:
@@ -71,10 +71,13 @@ def _parse_system(raw: Any, req: Request) -> list[Part]:
     extra = {k: v for k, v in si.items() if k != "parts"}
     if extra:
         req.extensions["_systemInstruction_extra"] = extra
-    return [parse_part(p, f"systemInstruction.parts[{i}]", model_side=False) for i, p in enumerate(parts)]
+    return [
+        parse_part(p, f"systemInstruction.parts[{i}]", model_side=False, native_only=req.native_only)
+        for i, p in enumerate(parts)
+    ]
 
 
-def _parse_contents(contents: list[Any]) -> list[Message]:
+def _parse_contents(contents: list[Any], native_only: list[str]) -> list[Message]:
     messages: list[Message] = []
     calls: list[list[Any]] = []  # [id, name, answered] in call order
     for ci, raw in enumerate(contents):
@@ -102,7 +105,7 @@ def _parse_contents(contents: list[Any]) -> list[Message]:
         current: Message | None = None
         for pi, raw_part in enumerate(parts):
             pwhere = f"{where}.parts[{pi}]"
-            part = parse_part(raw_part, pwhere, model_side=role == "model")
+            part = parse_part(raw_part, pwhere, model_side=role == "model", native_only=native_only)
             if isinstance(part, ToolCallPart):
                 if role != "model":
                     raise RequestError("functionCall parts belong in model contents", param=f"{pwhere}.functionCall")
