@@ -5,27 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
+from protocol_helpers import Fixtures, decode_stream, encode_stream, named_payloads
 
-from switchyard.core import SSEDecoder
 from switchyard.core.events import Event
 from switchyard.core.model import Request
 from switchyard.protocols import anthropic
 
-FIXTURES = Path(__file__).parent / "fixtures"
+_fixtures = Fixtures(Path(__file__).parent / "fixtures")
+FIXTURES = _fixtures.folder
 CLAUDE_CODE = FIXTURES / "claude_code"
-
-
-def load(name: str) -> Any:
-    return orjson.loads((FIXTURES / name).read_bytes())
-
-
-def raw(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def names(pattern: str) -> list[str]:
-    return sorted(p.name for p in FIXTURES.glob(pattern))
+load, raw, names = _fixtures.load, _fixtures.raw, _fixtures.names
+frames = named_payloads  # (event name, parsed data) of every frame
 
 
 def capture_bodies() -> list[Path]:
@@ -34,29 +24,12 @@ def capture_bodies() -> list[Path]:
 
 def decode(data: bytes, cuts: list[int] | None = None) -> list[Event]:
     """Upstream SSE bytes (in the given chunking) -> core events through the Anthropic decoder."""
-    sse = SSEDecoder()
-    dec = anthropic.StreamDecoder()
-    events: list[Event] = []
-    start = 0
-    for cut in [*sorted(cuts or []), len(data)]:
-        for frame in sse.feed(data[start:cut]):
-            events += dec.feed(frame)
-        start = cut
-    for frame in sse.flush():
-        events += dec.feed(frame)
-    return events + dec.finish()
+    return decode_stream(anthropic.StreamDecoder, data, cuts)
 
 
 def encode(events: list[Event], req: Request | None = None) -> bytes:
     """Core events -> Anthropic SSE bytes through the encoder (finish() included)."""
-    enc = anthropic.StreamEncoder(req or Request(model="claude-test", protocol="anthropic"))
-    return b"".join(enc.feed(e) for e in events) + enc.finish()
-
-
-def frames(data: bytes) -> list[tuple[str | None, Any]]:
-    """(event name, parsed data) of every frame."""
-    sse = SSEDecoder()
-    return [(f.event, orjson.loads(f.data)) for f in sse.feed(data) + sse.flush() if f.comment is None]
+    return encode_stream(anthropic.StreamEncoder(req or Request(model="claude-test", protocol="anthropic")), events)
 
 
 def request(**body: Any) -> dict[str, Any]:

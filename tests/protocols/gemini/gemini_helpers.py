@@ -5,45 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
+from protocol_helpers import Fixtures, decode_stream, encode_stream, payloads
 
-from switchyard.core import SSEDecoder
 from switchyard.core.events import Event
 from switchyard.protocols import gemini
 
-FIXTURES = Path(__file__).parent / "fixtures"
+_fixtures = Fixtures(Path(__file__).parent / "fixtures")
+FIXTURES = _fixtures.folder
 CLI = FIXTURES / "gemini_cli"
-
-
-def load(name: str) -> Any:
-    return orjson.loads((FIXTURES / name).read_bytes())
-
-
-def raw(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+load, raw = _fixtures.load, _fixtures.raw
+frames = payloads  # the JSON payloads of an SSE byte stream (comments skipped)
 
 
 def decode(data: bytes, cuts: list[int] | None = None) -> list[Event]:
     """Upstream SSE bytes (in the given chunking) -> core events through the Gemini decoder."""
-    sse = SSEDecoder()
-    dec = gemini.StreamDecoder()
-    events: list[Event] = []
-    start = 0
-    for cut in [*sorted(cuts or []), len(data)]:
-        for frame in sse.feed(data[start:cut]):
-            events += dec.feed(frame)
-        start = cut
-    for frame in sse.flush():
-        events += dec.feed(frame)
-    return events + dec.finish()
+    return decode_stream(gemini.StreamDecoder, data, cuts)
 
 
 def encode(req: Any, events: list[Event]) -> bytes:
-    enc = gemini.StreamEncoder(req)
-    return b"".join(enc.feed(e) for e in events) + enc.finish()
-
-
-def frames(data: bytes) -> list[Any]:
-    """The JSON payloads of an SSE byte stream (comments skipped)."""
-    sse = SSEDecoder()
-    return [orjson.loads(f.data) for f in sse.feed(data) + sse.flush() if f.comment is None]
+    return encode_stream(gemini.StreamEncoder(req), events)
