@@ -61,11 +61,22 @@ CLOCK = ToolSpec(
 )
 
 
-class ChatClient:
-    protocol = "openai_chat"
+@dataclass
+class Question:
+    """One request, protocol-neutrally: what :meth:`SDKClient.ask` was given."""
 
-    def __init__(self, base_url: str, api_key: str = CLIENT_KEY) -> None:
-        self.sdk = openai.OpenAI(base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=30)
+    model: str
+    prompt: str | None
+    system: str | None = None
+    tools: list[ToolSpec] | None = None
+    history: ToolTurn | None = None
+    thinking: bool = False
+
+
+class SDKClient:
+    """One SDK as a gateway client; a subclass writes a :class:`Question` the SDK's way (``send``)."""
+
+    protocol: str
 
     def ask(
         self,
@@ -78,32 +89,47 @@ class ChatClient:
         history: ToolTurn | None = None,
         thinking: bool = False,
     ) -> Result:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-        if history:
+        return self.send(Question(model, prompt, system, tools, history, thinking), stream)
+
+    def send(self, q: Question, stream: bool) -> Result:
+        raise NotImplementedError
+
+
+class OpenAIClient(SDKClient):
+    def __init__(self, base_url: str, api_key: str = CLIENT_KEY) -> None:
+        self.sdk = openai.OpenAI(base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=30)
+
+
+class ChatClient(OpenAIClient):
+    protocol = "openai_chat"
+
+    def send(self, q: Question, stream: bool) -> Result:
+        messages: list[dict[str, Any]] = [{"role": "system", "content": q.system}] if q.system else []
+        if q.history:
             messages += [
-                {"role": "user", "content": history.prompt},
+                {"role": "user", "content": q.history.prompt},
                 {
                     "role": "assistant",
                     "content": None,
                     "tool_calls": [
                         {
-                            "id": history.call_id,
+                            "id": q.history.call_id,
                             "type": "function",
-                            "function": {"name": history.name, "arguments": json.dumps(history.args)},
+                            "function": {"name": q.history.name, "arguments": json.dumps(q.history.args)},
                         }
                     ],
                 },
-                {"role": "tool", "tool_call_id": history.call_id, "content": history.result},
+                {"role": "tool", "tool_call_id": q.history.call_id, "content": q.history.result},
             ]
-        if prompt is not None:
-            messages.append({"role": "user", "content": prompt})
-        kwargs: dict[str, Any] = {"model": model, "messages": messages}
-        if tools:
+        if q.prompt is not None:
+            messages.append({"role": "user", "content": q.prompt})
+        kwargs: dict[str, Any] = {"model": q.model, "messages": messages}
+        if q.tools:
             kwargs["tools"] = [
                 {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.schema}}
-                for t in tools
+                for t in q.tools
             ]
-        if thinking:
+        if q.thinking:
             kwargs["reasoning_effort"] = "low"
         if stream:
             with self.sdk.chat.completions.stream(**kwargs, stream_options={"include_usage": True}) as s:
@@ -122,41 +148,28 @@ class ChatClient:
         )
 
 
-class ResponsesClient:
+class ResponsesClient(OpenAIClient):
     protocol = "openai_responses"
 
-    def __init__(self, base_url: str, api_key: str = CLIENT_KEY) -> None:
-        self.sdk = openai.OpenAI(base_url=base_url + "/v1", api_key=api_key, max_retries=0, timeout=30)
-
-    def ask(
-        self,
-        model: str,
-        prompt: str | None,
-        *,
-        stream: bool = False,
-        system: str | None = None,
-        tools: list[ToolSpec] | None = None,
-        history: ToolTurn | None = None,
-        thinking: bool = False,
-    ) -> Result:
+    def send(self, q: Question, stream: bool) -> Result:
         items: list[dict[str, Any]] = []
-        if history:
+        if q.history:
             items += [
-                {"type": "message", "role": "user", "content": history.prompt},
+                {"type": "message", "role": "user", "content": q.history.prompt},
                 {
                     "type": "function_call",
-                    "call_id": history.call_id,
-                    "name": history.name,
-                    "arguments": json.dumps(history.args),
+                    "call_id": q.history.call_id,
+                    "name": q.history.name,
+                    "arguments": json.dumps(q.history.args),
                 },
-                {"type": "function_call_output", "call_id": history.call_id, "output": history.result},
+                {"type": "function_call_output", "call_id": q.history.call_id, "output": q.history.result},
             ]
-        if prompt is not None:
-            items.append({"type": "message", "role": "user", "content": prompt})
-        kwargs: dict[str, Any] = {"model": model, "input": items, "store": False}
-        if system:
-            kwargs["instructions"] = system
-        if tools:
+        if q.prompt is not None:
+            items.append({"type": "message", "role": "user", "content": q.prompt})
+        kwargs: dict[str, Any] = {"model": q.model, "input": items, "store": False}
+        if q.system:
+            kwargs["instructions"] = q.system
+        if q.tools:
             kwargs["tools"] = [
                 {
                     "type": "function",
@@ -165,9 +178,9 @@ class ResponsesClient:
                     "parameters": t.schema,
                     "strict": False,
                 }
-                for t in tools
+                for t in q.tools
             ]
-        if thinking:
+        if q.thinking:
             kwargs["reasoning"] = {"effort": "low", "summary": "auto"}
         if stream:
             with self.sdk.responses.stream(**kwargs) as s:
@@ -186,49 +199,41 @@ class ResponsesClient:
         return result
 
 
-class AnthropicClient:
+class AnthropicClient(SDKClient):
     protocol = "anthropic"
 
     def __init__(self, base_url: str, api_key: str = CLIENT_KEY) -> None:
         self.sdk = anthropic.Anthropic(base_url=base_url, api_key=api_key, max_retries=0, timeout=30)
 
-    def ask(
-        self,
-        model: str,
-        prompt: str | None,
-        *,
-        stream: bool = False,
-        system: str | None = None,
-        tools: list[ToolSpec] | None = None,
-        history: ToolTurn | None = None,
-        thinking: bool = False,
-    ) -> Result:
+    def send(self, q: Question, stream: bool) -> Result:
         messages: list[dict[str, Any]] = []
-        if history:
+        if q.history:
             messages += [
-                {"role": "user", "content": history.prompt},
+                {"role": "user", "content": q.history.prompt},
                 {
                     "role": "assistant",
                     "content": [
-                        {"type": "tool_use", "id": history.call_id, "name": history.name, "input": history.args}
+                        {"type": "tool_use", "id": q.history.call_id, "name": q.history.name, "input": q.history.args}
                     ],
                 },
                 {
                     "role": "user",
                     "content": [
-                        {"type": "tool_result", "tool_use_id": history.call_id, "content": history.result},
-                        *([{"type": "text", "text": prompt}] if prompt is not None else []),
+                        {"type": "tool_result", "tool_use_id": q.history.call_id, "content": q.history.result},
+                        *([{"type": "text", "text": q.prompt}] if q.prompt is not None else []),
                     ],
                 },
             ]
         else:
-            messages.append({"role": "user", "content": prompt})
-        kwargs: dict[str, Any] = {"model": model, "max_tokens": 1024, "messages": messages}
-        if system:
-            kwargs["system"] = system
-        if tools:
-            kwargs["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.schema} for t in tools]
-        if thinking:
+            messages.append({"role": "user", "content": q.prompt})
+        kwargs: dict[str, Any] = {"model": q.model, "max_tokens": 1024, "messages": messages}
+        if q.system:
+            kwargs["system"] = q.system
+        if q.tools:
+            kwargs["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.schema} for t in q.tools
+            ]
+        if q.thinking:
             kwargs["max_tokens"] = 4096
             kwargs["thinking"] = {"type": "enabled", "budget_tokens": 1024}
         if stream:
@@ -253,7 +258,7 @@ class AnthropicClient:
         return result
 
 
-class GeminiClient:
+class GeminiClient(SDKClient):
     protocol = "gemini"
 
     def __init__(self, base_url: str, api_key: str = CLIENT_KEY) -> None:
@@ -267,26 +272,18 @@ class GeminiClient:
             ),
         )
 
-    def ask(
-        self,
-        model: str,
-        prompt: str | None,
-        *,
-        stream: bool = False,
-        system: str | None = None,
-        tools: list[ToolSpec] | None = None,
-        history: ToolTurn | None = None,
-        thinking: bool = False,
-    ) -> Result:
+    def send(self, q: Question, stream: bool) -> Result:
         contents: list[gtypes.Content] = []
-        if history:
+        if q.history:
             contents += [
-                gtypes.Content(role="user", parts=[gtypes.Part(text=history.prompt)]),
+                gtypes.Content(role="user", parts=[gtypes.Part(text=q.history.prompt)]),
                 gtypes.Content(
                     role="model",
                     parts=[
                         gtypes.Part(
-                            function_call=gtypes.FunctionCall(id=history.call_id, name=history.name, args=history.args)
+                            function_call=gtypes.FunctionCall(
+                                id=q.history.call_id, name=q.history.name, args=q.history.args
+                            )
                         )
                     ],
                 ),
@@ -295,32 +292,32 @@ class GeminiClient:
                     parts=[
                         gtypes.Part(
                             function_response=gtypes.FunctionResponse(
-                                id=history.call_id, name=history.name, response={"result": history.result}
+                                id=q.history.call_id, name=q.history.name, response={"result": q.history.result}
                             )
                         )
                     ],
                 ),
             ]
-        if prompt is not None:
-            contents.append(gtypes.Content(role="user", parts=[gtypes.Part(text=prompt)]))
-        config = gtypes.GenerateContentConfig(system_instruction=system)
-        if tools:
+        if q.prompt is not None:
+            contents.append(gtypes.Content(role="user", parts=[gtypes.Part(text=q.prompt)]))
+        config = gtypes.GenerateContentConfig(system_instruction=q.system)
+        if q.tools:
             config.tools = [
                 gtypes.Tool(
                     function_declarations=[
                         gtypes.FunctionDeclaration(
                             name=t.name, description=t.description, parameters_json_schema=t.schema
                         )
-                        for t in tools
+                        for t in q.tools
                     ]
                 )
             ]
-        if thinking:
+        if q.thinking:
             config.thinking_config = gtypes.ThinkingConfig(include_thoughts=True)
         if stream:
-            chunks = list(self.sdk.models.generate_content_stream(model=model, contents=contents, config=config))
+            chunks = list(self.sdk.models.generate_content_stream(model=q.model, contents=contents, config=config))
         else:
-            chunks = [self.sdk.models.generate_content(model=model, contents=contents, config=config)]
+            chunks = [self.sdk.models.generate_content(model=q.model, contents=contents, config=config)]
         result = Result(raw=chunks)
         for chunk in chunks:
             for cand in chunk.candidates or []:
