@@ -32,7 +32,7 @@ client echoes back: no signature, no redacted data) are replaced by the signed o
 
 from __future__ import annotations
 
-from .rules import PROTOCOL, Extract, Inject, Probe, Rule
+from .rules import PROTOCOL, Extract, Inject, Probe, Rule, Select
 
 _SIGNED = ((("signature_source", PROTOCOL), ("signature", "*")),)
 _SIGNED_OR_REDACTED = (*_SIGNED, (("redacted", "*"),))
@@ -45,19 +45,38 @@ _ALREADY_SIGNED = (
     Probe("content[kind=text].extensions.thoughtSignature"),
 )
 
-ANTHROPIC_THINKING = Rule(
-    name="anthropic.thinking",
-    protocols=("anthropic",),
-    mode="per_tool_call",
-    extract=Extract(source="response", path="content[kind=reasoning]", select=_SIGNED_OR_REDACTED),
-    inject=Inject(
-        anchor="message",
-        path="content[0]",
-        op="insert",
-        unless=(Probe("content[kind=reasoning]", _SIGNED_OR_REDACTED),),
-        replace=_VISIBLE_ONLY,
-    ),
-)
+
+def _reasoning_of_calls(name: str, protocol: str, select: Select, unless: Select | None = None) -> Rule:
+    """Reasoning parts (matching ``select``) of an output with tool calls, kept under each call id and
+    inserted at the start of the assistant message holding one of those calls, replacing visible-only
+    copies, unless that message already holds reasoning matching ``unless`` (default: ``select``)."""
+    return Rule(
+        name=name,
+        protocols=(protocol,),
+        mode="per_tool_call",
+        extract=Extract(source="response", path="content[kind=reasoning]", select=select),
+        inject=Inject(
+            anchor="message",
+            path="content[0]",
+            op="insert",
+            unless=(Probe("content[kind=reasoning]", select if unless is None else unless),),
+            replace=_VISIBLE_ONLY,
+        ),
+    )
+
+
+def _text_answer_signature(name: str, extract: Extract) -> Rule:
+    """A Gemini text answer's signature, appended to the last assistant message unless it is signed."""
+    return Rule(
+        name=name,
+        protocols=("gemini",),
+        mode="last_assistant_turn",
+        extract=extract,
+        inject=Inject(anchor="message", path="content[-1]", op="insert", unless=_ALREADY_SIGNED),
+    )
+
+
+ANTHROPIC_THINKING = _reasoning_of_calls("anthropic.thinking", "anthropic", _SIGNED_OR_REDACTED)
 
 GEMINI_TOOL_CALL_SIGNATURE = Rule(
     name="gemini.tool_call_signature",
@@ -72,33 +91,16 @@ GEMINI_TOOL_CALL_SIGNATURE = Rule(
     inject=Inject(anchor="tool_call", path="", op="merge", unless=(Probe("", _SIGNED),)),
 )
 
-GEMINI_THOUGHT_SIGNATURE = Rule(
-    name="gemini.thought_signature",
-    protocols=("gemini",),
-    mode="per_tool_call",
-    extract=Extract(source="response", path="content[kind=reasoning]", select=_SIGNED_WITH_TEXT),
-    inject=Inject(
-        anchor="message",
-        path="content[0]",
-        op="insert",
-        unless=(Probe("content[kind=reasoning]", _SIGNED),),
-        replace=_VISIBLE_ONLY,
-    ),
+GEMINI_THOUGHT_SIGNATURE = _reasoning_of_calls("gemini.thought_signature", "gemini", _SIGNED_WITH_TEXT, _SIGNED)
+
+GEMINI_TRAILING_SIGNATURE = _text_answer_signature(
+    "gemini.trailing_signature",
+    Extract(source="response", path="content[kind=reasoning]", select=_SIGNATURE_ONLY),
 )
 
-GEMINI_TRAILING_SIGNATURE = Rule(
-    name="gemini.trailing_signature",
-    protocols=("gemini",),
-    mode="last_assistant_turn",
-    extract=Extract(source="response", path="content[kind=reasoning]", select=_SIGNATURE_ONLY),
-    inject=Inject(anchor="message", path="content[-1]", op="insert", unless=_ALREADY_SIGNED),
-)
-
-GEMINI_TEXT_SIGNATURE = Rule(
-    name="gemini.text_signature",
-    protocols=("gemini",),
-    mode="last_assistant_turn",
-    extract=Extract(
+GEMINI_TEXT_SIGNATURE = _text_answer_signature(
+    "gemini.text_signature",
+    Extract(
         source="response",
         path="content[kind=text].extensions.thoughtSignature",
         value={
@@ -109,22 +111,9 @@ GEMINI_TEXT_SIGNATURE = Rule(
             "extensions": {"_signature_only": True},
         },
     ),
-    inject=Inject(anchor="message", path="content[-1]", op="insert", unless=_ALREADY_SIGNED),
 )
 
-RESPONSES_REASONING = Rule(
-    name="openai_responses.reasoning",
-    protocols=("openai_responses",),
-    mode="per_tool_call",
-    extract=Extract(source="response", path="content[kind=reasoning]", select=_SIGNED),
-    inject=Inject(
-        anchor="message",
-        path="content[0]",
-        op="insert",
-        unless=(Probe("content[kind=reasoning]", _SIGNED),),
-        replace=_VISIBLE_ONLY,
-    ),
-)
+RESPONSES_REASONING = _reasoning_of_calls("openai_responses.reasoning", "openai_responses", _SIGNED)
 
 BUILTIN_RULES: dict[str, list[Rule]] = {
     "anthropic": [ANTHROPIC_THINKING],
