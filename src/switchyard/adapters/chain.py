@@ -20,9 +20,9 @@ Without a trace callable nothing is serialised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core.events import Event
 from ..core.model import Request, Response
@@ -30,6 +30,7 @@ from ..fieldcache import FieldCache, Scope, StreamRecorder, to_json
 from .base import ADAPTERS, Adapter, AdapterError, EventTransform, Params
 
 Trace = Callable[[str, Any, Any], None]
+T = TypeVar("T", Request, Response)
 FIELD_CACHE = "field_cache"
 
 DEFAULT_CHAINS: dict[str, list[Any]] = {
@@ -122,39 +123,35 @@ class AdapterChain:
 
     async def apply_request(self, req: Request, trace: Trace | None = None, scope: Scope | None = None) -> Request:
         """``req`` through every stage in order (never mutated). ``scope`` is the field cache's."""
-        before = to_json(req) if trace else None
-        for stage in self.stages:
-            if stage.adapter is None:
-                out = await self.field_cache.inject(req, self.protocol, scope) if self._cache_on(scope) else req  # type: ignore[union-attr,arg-type]
-            elif stage.adapter.request is not None:
-                out = stage.adapter.request(req, stage.params, self.protocol)
-            else:
-                out = req
-            if trace:
-                after = to_json(out) if out is not req else before
-                trace(stage.label, before, after)
-                before = after
-            req = out
-        return req
+        return await self._through(req, self.stages, "request", trace, scope)
 
     async def apply_response(self, resp: Response, trace: Trace | None = None, scope: Scope | None = None) -> Response:
         """``resp`` through every stage in reverse order; the field cache stage records it."""
-        before = to_json(resp) if trace else None
-        for stage in reversed(self.stages):
+        return await self._through(resp, reversed(self.stages), "response", trace, scope)
+
+    async def _through(
+        self, value: T, stages: Iterable[Stage], hook: str, trace: Trace | None, scope: Scope | None
+    ) -> T:
+        """``value`` through ``stages``: each adapter's ``hook`` (``request`` or ``response``) where it
+        has one; at the field cache stage, when the cache applies, a request gets the cached values
+        injected and a response is recorded. Each stage is reported to ``trace``."""
+        before = to_json(value) if trace else None
+        for stage in stages:
+            out = value
             if stage.adapter is None:
                 if self._cache_on(scope):
-                    await self.field_cache.record_response(resp, self.protocol, scope)  # type: ignore[union-attr,arg-type]
-                out = resp
-            elif stage.adapter.response is not None:
-                out = stage.adapter.response(resp, stage.params, self.protocol)
-            else:
-                out = resp
+                    if hook == "request":
+                        out = await self.field_cache.inject(value, self.protocol, scope)  # type: ignore[union-attr,arg-type]
+                    else:
+                        await self.field_cache.record_response(value, self.protocol, scope)  # type: ignore[union-attr,arg-type]
+            elif (fn := getattr(stage.adapter, hook)) is not None:
+                out = fn(value, stage.params, self.protocol)
             if trace:
-                after = to_json(out) if out is not resp else before
+                after = to_json(out) if out is not value else before
                 trace(stage.label, before, after)
                 before = after
-            resp = out
-        return resp
+            value = out
+        return value
 
     def stream(self, trace: Trace | None = None, scope: Scope | None = None) -> ChainStream:
         """A per-stream runner: ``feed(event) -> events`` for each upstream event, then
