@@ -1,6 +1,7 @@
-"""What the codec tests of every protocol share: reading a folder's fixture files, and SSE bytes
-through a codec's StreamDecoder / StreamEncoder. Each protocol's ``*_helpers`` module binds
-these to its own fixtures and codec."""
+"""What the codec tests of every protocol share: reading a folder's fixture files, SSE bytes
+through a codec's StreamDecoder / StreamEncoder (each protocol's ``*_helpers`` module binds
+these to its own fixtures and codec), and the official OpenAI SDK as a client of the ``replay``
+server."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import openai
 import orjson
 
 from switchyard.core import SSEDecoder, SSEFrame
 from switchyard.core.events import Event
+from switchyard.core.model import Usage
 
 
 class Fixtures:
@@ -65,3 +68,13 @@ def payloads(data: bytes) -> list[Any]:
 def named_payloads(data: bytes) -> list[tuple[str | None, Any]]:
     """(event name, JSON payload) of each frame of an SSE byte stream (comments skipped)."""
     return [(f.event, orjson.loads(f.data)) for f in sse_frames(data)]
+
+
+def openai_client(replay: Any) -> openai.OpenAI:
+    """The official OpenAI SDK pointed at the ``replay`` server (no retries)."""
+    return openai.OpenAI(base_url=replay.url + "/v1", api_key="k", max_retries=0, timeout=10)
+
+
+def full_usage() -> Usage:
+    """Usage with every count the OpenAI wire formats carry (cache reads and reasoning included)."""
+    return Usage(input_tokens=10, cache_read_tokens=4, output_tokens=9, reasoning_tokens=3)

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 from protocol_helpers import Fixtures, decode_stream, encode_stream, sse_frames
 
-from switchyard.core.events import Event
-from switchyard.core.model import Request
+from switchyard.core.events import Event, MessageDelta, MessageStart, MessageStop, PartStart, PartStop, TextDelta
+from switchyard.core.model import Request, StopReason, TextPart, Usage
 from switchyard.protocols import openai_chat
 
 _fixtures = Fixtures(Path(__file__).parent / "fixtures")
@@ -25,6 +25,19 @@ def decode(data: bytes, cuts: list[int] | None = None) -> list[Event]:
 def encode(events: list[Event], req: Request | None = None) -> bytes:
     """Core events -> Chat SSE bytes through the encoder (finish() included)."""
     return encode_stream(openai_chat.StreamEncoder(req or Request(model="gpt-test", protocol="openai_chat")), events)
+
+
+def text_events(usage: Usage | None = None) -> list[Event]:
+    """A text answer, "Hel" + "lo", ending with ``usage``."""
+    return [
+        MessageStart("msg_1", "claude-x"),
+        PartStart(0, TextPart("")),
+        TextDelta(0, "Hel"),
+        TextDelta(0, "lo"),
+        PartStop(0),
+        MessageDelta(StopReason.END_TURN, usage=usage),
+        MessageStop(),
+    ]
 
 
 def chunks(data: bytes) -> list[Any]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import openai
 import orjson
 import pytest
-from chat_helpers import FIXTURES, encode, load
+from chat_helpers import FIXTURES, encode, load, text_events
+from protocol_helpers import full_usage, openai_client
 
 from replay_server import Reply
 from switchyard.core.errors import ErrorKind, GatewayError
@@ -49,29 +50,9 @@ TOOLS = [
 ]
 
 
-def client(replay) -> openai.OpenAI:
-    return openai.OpenAI(base_url=replay.url + "/v1", api_key="k", max_retries=0, timeout=10)
-
-
-def usage() -> Usage:
-    return Usage(input_tokens=10, cache_read_tokens=4, output_tokens=9, reasoning_tokens=3)
-
-
 def serve_stream(replay, events: list, **body) -> None:
     req = parse_request({"model": "gpt-x", "messages": MESSAGES, "stream": True, **body})
     replay.reply = Reply(encode(events, req), SSE)
-
-
-def text_events() -> list:
-    return [
-        MessageStart("msg_1", "claude-x"),
-        PartStart(0, TextPart("")),
-        TextDelta(0, "Hel"),
-        TextDelta(0, "lo"),
-        PartStop(0),
-        MessageDelta(StopReason.END_TURN, usage=usage()),
-        MessageStop(),
-    ]
 
 
 def parallel_events() -> list:
@@ -91,7 +72,7 @@ def parallel_events() -> list:
         PartStart(3, ToolCallPart("call_b", "get_time", "")),
         ToolArgsDelta(3, '{"tz":"CET"}'),
         PartStop(3),
-        MessageDelta(StopReason.TOOL_USE, usage=usage()),
+        MessageDelta(StopReason.TOOL_USE, usage=full_usage()),
         MessageStop(),
     ]
 
@@ -105,7 +86,7 @@ def test_create_reads_our_completions(replay, name: str) -> None:
     replay.reply = Reply(
         orjson.dumps(format_response(parse_response(body), parse_request({"model": "m", "messages": MESSAGES})))
     )
-    got = client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES)
+    got = openai_client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES)
     assert got.id == body["id"] and got.model == body["model"]
     assert got.choices[0].message.content == body["choices"][0]["message"]["content"]
     assert got.choices[0].finish_reason == body["choices"][0]["finish_reason"]
@@ -125,11 +106,11 @@ def test_create_reads_an_answer_of_another_protocol(replay) -> None:
             ToolCallPart("call_b", "get_time", '{"tz":"CET"}'),
         ],
         stop_reason=StopReason.TOOL_USE,
-        usage=usage(),
+        usage=full_usage(),
         protocol="anthropic",
     )
     replay.reply = Reply(orjson.dumps(format_response(resp, parse_request({"model": "m", "messages": MESSAGES}))))
-    got = client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES, tools=TOOLS)
+    got = openai_client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES, tools=TOOLS)
     message = got.choices[0].message
     assert message.content == "Sure." and got.choices[0].finish_reason == "tool_calls"
     assert [(c.id, c.function.name, orjson.loads(c.function.arguments)) for c in message.tool_calls] == [
@@ -148,7 +129,7 @@ def test_create_reads_a_real_anthropic_answer(replay) -> None:
     )
     resp = anthropic.parse_response(body)
     replay.reply = Reply(orjson.dumps(format_response(resp, parse_request({"model": "m", "messages": MESSAGES}))))
-    got = client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES)
+    got = openai_client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES)
     wanted = [b["input"] for b in body["content"] if b["type"] == "tool_use"]
     assert [orjson.loads(c.function.arguments) for c in got.choices[0].message.tool_calls] == wanted
 
@@ -157,17 +138,17 @@ def test_create_reads_a_real_anthropic_answer(replay) -> None:
 
 
 def test_create_stream_text(replay) -> None:
-    serve_stream(replay, text_events())
-    pieces = list(client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES, stream=True))
+    serve_stream(replay, text_events(full_usage()))
+    pieces = list(openai_client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in pieces if c.choices) == "Hello"
     assert pieces[-1].choices[0].finish_reason == "stop"
     assert all(c.usage is None for c in pieces)
 
 
 def test_create_stream_usage_when_asked(replay) -> None:
-    serve_stream(replay, text_events(), stream_options={"include_usage": True})
+    serve_stream(replay, text_events(full_usage()), stream_options={"include_usage": True})
     pieces = list(
-        client(replay).chat.completions.create(
+        openai_client(replay).chat.completions.create(
             model="gpt-x", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
         )
     )
@@ -176,8 +157,8 @@ def test_create_stream_usage_when_asked(replay) -> None:
 
 
 def test_stream_helper_text(replay) -> None:
-    serve_stream(replay, text_events(), stream_options={"include_usage": True})
-    with client(replay).chat.completions.stream(
+    serve_stream(replay, text_events(full_usage()), stream_options={"include_usage": True})
+    with openai_client(replay).chat.completions.stream(
         model="gpt-x", messages=MESSAGES, stream_options={"include_usage": True}
     ) as stream:
         deltas = [e.delta for e in stream if e.type == "content.delta"]
@@ -190,7 +171,7 @@ def test_stream_helper_text(replay) -> None:
 
 def test_stream_helper_accumulates_parallel_tool_calls_and_usage(replay) -> None:
     serve_stream(replay, parallel_events(), stream_options={"include_usage": True}, tools=TOOLS)
-    with client(replay).chat.completions.stream(
+    with openai_client(replay).chat.completions.stream(
         model="gpt-x", messages=MESSAGES, tools=TOOLS, stream_options={"include_usage": True}
     ) as stream:
         done = [e for e in stream if e.type == "tool_calls.function.arguments.done"]
@@ -214,7 +195,7 @@ def test_stream_helper_reads_a_translated_anthropic_stream(replay) -> None:
     sse, dec = SSEDecoder(), anthropic.StreamDecoder()
     events = [e for f in sse.feed(data) + sse.flush() for e in dec.feed(f)] + dec.finish()
     serve_stream(replay, events, stream_options={"include_usage": True}, tools=TOOLS)
-    with client(replay).chat.completions.stream(
+    with openai_client(replay).chat.completions.stream(
         model="gpt-x", messages=MESSAGES, tools=TOOLS, stream_options={"include_usage": True}
     ) as stream:
         final = stream.get_final_completion()
@@ -224,18 +205,18 @@ def test_stream_helper_reads_a_translated_anthropic_stream(replay) -> None:
 
 
 def test_in_band_error_raises(replay) -> None:
-    events = [*text_events()[:3], StreamError(GatewayError(ErrorKind.OVERLOADED, "Overloaded"))]
+    events = [*text_events(full_usage())[:3], StreamError(GatewayError(ErrorKind.OVERLOADED, "Overloaded"))]
     serve_stream(replay, events)
     with pytest.raises(openai.APIError) as info:
-        list(client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES, stream=True))
+        list(openai_client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES, stream=True))
     assert "Overloaded" in str(info.value)
 
 
 def test_in_band_error_raises_in_the_stream_helper(replay) -> None:
-    serve_stream(replay, [*text_events()[:3], StreamError(GatewayError(ErrorKind.SERVER, "boom"))])
+    serve_stream(replay, [*text_events(full_usage())[:3], StreamError(GatewayError(ErrorKind.SERVER, "boom"))])
     with (
         pytest.raises(openai.APIError),
-        client(replay).chat.completions.stream(model="gpt-x", messages=MESSAGES) as stream,
+        openai_client(replay).chat.completions.stream(model="gpt-x", messages=MESSAGES) as stream,
     ):
         for _ in stream:
             pass
@@ -254,5 +235,5 @@ def test_http_errors(replay, err: GatewayError, exc_type: type) -> None:
     status, body = format_error(err)
     replay.reply = Reply(orjson.dumps(body), status=status)
     with pytest.raises(exc_type) as info:
-        client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES)
+        openai_client(replay).chat.completions.create(model="gpt-x", messages=MESSAGES)
     assert info.value.status_code == status and err.message in str(info.value)

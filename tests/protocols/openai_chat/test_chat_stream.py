@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from chat_helpers import chunks, decode, encode, names, raw
+from chat_helpers import chunks, decode, encode, names, raw, text_events
 
 from switchyard.core.errors import ErrorKind, GatewayError
 from switchyard.core.events import (
@@ -215,20 +215,8 @@ def chat_req(**body) -> Request:
 USAGE = Usage(input_tokens=10, output_tokens=5, cache_read_tokens=4, reasoning_tokens=2)
 
 
-def text_events(usage=USAGE) -> list:
-    return [
-        MessageStart("msg_1", "claude-x"),
-        PartStart(0, TextPart("")),
-        TextDelta(0, "Hel"),
-        TextDelta(0, "lo"),
-        PartStop(0),
-        MessageDelta(StopReason.END_TURN, usage=usage),
-        MessageStop(),
-    ]
-
-
 def test_text_encoding() -> None:
-    out = chunks(encode(text_events(), chat_req(stream=True)))
+    out = chunks(encode(text_events(USAGE), chat_req(stream=True)))
     assert out[-1] == "[DONE]"
     assert out[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert (
@@ -242,9 +230,9 @@ def test_text_encoding() -> None:
 
 
 def test_include_usage_only_when_asked() -> None:
-    without = chunks(encode(text_events(), chat_req(stream=True)))
+    without = chunks(encode(text_events(USAGE), chat_req(stream=True)))
     assert not any(isinstance(c, dict) and "usage" in c for c in without)
-    with_usage = chunks(encode(text_events(), chat_req(stream=True, stream_options={"include_usage": True})))
+    with_usage = chunks(encode(text_events(USAGE), chat_req(stream=True, stream_options={"include_usage": True})))
     usage_chunk = with_usage[-2]
     assert usage_chunk["choices"] == []
     assert usage_chunk["usage"] == {
@@ -257,12 +245,12 @@ def test_include_usage_only_when_asked() -> None:
 
 
 def test_usage_in_message_start() -> None:
-    events = text_events(usage=None)
+    events = text_events()
     events[0] = MessageStart("msg_1", "claude-x", usage=Usage(input_tokens=7))
     out = chunks(encode(events, chat_req(stream=True, stream_options={"include_usage": True})))
     assert out[-2]["usage"]["prompt_tokens"] == 7
     # a later MessageDelta (cumulative, complete) wins
-    events = text_events()
+    events = text_events(USAGE)
     events[0] = MessageStart("msg_1", "claude-x", usage=Usage(input_tokens=7))
     out = chunks(encode(events, chat_req(stream=True, stream_options={"include_usage": True})))
     assert out[-2]["usage"]["prompt_tokens"] == 14
@@ -370,13 +358,13 @@ def test_message_delta_without_stop_then_another() -> None:
 
 
 def test_heartbeat_is_a_comment() -> None:
-    enc_out = encode([Heartbeat(), *text_events()])
+    enc_out = encode([Heartbeat(), *text_events(USAGE)])
     assert enc_out.startswith(b": ")
 
 
 def test_stream_error_is_the_openai_error_chunk_and_nothing_after() -> None:
     events = [
-        *text_events()[:3],
+        *text_events(USAGE)[:3],
         StreamError(GatewayError(ErrorKind.OVERLOADED, "busy")),
         TextDelta(0, "late"),
         MessageStop(),
@@ -390,7 +378,7 @@ def test_stream_error_is_the_openai_error_chunk_and_nothing_after() -> None:
 
 
 def test_finish_without_stop_is_an_error() -> None:
-    out = chunks(encode(text_events()[:3]))
+    out = chunks(encode(text_events(USAGE)[:3]))
     assert "error" in out[-1] and out[-1]["error"]["message"] == "upstream stream ended before completion"
 
 

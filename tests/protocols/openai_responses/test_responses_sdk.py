@@ -10,6 +10,7 @@ from __future__ import annotations
 import openai
 import orjson
 import pytest
+from protocol_helpers import full_usage, openai_client
 from responses_helpers import decode, encode, load, raw
 
 from replay_server import Reply
@@ -41,14 +42,6 @@ TOOLS = [
 ]
 
 
-def client(replay) -> openai.OpenAI:
-    return openai.OpenAI(base_url=replay.url + "/v1", api_key="k", max_retries=0, timeout=10)
-
-
-def usage() -> Usage:
-    return Usage(input_tokens=10, cache_read_tokens=4, output_tokens=9, reasoning_tokens=3)
-
-
 def reply_json(replay, resp: Response, body: dict) -> None:
     replay.reply = Reply(orjson.dumps(format_response(resp, parse_request(body))))
 
@@ -59,11 +52,11 @@ def test_create_text_and_usage(replay) -> None:
         id="msg_1",
         model="claude-x",
         content=[TextPart("Hello "), TextPart("there")],
-        usage=usage(),
+        usage=full_usage(),
         protocol="anthropic",
     )
     reply_json(replay, resp, body)
-    out = client(replay).responses.create(**body)
+    out = openai_client(replay).responses.create(**body)
     assert out.output_text == "Hello there"
     assert out.id == "resp_msg_1" and out.model == "claude-x" and out.status == "completed"
     assert out.instructions == "be brief"
@@ -87,11 +80,11 @@ def test_create_parallel_function_calls(replay) -> None:
         model="claude-x",
         content=calls,
         stop_reason=StopReason.TOOL_USE,
-        usage=usage(),
+        usage=full_usage(),
         protocol="anthropic",
     )
     reply_json(replay, resp, body)
-    out = client(replay).responses.create(**body)
+    out = openai_client(replay).responses.create(**body)
     fcs = [i for i in out.output if i.type == "function_call"]
     assert [(f.call_id, f.name, orjson.loads(f.arguments)) for f in fcs] == [
         ("toolu_1", "get_weather", {"city": "S"}),
@@ -103,9 +96,9 @@ def test_create_parallel_function_calls(replay) -> None:
 def test_create_reasoning_summary(replay) -> None:
     body = {"model": "gpt-x", "input": "think", "reasoning": {"effort": "low", "summary": "auto"}}
     content = [ReasoningPart("step by step", signature="EroC", signature_source="anthropic"), TextPart("42")]
-    resp = Response(id="msg_3", model="claude-x", content=content, usage=usage(), protocol="anthropic")
+    resp = Response(id="msg_3", model="claude-x", content=content, usage=full_usage(), protocol="anthropic")
     reply_json(replay, resp, body)
-    out = client(replay).responses.create(**body)
+    out = openai_client(replay).responses.create(**body)
     reasoning = out.output[0]
     assert reasoning.type == "reasoning" and reasoning.summary[0].text == "step by step"
     assert out.output_text == "42"
@@ -119,11 +112,11 @@ def test_create_max_tokens_is_incomplete(replay) -> None:
         model="m",
         content=[TextPart("Once")],
         stop_reason=StopReason.MAX_TOKENS,
-        usage=usage(),
+        usage=full_usage(),
         protocol="gemini",
     )
     reply_json(replay, resp, body)
-    out = client(replay).responses.create(**body)
+    out = openai_client(replay).responses.create(**body)
     assert out.status == "incomplete" and out.incomplete_details is not None
     assert out.incomplete_details.reason == "max_output_tokens"
 
@@ -132,7 +125,7 @@ def test_http_error_makes_the_sdk_raise(replay) -> None:
     status, body = format_error(GatewayError(ErrorKind.QUOTA, "You exceeded your current quota", status=402))
     replay.reply = Reply(orjson.dumps(body), status=status)
     with pytest.raises(openai.RateLimitError) as exc:
-        client(replay).responses.create(model="gpt-x", input="hi")
+        openai_client(replay).responses.create(model="gpt-x", input="hi")
     assert exc.value.code == "insufficient_quota"
 
 
@@ -146,7 +139,7 @@ def text_events() -> list:
         TextDelta(0, "Hello"),
         TextDelta(0, " world"),
         PartStop(0),
-        MessageDelta(StopReason.END_TURN, usage=usage()),
+        MessageDelta(StopReason.END_TURN, usage=full_usage()),
         MessageStop(),
     ]
 
@@ -154,7 +147,7 @@ def text_events() -> list:
 def test_stream_true_events(replay) -> None:
     body = {"model": "gpt-x", "input": "hi", "stream": True}
     replay.reply = Reply(encode(parse_request(body), text_events()), SSE)
-    events = list(client(replay).responses.create(**body))
+    events = list(openai_client(replay).responses.create(**body))
     kinds = [e.type for e in events]
     assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
     assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "Hello world"
@@ -165,7 +158,7 @@ def test_stream_true_events(replay) -> None:
 def test_stream_helper_text_and_usage(replay) -> None:
     body = {"model": "gpt-x", "input": "hi"}
     replay.reply = Reply(encode(parse_request(body), text_events()), SSE)
-    with client(replay).responses.stream(**body) as stream:
+    with openai_client(replay).responses.stream(**body) as stream:
         deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
         final = stream.get_final_response()
     assert deltas == ["Hello", " world"]
@@ -183,9 +176,9 @@ def test_stream_helper_parallel_tool_calls(replay) -> None:
             ToolArgsDelta(i, f'"{city}"}}'),
             PartStop(i),
         ]
-    events += [MessageDelta(StopReason.TOOL_USE, usage=usage()), MessageStop()]
+    events += [MessageDelta(StopReason.TOOL_USE, usage=full_usage()), MessageStop()]
     replay.reply = Reply(encode(parse_request(body), events), SSE)
-    with client(replay).responses.stream(**body) as stream:
+    with openai_client(replay).responses.stream(**body) as stream:
         final = stream.get_final_response()
     assert final.output_text == "Checking."
     calls = [i for i in final.output if i.type == "function_call"]
@@ -204,11 +197,11 @@ def test_stream_helper_reasoning(replay) -> None:
         PartStart(1, TextPart("")),
         TextDelta(1, "answer"),
         PartStop(1),
-        MessageDelta(StopReason.END_TURN, usage=usage()),
+        MessageDelta(StopReason.END_TURN, usage=full_usage()),
         MessageStop(),
     ]
     replay.reply = Reply(encode(parse_request(body), events), SSE)
-    with client(replay).responses.stream(**body) as stream:
+    with openai_client(replay).responses.stream(**body) as stream:
         final = stream.get_final_response()
     reasoning = final.output[0]
     assert reasoning.type == "reasoning"
@@ -223,12 +216,12 @@ def test_stream_helper_custom_tool_call_for_codex(replay) -> None:
         PartStart(0, ToolCallPart("toolu_9", "functions__exec", "")),
         ToolArgsDelta(0, '{"input":"text(1)"}'),
         PartStop(0),
-        MessageDelta(StopReason.TOOL_USE, usage=usage()),
+        MessageDelta(StopReason.TOOL_USE, usage=full_usage()),
         MessageStop(),
     ]
     replay.reply = Reply(encode(parse_request(body), events), SSE)
     kwargs = {k: v for k, v in body.items() if k not in ("stream", "client_metadata")}
-    with client(replay).responses.stream(**kwargs) as stream:
+    with openai_client(replay).responses.stream(**kwargs) as stream:
         final = stream.get_final_response()
     (call,) = final.output
     assert call.type == "custom_tool_call"
@@ -248,7 +241,7 @@ def test_real_streams_re_encoded_read_back(replay, request_name: str, stream_nam
     data = raw(stream_name)
     replay.reply = Reply(encode(parse_request(body), decode(data)), SSE)
     kwargs = {k: v for k, v in body.items() if k != "stream"}
-    with client(replay).responses.stream(**kwargs) as stream:
+    with openai_client(replay).responses.stream(**kwargs) as stream:
         final = stream.get_final_response()
     last = orjson.loads(data.rstrip().rsplit(b"\ndata: ", 1)[1])["response"]
     assert final.id == last["id"]
@@ -264,7 +257,7 @@ def test_in_band_error_makes_the_sdk_raise(replay) -> None:
     err = GatewayError(ErrorKind.QUOTA, "You exceeded your current quota", code="insufficient_quota")
     events = [MessageStart("msg_e", "m"), PartStart(0, TextPart("")), TextDelta(0, "par"), StreamError(err)]
     replay.reply = Reply(encode(parse_request(body), events), SSE)
-    with pytest.raises(openai.APIError) as exc, client(replay).responses.stream(**body) as stream:
+    with pytest.raises(openai.APIError) as exc, openai_client(replay).responses.stream(**body) as stream:
         for _ in stream:
             pass
     assert "exceeded your current quota" in exc.value.message
@@ -274,4 +267,4 @@ def test_real_in_band_error_stream_makes_the_sdk_raise(replay) -> None:
     body = load("request_stream_plain_text.json")
     replay.reply = Reply(encode(parse_request(body), decode(raw("stream_error_insufficient_quota.sse"))), SSE)
     with pytest.raises(openai.APIError):
-        list(client(replay).responses.create(**body))
+        list(openai_client(replay).responses.create(**body))
