@@ -137,6 +137,18 @@ class KVStore(abc.ABC):
     ``ttl`` is in seconds; None uses the store's default TTL (None: no expiry).
     """
 
+    max_entries: int
+    max_bytes: int
+    default_ttl: float | None
+
+    def _bound(self, max_entries: int, max_bytes: int, default_ttl: float | None) -> None:
+        """Check and keep the bounds (a store's constructor calls this)."""
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("max_entries and max_bytes must be positive")
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.default_ttl = default_ttl
+
     @abc.abstractmethod
     async def get(self, key: str) -> bytes | None: ...
 

@@ -61,11 +61,7 @@ class MemoryKVStore(KVStore):
         default_ttl: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_entries < 1 or max_bytes < 1:
-            raise ValueError("max_entries and max_bytes must be positive")
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.default_ttl = default_ttl
+        self._bound(max_entries, max_bytes, default_ttl)
         self._clock = clock
         self._data: OrderedDict[str, tuple[bytes, float | None, int]] = OrderedDict()
         self._expiries: list[tuple[float, str]] = []

@@ -171,13 +171,9 @@ class RedisKVStore(KVStore):
         default_ttl: float | None = None,
         owns_client: bool = False,
     ) -> None:
-        if max_entries < 1 or max_bytes < 1:
-            raise ValueError("max_entries and max_bytes must be positive")
+        self._bound(max_entries, max_bytes, default_ttl)
         self._r = client
         self._owns = owns_client
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.default_ttl = default_ttl
         base = f"{prefix}kv:"
         self._vprefix = base + "v:"
         self._keys = [base + "lru", base + "exp", base + "size", base + "bytes", base + "clock"]

@@ -121,11 +121,7 @@ class SqliteKVStore(KVStore):
         default_ttl: float | None = None,
         synchronous: str = "NORMAL",
     ) -> None:
-        if max_entries < 1 or max_bytes < 1:
-            raise ValueError("max_entries and max_bytes must be positive")
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.default_ttl = default_ttl
+        self._bound(max_entries, max_bytes, default_ttl)
         self._db = SqliteWorker(path, MIGRATIONS, synchronous=synchronous)
 
     async def open(self) -> SqliteKVStore:
