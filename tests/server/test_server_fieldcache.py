@@ -44,10 +44,34 @@ def sse(events: list[tuple[str | None, dict]], crlf: bool = False) -> bytes:
     return out.encode()
 
 
-class StrictAnthropic:
+class StrictUpstream:
+    """Records each request body and answers 400 (``error``) when ``check`` finds a problem,
+    else with ``answer``; ``issued`` holds the signatures handed out, by call id."""
+
     def __init__(self) -> None:
-        self.issued: dict[str, str] = {}  # tool_use id -> the signature of the thinking before it
+        self.issued: dict[str, str] = {}
         self.bodies: list[dict[str, Any]] = []
+
+    def check(self, body: dict[str, Any]) -> str | None:
+        raise NotImplementedError
+
+    def error(self, problem: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
+        raise NotImplementedError
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.bodies.append(body)
+        problem = self.check(body)
+        if problem:
+            return web.json_response(self.error(problem), status=400)
+        return self.answer(request, body, len(self.bodies))
+
+
+class StrictAnthropic(StrictUpstream):
+    """``issued``: tool_use id -> the signature of the thinking before it."""
 
     def check(self, body: dict[str, Any]) -> str | None:
         if (body.get("thinking") or {}).get("type") != "enabled":
@@ -61,14 +85,10 @@ class StrictAnthropic:
                     return "messages: assistant turn with tool_use must start with its thinking block"
         return None
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.bodies.append(body)
-        problem = self.check(body)
-        if problem:
-            error = {"type": "error", "error": {"type": "invalid_request_error", "message": problem}}
-            return web.json_response(error, status=400)
-        n = len(self.bodies)
+    def error(self, problem: str) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": "invalid_request_error", "message": problem}}
+
+    def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
         content: list[dict[str, Any]]
         if n <= 2:
             signature = f"EqAnthropicSig{n}" + "A" * 60
@@ -115,10 +135,8 @@ class StrictAnthropic:
         return web.Response(body=sse(events), content_type="text/event-stream")
 
 
-class StrictGemini:
-    def __init__(self) -> None:
-        self.issued: dict[str, str] = {}  # functionCall id -> thoughtSignature
-        self.bodies: list[dict[str, Any]] = []
+class StrictGemini(StrictUpstream):
+    """``issued``: functionCall id -> thoughtSignature."""
 
     def check(self, body: dict[str, Any]) -> str | None:
         for content in body["contents"]:
@@ -128,15 +146,10 @@ class StrictGemini:
                     return f"Function call is missing a thought_signature in functionCall parts ({call.get('id')})"
         return None
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.bodies.append(body)
-        problem = self.check(body)
-        if problem:
-            return web.json_response(
-                {"error": {"code": 400, "message": problem, "status": "INVALID_ARGUMENT"}}, status=400
-            )
-        n = len(self.bodies)
+    def error(self, problem: str) -> dict[str, Any]:
+        return {"error": {"code": 400, "message": problem, "status": "INVALID_ARGUMENT"}}
+
+    def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
         if n <= 2:
             first = {
                 "functionCall": {"id": f"g{n}a", "name": "get_weather", "args": {"city": f"Paris{n}"}},
