@@ -151,20 +151,21 @@ def test_a_body_that_is_not_an_object(gateway, upstreams, protocol):
     assert resp.status == 400 and "JSON object" in message
 
 
-@protocols
-def test_missing_required_field(gateway, upstreams, protocol):
-    ep = ENDPOINTS[protocol]
-    field, body = ep.missing
+def assert_rejects_field(gateway, ep, case: tuple[str, dict]) -> None:
+    """The body of ``case`` (with a model unless the path names it) is a 400 naming its field."""
+    field, body = case
     resp, message = send(ep, gateway.url, {**body, **({} if ep.model_in_path else {"model": "mock-1"})})
     assert resp.status == 400 and field in message
+
+
+@protocols
+def test_missing_required_field(gateway, upstreams, protocol):
+    assert_rejects_field(gateway, ENDPOINTS[protocol], ENDPOINTS[protocol].missing)
 
 
 @protocols
 def test_wrongly_typed_field(gateway, upstreams, protocol):
-    ep = ENDPOINTS[protocol]
-    field, body = ep.mistyped
-    resp, message = send(ep, gateway.url, {**body, **({} if ep.model_in_path else {"model": "mock-1"})})
-    assert resp.status == 400 and field in message
+    assert_rejects_field(gateway, ENDPOINTS[protocol], ENDPOINTS[protocol].mistyped)
 
 
 @pytest.mark.parametrize("protocol", [p for p in PROTOCOLS if p != "gemini"])
