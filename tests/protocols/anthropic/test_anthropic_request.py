@@ -354,3 +354,23 @@ def test_validation_names_the_field(body, param) -> None:
 def test_body_must_be_an_object() -> None:
     with pytest.raises(RequestError):
         parse_request([])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("thinking", "shown"),
+    [
+        ({"type": "enabled", "budget_tokens": 2048}, True),
+        ({"type": "adaptive"}, True),
+        ({"type": "enabled", "budget_tokens": 2048, "display": "omitted"}, False),
+        ({"type": "disabled"}, None),
+    ],
+)
+def test_thinking_on_asks_other_upstreams_for_visible_thinking(thinking: dict, shown: bool | None) -> None:
+    body = {"model": "m", "max_tokens": 8192, "messages": [{"role": "user", "content": "q"}], "thinking": thinking}
+    req = parse_request(body)
+    assert req.reasoning is not None and req.reasoning.include_thoughts is shown
+    gemini = codec("gemini").build_request(req)
+    assert gemini.get("generationConfig", {}).get("thinkingConfig", {}).get("includeThoughts") is shown
+    responses = codec("openai_responses").build_request(req)
+    assert (responses.get("reasoning") or {}).get("summary") == ("auto" if shown else None)
+    assert build_request(req) == body  # the native body is unchanged

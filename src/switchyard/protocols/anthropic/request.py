@@ -5,7 +5,8 @@ count_tokens body, :func:`parse_count_tokens_request`). ``system`` (a string or 
 ``cache_control`` kept) -> ``Request.system`` (``_system_string`` remembers the string form);
 messages, blocks and tools: :mod:`.messages`, :mod:`.blocks`, :mod:`.tools`. ``thinking``
 ``enabled`` / ``disabled`` / ``adaptive`` -> Reasoning (``budget_tokens``, ``enabled=False``,
-``adaptive``; ``display`` ... in its extensions); ``output_config.effort`` -> ``Reasoning.effort``
+``adaptive``; ``display`` ... in its extensions); thinking on also sets ``include_thoughts``
+(the client gets thinking blocks back) unless ``display`` is ``omitted``; ``output_config.effort`` -> ``Reasoning.effort``
 (a Reasoning marked ``_no_thinking`` when ``thinking`` itself was absent);
 ``output_config.format`` (``json_schema``) -> ``response_format``; other ``output_config`` keys in
 ``extensions["_output_config"]``. ``metadata`` -> ``Request.metadata`` and its ``user_id`` ->
@@ -159,12 +160,15 @@ def _parse_thinking(raw: Any) -> Reasoning:
         raise RequestError("field 'thinking' must be an object", param="thinking")
     kind = raw.get("type")
     ext = {k: v for k, v in raw.items() if k not in ("type", "budget_tokens")}
+    # thinking on means the client gets thinking blocks back, unless it asked them omitted
+    shown = raw.get("display") != "omitted"
     if kind == "enabled":
-        return Reasoning(budget_tokens=require(raw, "budget_tokens", int, "thinking."), extensions=ext)
+        budget = require(raw, "budget_tokens", int, "thinking.")
+        return Reasoning(budget_tokens=budget, include_thoughts=shown, extensions=ext)
     if kind == "disabled":
         return Reasoning(enabled=False, extensions=ext)
     if kind == "adaptive":
-        return Reasoning(adaptive=True, extensions=ext)
+        return Reasoning(adaptive=True, include_thoughts=shown, extensions=ext)
     raise RequestError("'thinking.type' must be enabled, disabled or adaptive", param="thinking.type")
 
 
