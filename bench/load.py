@@ -80,6 +80,7 @@ class Latency:
     p50_ms: float
     p99_ms: float
     ttfb_p50_ms: float  # first body byte
+    rate: float  # requests per second, one after another
     errors: int
 
 
@@ -88,33 +89,52 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _latency(url: str, body: bytes, headers: dict[str, str], n: int, warmup: int) -> Latency:
-    totals: list[float] = []
-    ttfbs: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=1)
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
-        for i in range(warmup + n):
-            start = time.perf_counter()
-            async with session.post(url, data=body, headers=headers) as resp:
-                first = await resp.content.readany()
-                ttfb = time.perf_counter()
-                while await resp.content.readany():
-                    pass
-                end = time.perf_counter()
-                ok = resp.status == 200 and bool(first)
-            if i < warmup:
-                continue
-            if not ok:
-                errors += 1
-            totals.append((end - start) * 1000)
-            ttfbs.append((ttfb - start) * 1000)
-    return Latency(_percentile(totals, 0.5), _percentile(totals, 0.99), _percentile(ttfbs, 0.5), errors)
+async def _one(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[float, float, bool]:
+    start = time.perf_counter()
+    async with session.post(url, data=body, headers=headers) as resp:
+        first = await resp.content.readany()
+        ttfb = time.perf_counter()
+        while await resp.content.readany():
+            pass
+        end = time.perf_counter()
+        return (end - start) * 1000, (ttfb - start) * 1000, resp.status == 200 and bool(first)
 
 
-def latency(url: str, body: bytes, headers: dict[str, str], n: int, warmup: int = 20) -> Latency:
-    """Sequential requests on one kept-alive connection: total time and time to the first byte."""
-    return asyncio.run(_latency(url, body, headers, n, warmup))
+async def _latency(targets: list[tuple[str, bytes]], headers: dict[str, str], n: int, batch: int) -> list[Latency]:
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), auto_decompress=False) for _ in targets]
+    seen: list[list[tuple[float, float, bool]]] = [[] for _ in targets]
+    try:
+        for session, (url, body) in zip(sessions, targets, strict=True):  # warm-up: connections, caches
+            for _ in range(batch):
+                await _one(session, url, body, headers)
+        while len(seen[0]) < n:  # batches in turn, so drift on a shared machine hits every target alike
+            for i, (url, body) in enumerate(targets):
+                for _ in range(batch):
+                    seen[i].append(await _one(sessions[i], url, body, headers))
+    finally:
+        for session in sessions:
+            await session.close()
+    out = []
+    for runs in seen:
+        totals = [t for t, _, _ in runs]
+        out.append(
+            Latency(
+                _percentile(totals, 0.5),
+                _percentile(totals, 0.99),
+                _percentile([f for _, f, _ in runs], 0.5),
+                1000 * len(totals) / sum(totals),
+                sum(1 for _, _, ok in runs if not ok),
+            )
+        )
+    return out
+
+
+def latency(targets: list[tuple[str, bytes]], headers: dict[str, str], n: int, batch: int = 20) -> list[Latency]:
+    """Sequential requests, each target on its own kept-alive connection, in alternating batches of
+    ``batch``: total time and time to the first byte per target."""
+    return asyncio.run(_latency(targets, headers, n, batch))
 
 
 @dataclass

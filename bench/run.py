@@ -275,10 +275,10 @@ def ensure_tools(names: list[str]) -> None:
 # -- measuring -----------------------------------------------------------------------------------
 
 
-def measure_gateway(gw: Gateway, args: argparse.Namespace, direct: dict[str, float], logs: Path) -> dict[str, Any]:
+def measure_gateway(gw: Gateway, args: argparse.Namespace, logs: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"startup_s": gw.start(logs / f"{gw.name}.log")}
     try:
-        _measure_scenarios(gw, args, direct, result)
+        _measure_scenarios(gw, args, result)
         result["peak_rss_mib"] = memory_mib(gw.proc.pid, "VmHWM")
         if gw.name == "switchyard" and args.open_streams:
             result["open_streams"] = open_streams(gw, args.open_streams)
@@ -287,7 +287,7 @@ def measure_gateway(gw: Gateway, args: argparse.Namespace, direct: dict[str, flo
     return result
 
 
-def _measure_scenarios(gw: Gateway, args: argparse.Namespace, direct: dict[str, float], result: dict[str, Any]) -> None:
+def _measure_scenarios(gw: Gateway, args: argparse.Namespace, result: dict[str, Any]) -> None:
     pid = gw.proc.pid
     for sc in SCENARIOS:
         for stream in (False, True):
@@ -298,18 +298,20 @@ def _measure_scenarios(gw: Gateway, args: argparse.Namespace, direct: dict[str, 
             cpu0 = cpu_seconds(pid)
             tp = wrk(url, body, HEADERS, 64, args.seconds, LOAD_CPU)
             cpu_ms = (cpu_seconds(pid) - cpu0) * 1000 / max(tp.requests, 1)
-            start = time.perf_counter()
-            lat = latency(url, body, HEADERS, args.requests)
-            rate1 = args.requests / (time.perf_counter() - start)
+            # the base for "added": the mock called directly in the upstream's protocol, interleaved
+            direct_url = f"http://127.0.0.1:{MOCK_PORT}{sc.upstream.path}"
+            lat, direct = latency(
+                [(url, body), (direct_url, sc.upstream.body("mock-model", stream))], HEADERS, args.requests
+            )
             result[key] = {
                 "rate_64": tp.rate,
                 "p50_64_ms": tp.p50_ms,
                 "p99_64_ms": tp.p99_ms,
                 "errors_64": tp.errors,
                 "cpu_ms_per_request": cpu_ms,
-                "rate_1": rate1,
-                "added_p50_ms": lat.p50_ms - direct[f"{key} p50"],
-                "added_p99_ms": lat.p99_ms - direct[f"{key} p99"],
+                "rate_1": lat.rate,
+                "added_p50_ms": lat.p50_ms - direct.p50_ms,
+                "added_p99_ms": lat.p99_ms - direct.p99_ms,
                 "ttfb_p50_ms": lat.ttfb_p50_ms,
                 "errors_1": lat.errors,
             }
@@ -332,18 +334,6 @@ def open_streams(gw: Gateway, n: int) -> dict[str, Any]:
         done.set()
         sampler.join()
     return {**asdict(held), "rss_peak_mib": peak[0]}
-
-
-def measure_direct(args: argparse.Namespace) -> dict[str, float]:
-    """Latency of calling the mock directly, in the upstream's protocol: the base for 'added'."""
-    out: dict[str, float] = {}
-    mock = f"http://127.0.0.1:{MOCK_PORT}"
-    for sc in SCENARIOS:
-        for stream in (False, True):
-            key = f"{sc.name} {'stream' if stream else 'non-stream'}"
-            lat = latency(mock + sc.upstream.path, sc.upstream.body("mock-model", stream), HEADERS, args.requests)
-            out[f"{key} p50"], out[f"{key} p99"] = lat.p50_ms, lat.p99_ms
-    return out
 
 
 def median_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -493,10 +483,9 @@ def main() -> None:
             time.sleep(0.1)
         per_round: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
         for i in range(args.rounds):
-            direct = measure_direct(args)
             for name in names:
                 print(f"round {i + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
-                per_round[name].append(measure_gateway(makers[name](workdir), args, direct, workdir))
+                per_round[name].append(measure_gateway(makers[name](workdir), args, workdir))
     finally:
         os.killpg(mock.pid, signal.SIGTERM)
     results = {name: median_of(rounds) for name, rounds in per_round.items()}
