@@ -361,52 +361,68 @@ def _ratio(a: float | None, b: float | None) -> str:
     return "-" if not a or not b else f"{a / b:.2f}x"
 
 
-def report(results: dict[str, dict[str, Any]]) -> str:
-    sy, ll, fl = (results.get(n, {}) for n in ("switchyard", "litellm", "floor"))
+def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return lines + ["| " + " | ".join(row) + " |" for row in rows]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in [header, *rows]
+    ]
+
+
+def report(results: dict[str, dict[str, Any]], markdown: bool = False) -> str:
+    """The figures as three tables (aligned text, or Markdown for the README)."""
+    gateways = [results.get(n, {}) for n in ("switchyard", "litellm", "floor")]
+    sy = gateways[0]
     rows = [f"{sc.name} {m}" for sc in SCENARIOS for m in ("non-stream", "stream")]
 
-    def get(res: dict[str, Any], row: str, key: str) -> float | None:
-        return res.get(row, {}).get(key)
+    def cells(row: str, key: str, digits: int) -> list[str]:
+        return [_fmt(g.get(row, {}).get(key), digits) for g in gateways]
 
-    lines = [
-        "64 connections: requests (non-stream) or whole streams per second; gateway CPU per request",
-        f"{'scenario':34} {'Switchyard':>10} {'LiteLLM':>8} {'floor':>8} {'SY/LL':>7} {'SY/floor':>8}"
-        f" {'CPU ms SY':>9} {'LL':>6} {'floor':>6} {'errors':>6}",
+    def ratio(row: str, other: int) -> str:
+        return _ratio(sy.get(row, {}).get("rate_64"), gateways[other].get(row, {}).get("rate_64"))
+
+    def errors(row: str) -> str:
+        return _fmt(sum(g.get(row, {}).get("errors_64", 0) + g.get(row, {}).get("errors_1", 0) for g in gateways))
+
+    throughput = [
+        [
+            row,
+            *cells(row, "rate_64", 0),
+            ratio(row, 1),
+            ratio(row, 2),
+            *cells(row, "cpu_ms_per_request", 2),
+            errors(row),
+        ]
+        for row in rows
     ]
-    for row in rows:
-        rates = [get(r, row, "rate_64") for r in (sy, ll, fl)]
-        cpus = [get(r, row, "cpu_ms_per_request") for r in (sy, ll, fl)]
-        errors = sum(get(r, row, "errors_64") or 0 for r in (sy, ll, fl))
-        lines.append(
-            f"{row:34} {_fmt(rates[0]):>10} {_fmt(rates[1]):>8} {_fmt(rates[2]):>8} {_ratio(rates[0], rates[1]):>7}"
-            f" {_ratio(rates[0], rates[2]):>8} {_fmt(cpus[0], 2):>9} {_fmt(cpus[1], 2):>6} {_fmt(cpus[2], 2):>6} {errors:>6.0f}"
-        )
+    latency_rows = [
+        [row, *cells(row, "added_p50_ms", 2), *cells(row, "added_p99_ms", 2), *cells(row, "ttfb_p50_ms", 2)]
+        for row in rows
+    ]
+    trio = ["Switchyard", "LiteLLM", "floor"]
+    lines = ["64 connections: requests (non-stream) or whole streams per second; gateway CPU ms per request"]
+    header = ["scenario", *(f"{g} /s" for g in trio), "SY/LiteLLM", "SY/floor", *(f"CPU ms {g}" for g in trio)]
+    lines += _table([*header, "errors"], throughput, markdown)
     lines += [
         "",
-        "1 connection: added latency over calling the mock directly (ms), time to first byte (ms), req/s",
-        f"{'scenario':34} {'p50 SY':>7} {'LL':>6} {'floor':>6} {'p99 SY':>7} {'LL':>6} {'floor':>6}"
-        f" {'TTFB SY':>8} {'LL':>6} {'floor':>6} {'req/s SY':>8} {'LL':>6} {'floor':>6}",
+        "1 connection: latency added over calling the mock directly, p50 and p99; time to first byte p50 (ms)",
     ]
-    for row in rows:
-        cols = []
-        for key, digits in (("added_p50_ms", 2), ("added_p99_ms", 2), ("ttfb_p50_ms", 2), ("rate_1", 0)):
-            cols += [_fmt(get(r, row, key), digits) for r in (sy, ll, fl)]
-        lines.append(
-            f"{row:34} {cols[0]:>7} {cols[1]:>6} {cols[2]:>6} {cols[3]:>7} {cols[4]:>6} {cols[5]:>6}"
-            f" {cols[6]:>8} {cols[7]:>6} {cols[8]:>6} {cols[9]:>8} {cols[10]:>6} {cols[11]:>6}"
-        )
-    lines += ["", f"{'':34} {'Switchyard':>10} {'LiteLLM':>8} {'floor':>8}"]
-    for label, key, digits in (
-        ("start-up to first answer (s)", "startup_s", 2),
-        ("peak RSS after the suite (MiB)", "peak_rss_mib", 0),
-    ):
-        vals = [_fmt(r.get(key), digits) for r in (sy, ll, fl)]
-        lines.append(f"{label:34} {vals[0]:>10} {vals[1]:>8} {vals[2]:>8}")
+    header = ["scenario", *(f"p50 {g}" for g in trio), *(f"p99 {g}" for g in trio), *(f"TTFB {g}" for g in trio)]
+    lines += _table(header, latency_rows, markdown)
+    summary = [
+        ["start-up to first answer (s)", *(_fmt(g.get("startup_s"), 2) for g in gateways)],
+        ["peak RSS after the suite (MiB)", *(_fmt(g.get("peak_rss_mib")) for g in gateways)],
+    ]
+    lines += ["", *_table(["", *trio], summary, markdown)]
     if held := sy.get("open_streams"):
-        lines.append(
-            f"{held['streams']:,} open streams through Switchyard: {held['completed']:.0f} completed,"
-            f" {held['errors']:.0f} errors, RSS peak {held['rss_peak_mib']:.0f} MiB, {held['seconds']:.1f} s"
-        )
+        lines += [
+            "",
+            f"{held['streams']:,} streams held open at once through Switchyard: {held['completed']:,.0f} completed,"
+            f" {held['errors']:.0f} errors, RSS peak {held['rss_peak_mib']:.0f} MiB",
+        ]
     return "\n".join(lines)
 
 
@@ -451,6 +467,12 @@ def targets(results: dict[str, dict[str, Any]]) -> list[tuple[str, bool | None, 
     return out
 
 
+def _print_targets(checks: list[tuple[str, bool | None, str]]) -> None:
+    print()
+    for what, met, measured in checks:
+        print(f"{'met ' if met else 'MISS' if met is False else '  ? '}  {what}: {measured}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Switchyard vs LiteLLM vs a bare pass-through proxy")
     parser.add_argument("--rounds", type=int, default=3, help="repeat and take medians (default 3)")
@@ -459,7 +481,15 @@ def main() -> None:
     parser.add_argument("--open-streams", type=int, default=1000, help="streams held open at once (0: skip)")
     parser.add_argument("--only", default="switchyard,litellm,floor", help="comma-separated gateways")
     parser.add_argument("--json", type=Path, default=HERE / "results.json", help="where to write the figures")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--from-json", type=Path, help="measure nothing: print the report of a saved run")
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        print(f"{saved['date']}, {saved['machine']}, rounds: {saved['rounds']} (medians)\n")
+        print(report(saved["results"], args.markdown))
+        _print_targets(targets(saved["results"]))
+        return
     names = [n for n in args.only.split(",") if n]
     if os.cpu_count() is None or os.cpu_count() < 2:
         sys.exit("the benchmark needs two CPUs (gateway on one, mock and load on the other)")
@@ -489,11 +519,9 @@ def main() -> None:
     finally:
         os.killpg(mock.pid, signal.SIGTERM)
     results = {name: median_of(rounds) for name, rounds in per_round.items()}
-    print(report(results))
-    print()
+    print(report(results, args.markdown))
     checks = targets(results)
-    for what, met, measured in checks:
-        print(f"{'met ' if met else 'MISS' if met is False else '  ? '}  {what}: {measured}")
+    _print_targets(checks)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     payload = {
         "machine": machine,
