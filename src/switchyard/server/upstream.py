@@ -121,7 +121,7 @@ class UpstreamStream:
     """An upstream SSE response being read: raw chunks plus the core events decoded from them.
 
     The decoder always runs — on the fast path it only observes (usage, stop reason, errors), so
-    once the stream is primed, frames that carry content alone (the codec's ``content_only``) are
+    after the first content event, frames that carry content alone (the codec's ``content_only``) are
     not decoded; if the stream's last frame was one, it is decoded at the end (Gemini's cumulative usage
     on a cut stream).
     """
@@ -153,18 +153,20 @@ class UpstreamStream:
         self.held: list[tuple[bytes, list[Event]]] = []
         self.finished = False
         self.skip: Callable[[SSEFrame], bool] | None = None
-        """Set once primed on the fast path: which frames need no decoding."""
+        """Set on the fast path at the first content event: which frames need no decoding."""
         self.skipped: SSEFrame | None = None
 
     def _decode(self, chunk: bytes) -> list[Event]:
         events: list[Event] = []
-        skip = self.skip
         for frame in self.sse.feed(chunk):
-            if skip is not None and skip(frame):
+            if self.skip is not None and self.skip(frame):
                 self.skipped = frame
-            else:
-                self.skipped = None  # only a skipped *last* frame is decoded at the end
-                events.extend(self.decoder.feed(frame))
+                continue
+            self.skipped = None  # only a skipped *last* frame is decoded at the end
+            new = self.decoder.feed(frame)
+            events.extend(new)
+            if self.fast and self.skip is None and any(_is_content(e) for e in new):
+                self.skip = codec(self.protocol).content_only  # started: the rest is only watched
         return events
 
     def _finish(self) -> list[Event]:
@@ -194,9 +196,7 @@ class UpstreamStream:
                 for event in events:
                     if isinstance(event, StreamError):
                         raise event.error
-                    if not isinstance(event, MessageStart | Heartbeat):
-                        if self.fast:
-                            self.skip = codec(self.protocol).content_only
+                    if _is_content(event):
                         return
 
     async def chunks(self) -> AsyncIterator[tuple[bytes, list[Event]]]:
@@ -230,6 +230,11 @@ class UpstreamStream:
 
 
 Answer = Relayed | Translated | MockEvents | UpstreamStream
+
+
+def _is_content(event: Event) -> bool:
+    """An event that means the stream has started (not its start marker, a ping or an error)."""
+    return not isinstance(event, MessageStart | Heartbeat | StreamError)
 
 
 # ---------------------------------------------------------------------------- the attempt
