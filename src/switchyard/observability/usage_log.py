@@ -20,6 +20,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -111,11 +112,21 @@ MIGRATIONS = (
     """,
 )
 
-_INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_ROWS_PER_STATEMENT = 64  # 64 x 21 parameters, far below SQLite's limit of 32766
+_VALUES = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+
+
+@lru_cache(maxsize=_ROWS_PER_STATEMENT)
+def _insert_sql(rows: int) -> str:
+    return f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES {', '.join([_VALUES] * rows)}"
 
 
 def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    conn.executemany(_INSERT, rows)
+    # Many rows per statement: sqlite3 releases and retakes the GIL around every step, and each
+    # handover stalls the event loop's thread; one step per 64 rows instead of one per row.
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        part = rows[start : start + _ROWS_PER_STATEMENT]
+        conn.execute(_insert_sql(len(part)), [value for row in part for value in row])
 
 
 class UsageLog:

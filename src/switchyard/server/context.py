@@ -25,8 +25,10 @@ from .http import Headers, Scope
 
 
 def new_request_id() -> str:
-    """A unique request id (not a secret: the process's PRNG, no system call per request)."""
-    return f"req_{random.getrandbits(96):024x}"
+    """A unique request id: the time in ns, then 32 random bits (the process's PRNG: no system
+    call). Not a secret. Ids sort by time, so the stores' indexes on them grow at one end
+    (random ids cost each usage-log insert a random B-tree page)."""
+    return f"req_{time.time_ns():016x}{random.getrandbits(32):08x}"
 
 
 @dataclass(slots=True)
