@@ -58,14 +58,21 @@ class SSEDecoder:
             self._skip_lf = False
             if buf[:1] == b"\n":
                 buf = buf[1:]
+                if not buf:
+                    self._buf = b""
+                    return frames
         # bytes.splitlines breaks at CR, LF and CRLF only (unlike str.splitlines)
-        lines = buf.splitlines(keepends=True)
-        self._buf = lines.pop() if lines and lines[-1][-1:] not in (b"\n", b"\r") else b""
+        lines = buf.splitlines()
+        self._buf = lines.pop() if buf[-1:] not in (b"\n", b"\r") else b""
         for raw in lines:
-            if raw[-1:] == b"\r":
-                frame = self._line(raw[:-1])
-            else:
-                frame = self._line(raw[:-2] if raw[-2:-1] == b"\r" else raw[:-1])
+            if raw[:6] == b"data: ":  # the common line, without the general parse of _line
+                self._size += len(raw)
+                if self._size > self._max:
+                    raise SSEFrameTooLarge(self._max)
+                self._data.append(raw[6:].decode("utf-8", "replace"))
+                self._has_data = True
+                continue
+            frame = self._line(raw)
             if frame is not None:
                 frames.append(frame)
         # a CR at the very end: the LF of a CRLF may arrive in the next chunk
@@ -93,10 +100,6 @@ class SSEDecoder:
         self._size += len(raw)
         if self._size > self._max:
             raise SSEFrameTooLarge(self._max)
-        if raw[:6] == b"data: ":  # the common line, without the general parse below
-            self._data.append(raw[6:].decode("utf-8", "replace"))
-            self._has_data = True
-            return None
         line = raw.decode("utf-8", "replace")
         if line[0] == ":":
             return SSEFrame(comment=line[1:].removeprefix(" "))
