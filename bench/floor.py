@@ -9,12 +9,10 @@ and content headers to the upstream and streams the answer back chunk by chunk, 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import socket
 
 import aiohttp
-import uvloop
 from aiohttp import web
+from lowlevel import serve
 
 FORWARDED = ("Content-Type", "Authorization", "x-api-key", "x-goog-api-key", "anthropic-version")
 
@@ -43,16 +41,9 @@ class Floor:
             return resp
 
 
-async def main(port: int, upstream: str) -> None:
-    server = web.Server(Floor(upstream).handle, access_log=None)
-    sock = socket.create_server(("127.0.0.1", port), backlog=4096, reuse_port=True)
-    await asyncio.get_running_loop().create_server(server, sock=sock)
-    await asyncio.Event().wait()
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=9200)
     parser.add_argument("--upstream", default="http://127.0.0.1:9100")
     args = parser.parse_args()
-    uvloop.run(main(args.port, args.upstream))
+    serve(Floor(args.upstream).handle, args.port)

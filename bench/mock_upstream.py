@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 
 import orjson
-import uvloop
 from aiohttp import web
+from lowlevel import serve
 
 from switchyard.core.events import MessageDelta, MessageStart, MessageStop, PartStart, PartStop, TextDelta
 from switchyard.core.model import Message, Request, Response, StopReason, TextPart, Usage
@@ -102,17 +101,10 @@ class Mock:
         return resp
 
 
-async def main(port: int, chunks: int, slow_delay: float) -> None:
-    server = web.Server(Mock(chunks, slow_delay).handle, access_log=None)
-    sock = socket.create_server(("127.0.0.1", port), backlog=4096, reuse_port=True)
-    await asyncio.get_running_loop().create_server(server, sock=sock)
-    await asyncio.Event().wait()
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--chunks", type=int, default=20)
     parser.add_argument("--slow-delay", type=float, default=0.1)
     args = parser.parse_args()
-    uvloop.run(main(args.port, args.chunks, args.slow_delay))
+    serve(Mock(args.chunks, args.slow_delay).handle, args.port)
