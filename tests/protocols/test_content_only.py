@@ -1,9 +1,10 @@
-"""``content_only``: skipping the frames it names leaves what a same-protocol relay observes unchanged.
+"""``StreamWatcher``: skipping the frames ``content_only`` names leaves what a same-protocol relay
+observes unchanged.
 
-The fast path decodes every frame until the first content event, then only the frames that are not
-``content_only``, and at the end the last frame if it skipped it. What it reads from the events — the
-usage, the stop reason, the first error and whether the stream ended — must be what a full decode
-gives, for every real stream and for the same streams cut short anywhere.
+The watcher decodes every frame until the first content event, then only the frames that are not
+``content_only``, and at the end the last frame if it skipped it. What a relay reads from the
+events — the usage, the stop reason, the first error and whether the stream ended — must be what a
+full decode gives, for every real stream and for the same streams cut short anywhere.
 """
 
 from __future__ import annotations
@@ -13,31 +14,18 @@ from typing import Any
 
 import pytest
 
-from switchyard.core.events import Heartbeat, MessageDelta, MessageStart, MessageStop, StreamError
+from switchyard.core.events import MessageDelta, MessageStart, MessageStop, StreamError
 from switchyard.core.sse import SSEDecoder, SSEFrame
 from switchyard.protocols import PROTOCOLS, codec
+from switchyard.protocols.watch import StreamWatcher
 
 HERE = Path(__file__).parent
 STREAMS = [(p, f) for p in PROTOCOLS for f in sorted((HERE / p / "fixtures").rglob("*.sse"))]
 
 
-def observed(protocol: str, frames: list[SSEFrame], skip: bool) -> dict[str, Any]:
-    mod = codec(protocol)
-    decoder = mod.StreamDecoder()
-    events = []
-    primed = False
-    skipped = None
-    for frame in frames:
-        if primed and skip and mod.content_only(frame):
-            skipped = frame
-            continue
-        skipped = None
-        new = decoder.feed(frame)
-        events += new
-        primed = primed or any(not isinstance(e, MessageStart | Heartbeat | StreamError) for e in new)
-    if skipped is not None:
-        events += decoder.feed(skipped)
-    events += decoder.finish()
+def observed(protocol: str, frames: list[SSEFrame], watch: bool) -> dict[str, Any]:
+    decoder = StreamWatcher(protocol) if watch else codec(protocol).StreamDecoder()
+    events = [e for frame in frames for e in decoder.feed(frame)] + decoder.finish()
     seen: dict[str, Any] = {"usage": None, "stop": None, "error": None, "ended": False}
     for e in events:
         if isinstance(e, MessageStart) and e.usage is not None and seen["usage"] is None:
@@ -60,9 +48,9 @@ def frames_of(raw: bytes) -> list[SSEFrame]:
 @pytest.mark.parametrize(("protocol", "path"), STREAMS, ids=[f"{p}/{f.name}" for p, f in STREAMS])
 def test_skipping_content_frames_observes_the_same(protocol: str, path: Path) -> None:
     frames = frames_of(path.read_bytes())
-    assert observed(protocol, frames, skip=True) == observed(protocol, frames, skip=False)
+    assert observed(protocol, frames, watch=True) == observed(protocol, frames, watch=False)
     for cut in range(1, len(frames)):  # the stream cut short after each frame
-        assert observed(protocol, frames[:cut], skip=True) == observed(protocol, frames[:cut], skip=False), cut
+        assert observed(protocol, frames[:cut], watch=True) == observed(protocol, frames[:cut], watch=False), cut
 
 
 def test_each_protocol_skips_something() -> None:

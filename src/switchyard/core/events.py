@@ -110,3 +110,8 @@ Event = (
     | StreamError
     | Heartbeat
 )
+
+
+def is_content(event: Event) -> bool:
+    """An event that means the answer has begun (not the start marker, a ping or an error)."""
+    return not isinstance(event, MessageStart | Heartbeat | StreamError)

@@ -36,13 +36,14 @@ from .. import mock
 from ..adapters import AdapterChain
 from ..config import ProviderConfig
 from ..core.errors import ErrorKind, GatewayError
-from ..core.events import Event, Heartbeat, MessageStart, StreamError
+from ..core.events import Event, Heartbeat, StreamError, is_content
 from ..core.model import Response
-from ..core.sse import SSEDecoder, SSEFrame
+from ..core.sse import SSEDecoder
 from ..fieldcache import Scope
 from ..keys import KeyPool, Lease, retry_after_from_headers
 from ..observability import trace
 from ..protocols import codec
+from ..protocols.watch import StreamWatcher
 from ..providers import PROVIDER_TYPES, auth_headers, endpoint_path
 from ..routing import Target
 from ..transport import Transport, read_limited, upstream_failure
@@ -120,25 +121,11 @@ class MockEvents:
 class UpstreamStream:
     """An upstream SSE response being read: raw chunks plus the core events decoded from them.
 
-    The decoder always runs — on the fast path it only observes (usage, stop reason, errors), so
-    after the first content event, frames that carry content alone (the codec's ``content_only``) are
-    not decoded; if the stream's last frame was one, it is decoded at the end (Gemini's cumulative usage
-    on a cut stream).
+    The decoder always runs — on the fast path it only observes (usage, stop reason, errors): a
+    :class:`~switchyard.protocols.watch.StreamWatcher`, which leaves content frames undecoded.
     """
 
-    __slots__ = (
-        "decoder",
-        "fast",
-        "finished",
-        "heartbeat",
-        "held",
-        "protocol",
-        "resp",
-        "skip",
-        "skipped",
-        "sse",
-        "url",
-    )
+    __slots__ = ("decoder", "fast", "finished", "heartbeat", "held", "protocol", "resp", "sse", "url")
 
     def __init__(
         self, protocol: str, resp: aiohttp.ClientResponse, url: str, fast: bool, heartbeat: float = 0.0
@@ -149,33 +136,20 @@ class UpstreamStream:
         self.fast = fast
         self.heartbeat = heartbeat
         self.sse = SSEDecoder()
-        self.decoder = codec(protocol).StreamDecoder()
+        self.decoder = StreamWatcher(protocol) if fast else codec(protocol).StreamDecoder()
         self.held: list[tuple[bytes, list[Event]]] = []
         self.finished = False
-        self.skip: Callable[[SSEFrame], bool] | None = None
-        """Set on the fast path at the first content event: which frames need no decoding."""
-        self.skipped: SSEFrame | None = None
 
     def _decode(self, chunk: bytes) -> list[Event]:
         events: list[Event] = []
         for frame in self.sse.feed(chunk):
-            if self.skip is not None and self.skip(frame):
-                self.skipped = frame
-                continue
-            self.skipped = None  # only a skipped *last* frame is decoded at the end
-            new = self.decoder.feed(frame)
-            events.extend(new)
-            if self.fast and self.skip is None and any(_is_content(e) for e in new):
-                self.skip = codec(self.protocol).content_only  # started: the rest is only watched
+            events.extend(self.decoder.feed(frame))
         return events
 
     def _finish(self) -> list[Event]:
         self.finished = True
         events: list[Event] = []
-        frames = self.sse.flush()
-        if self.skipped is not None:
-            frames.insert(0, self.skipped)
-        for frame in frames:
+        for frame in self.sse.flush():
             events.extend(self.decoder.feed(frame))
         events.extend(self.decoder.finish())
         return events
@@ -196,7 +170,7 @@ class UpstreamStream:
                 for event in events:
                     if isinstance(event, StreamError):
                         raise event.error
-                    if _is_content(event):
+                    if is_content(event):
                         return
 
     async def chunks(self) -> AsyncIterator[tuple[bytes, list[Event]]]:
@@ -230,11 +204,6 @@ class UpstreamStream:
 
 
 Answer = Relayed | Translated | MockEvents | UpstreamStream
-
-
-def _is_content(event: Event) -> bool:
-    """An event that means the stream has started (not its start marker, a ping or an error)."""
-    return not isinstance(event, MessageStart | Heartbeat | StreamError)
 
 
 # ---------------------------------------------------------------------------- the attempt

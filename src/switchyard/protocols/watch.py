@@ -1,0 +1,38 @@
+"""A stream decoder for a relay that only watches the stream (the same-protocol fast path).
+
+:class:`StreamWatcher` has the ``StreamDecoder`` interface. It decodes every frame until the
+first content event, then only the frames that are not the codec's ``content_only`` ones: what
+it reports — usage, stop reason, errors and the end — is what a full decode reports, for a
+fraction of the work. If the stream's last frame was skipped, it is decoded at the end
+(Gemini's cumulative usage on a cut stream).
+"""
+
+from __future__ import annotations
+
+from ..core.events import Event, is_content
+from ..core.sse import SSEFrame
+from . import codec
+
+
+class StreamWatcher:
+    __slots__ = ("_content_only", "_decoder", "_skipped", "_started")
+
+    def __init__(self, protocol: str) -> None:
+        mod = codec(protocol)
+        self._decoder = mod.StreamDecoder()
+        self._content_only = mod.content_only
+        self._started = False
+        self._skipped: SSEFrame | None = None
+
+    def feed(self, frame: SSEFrame) -> list[Event]:
+        if self._started and self._content_only(frame):
+            self._skipped = frame
+            return []
+        self._skipped = None  # only a skipped *last* frame is decoded at the end
+        events = self._decoder.feed(frame)
+        self._started = self._started or any(is_content(e) for e in events)
+        return events
+
+    def finish(self) -> list[Event]:
+        events = self._decoder.feed(self._skipped) if self._skipped is not None else []
+        return events + self._decoder.finish()
