@@ -11,6 +11,7 @@ import orjson
 
 from . import __version__
 from .config import Config, ConfigError, load_config
+from .observability.usage_log import GROUPS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage = commands.add_parser("usage", help="totals from the usage log")
     usage.add_argument("--config", metavar="FILE", help=config_help)
     usage.add_argument("--since", help="only requests since: 24h, 7d, 30m, an ISO date or unix seconds")
-    usage.add_argument("--by", choices=("model", "provider", "key", "day"), help="group the totals")
+    usage.add_argument("--by", choices=GROUPS, help="group the totals (key: upstream key; client: client key)")
     usage.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
 
     keys = commands.add_parser("keys", help="each upstream key's state in a running gateway")

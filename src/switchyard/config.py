@@ -19,7 +19,9 @@ import yaml
 
 from .accounting.pricing import default_pricing
 from .adapters import AdapterChain, AdapterError
+from .core.errors import GatewayError
 from .fieldcache import RuleError, builtin_rules, merge_rules
+from .governance.model import KEY_FIELDS, parse_fields
 from .providers import PROVIDER_TYPES
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -77,6 +79,9 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 4000
     auth_keys: list[str] = field(default_factory=list)
+    key_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``auth_keys`` written as mappings: key -> its name, team, models, budget and limits."""
+    admin_keys: list[str] = field(default_factory=list)
     data_dir: Path = field(default_factory=lambda: Path(".switchyard").resolve())
     max_body_mb: float = 32.0
 
@@ -88,6 +93,21 @@ class StateConfig:
 
     backend: str = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "switchyard:"
+    """Every Redis key the gateway writes starts with this (several gateways may share a Redis)."""
+
+
+@dataclass(slots=True)
+class GovernanceConfig:
+    """Client keys, budgets and limits (records in ``data_dir/governance.db``; counters in memory,
+    or in Redis with ``state.backend: redis``)."""
+
+    unpriced: str = "deny"
+    """A budgeted key's request to a model with no known price: ``deny`` (403) or ``allow`` (charged 0)."""
+    rate_window: float = 60.0
+    """Seconds per rate window: ``rpm`` and ``tpm`` count requests and tokens per window."""
+    lease_seconds: float = 120.0
+    """How long a request's hold on the counters lasts unless renewed (its process died)."""
 
 
 @dataclass(slots=True)
@@ -115,6 +135,7 @@ class Config:
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     state: StateConfig = field(default_factory=StateConfig)
     field_cache: FieldCacheConfig = field(default_factory=FieldCacheConfig)
+    governance: GovernanceConfig = field(default_factory=GovernanceConfig)
     pricing: dict[str, Any] = field(default_factory=dict)
     """Price overrides and additions per model (USD per million tokens), over the built-in table."""
     source: str | None = None
@@ -304,7 +325,7 @@ def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> Routin
 
 def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
     path = ("server",)
-    raw = ck.mapping(raw, path, ("host", "port", "auth_keys", "data_dir", "max_body_mb"))
+    raw = ck.mapping(raw, path, ("host", "port", "auth_keys", "admin_keys", "data_dir", "max_body_mb"))
     out = ServerConfig()
     out.host = ck.typed(raw, "host", path, str, out.host)
     port = ck.typed(raw, "port", path, int, out.port)
@@ -312,14 +333,57 @@ def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
         ck.problem((*path, "port"), "must be between 1 and 65535")
     else:
         out.port = port
-    keys = ck.string_list(raw, "auth_keys", path)
-    for i, key in enumerate(keys):
+    out.auth_keys, out.key_specs = _auth_keys(ck, raw.get("auth_keys"), (*path, "auth_keys"))
+    admin = ck.string_list(raw, "admin_keys", path)
+    for i, key in enumerate(admin):
         if not key.strip():
-            ck.problem((*path, "auth_keys", i), "is empty (an unset variable?); remove it to disable client auth")
-    out.auth_keys = [k for k in keys if k.strip()]
+            ck.problem((*path, "admin_keys", i), "is empty (an unset variable?)")
+    out.admin_keys = [k for k in admin if k.strip()]
     data_dir = ck.typed(raw, "data_dir", path, str, None)
     out.data_dir = (base_dir / data_dir).resolve() if data_dir else (base_dir / ".switchyard").resolve()
     out.max_body_mb = ck.positive(raw, "max_body_mb", path, out.max_body_mb)
+    return out
+
+
+def _auth_keys(ck: _Checker, raw: Any, path: tuple) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Client keys: strings, or mappings ``{key, name, team, models, expires_at, metadata, budget, limits}``."""
+    if raw is None:
+        return [], {}
+    if not isinstance(raw, list):
+        raw = [raw]
+    keys: list[str] = []
+    specs: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(raw):
+        spec: dict[str, Any] = {}
+        if isinstance(entry, dict):
+            spec = dict(entry)
+            entry = spec.pop("key", None)
+            try:
+                spec = parse_fields({"name": f"config key {i + 1}", **spec}, KEY_FIELDS, create=True)
+            except GatewayError as exc:
+                ck.problem((*path, i), exc.message)
+        if not isinstance(entry, str):
+            ck.problem((*path, i), "must be a key (a string) or a mapping with 'key' and its limits")
+        elif not entry.strip():
+            ck.problem((*path, i), "is empty (an unset variable?); remove it to disable client auth")
+        else:
+            keys.append(entry)
+            if spec:
+                specs[entry] = spec
+    return keys, specs
+
+
+def _governance(ck: _Checker, raw: Any) -> GovernanceConfig:
+    path = ("governance",)
+    raw = ck.mapping(raw, path, ("unpriced", "rate_window", "lease_seconds"))
+    out = GovernanceConfig()
+    unpriced = ck.typed(raw, "unpriced", path, str, out.unpriced)
+    if unpriced not in ("allow", "deny"):
+        ck.problem((*path, "unpriced"), "must be allow or deny")
+    else:
+        out.unpriced = unpriced
+    out.rate_window = ck.positive(raw, "rate_window", path, out.rate_window)
+    out.lease_seconds = ck.positive(raw, "lease_seconds", path, out.lease_seconds)
     return out
 
 
@@ -437,7 +501,7 @@ def _field_cache(ck: _Checker, raw: Any) -> FieldCacheConfig:
 
 def _state(ck: _Checker, raw: Any) -> StateConfig:
     path = ("state",)
-    raw = ck.mapping(raw, path, ("backend", "redis_url"))
+    raw = ck.mapping(raw, path, ("backend", "redis_url", "redis_prefix"))
     out = StateConfig()
     backend = ck.typed(raw, "backend", path, str, out.backend)
     if backend not in ("sqlite", "memory", "redis"):
@@ -445,6 +509,7 @@ def _state(ck: _Checker, raw: Any) -> StateConfig:
     else:
         out.backend = backend
     out.redis_url = ck.typed(raw, "redis_url", path, str, out.redis_url)
+    out.redis_prefix = ck.typed(raw, "redis_prefix", path, str, out.redis_prefix)
     return out
 
 
@@ -515,7 +580,9 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
         raise ConfigError([f"{source}:1: (top level): must be a mapping"])
     raw = ck.expand(raw, ())
     ck.mapping(
-        raw, (), ("server", "providers", "models", "routing", "observability", "pricing", "state", "field_cache")
+        raw,
+        (),
+        ("server", "providers", "models", "routing", "observability", "pricing", "state", "field_cache", "governance"),
     )
     routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
     server = _server(ck, raw.get("server"), base_dir)
@@ -525,6 +592,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     pricing = _pricing(ck, raw.get("pricing"))
     state = _state(ck, raw.get("state"))
     field_cache = _field_cache(ck, raw.get("field_cache"))
+    governance = _governance(ck, raw.get("governance"))
     if ck.problems:
         raise ConfigError(ck.problems)
     return Config(
@@ -535,6 +603,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
         observability=observability,
         state=state,
         field_cache=field_cache,
+        governance=governance,
         pricing=pricing,
         source=source,
     )

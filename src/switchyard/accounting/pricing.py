@@ -44,6 +44,8 @@ class Price:
     cache_write: float
     long_threshold: int | None = None
     long: Price | None = None
+    max_output: int | None = None
+    """The model's output token limit, when known (budgets reserve it for a request without one)."""
 
     def for_prompt(self, prompt_tokens: int) -> Price:
         if self.long is not None and self.long_threshold is not None and prompt_tokens > self.long_threshold:
@@ -59,6 +61,13 @@ class Price:
             + usage.output_tokens * p.output
         )
         return round(total / 1_000_000, 10)
+
+    def most_per_token(self) -> tuple[float, float]:
+        """(the highest input-side rate, the highest output rate) over every bucket and tier:
+        with them, a token count that bounds a request's usage bounds its cost."""
+        tiers = [self] if self.long is None else [self, self.long]
+        prompt = max(max(t.input, t.cache_read, t.cache_write) for t in tiers)
+        return prompt, max(t.output for t in tiers)
 
 
 def candidates(model: str, provider: str | None = None) -> list[str]:
@@ -163,10 +172,17 @@ def parse_price(spec: Any, path: str, base: Price | None = None) -> Price:
     """A :class:`Price` from a mapping like the data file's; ``base`` fills fields left out."""
     if not isinstance(spec, Mapping):
         raise ValueError(f"{path}: must be a mapping with input, output, cache_read, cache_write")
-    unknown = sorted(set(map(str, spec)) - {*FIELDS, "long_context"})
+    unknown = sorted(set(map(str, spec)) - {*FIELDS, "long_context", "max_output"})
     if unknown:
-        raise ValueError(f"{path}: unknown field {unknown[0]!r} (expected {', '.join(FIELDS)}, long_context)")
-    values = {f: _number(spec[f], f"{path}.{f}") for f in FIELDS if f in spec}
+        raise ValueError(
+            f"{path}: unknown field {unknown[0]!r} (expected {', '.join(FIELDS)}, long_context, max_output)"
+        )
+    values: dict[str, Any] = {f: _number(spec[f], f"{path}.{f}") for f in FIELDS if f in spec}
+    if "max_output" in spec:
+        limit = spec["max_output"]
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"{path}.max_output: must be a whole number of tokens >= 1")
+        values["max_output"] = limit
     if base is None:
         for required in ("input", "output"):
             if required not in values:

@@ -70,7 +70,8 @@ class GatewayError(Exception):
 
     ``param`` names the offending field when known; ``retry_after`` is seconds to wait (from the
     upstream's hint); ``code`` is a protocol-specific code kept for same-protocol relays;
-    ``upstream_type`` the upstream's own error type string.
+    ``upstream_type`` the upstream's own error type string; ``headers`` extra response headers
+    (the gateway's own rate-limit headers).
     """
 
     def __init__(
@@ -84,6 +85,7 @@ class GatewayError(Exception):
         code: str | None = None,
         upstream_type: str | None = None,
         details: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -94,6 +96,7 @@ class GatewayError(Exception):
         self.code = code
         self.upstream_type = upstream_type
         self.details = details
+        self.headers = headers
 
     def __repr__(self) -> str:
         return f"GatewayError({self.kind!r}, {self.message!r}, status={self.status})"

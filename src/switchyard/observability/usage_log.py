@@ -31,8 +31,8 @@ from ..store._sqlite import SqliteWorker, transaction
 log = logging.getLogger("switchyard.usage")
 
 USAGE_DB = "usage.db"
-GroupBy = Literal["model", "provider", "key", "day"]
-GROUPS = ("model", "provider", "key", "day")
+GroupBy = Literal["model", "provider", "key", "day", "client", "team"]
+GROUPS = ("model", "provider", "key", "day", "client", "team")
 
 
 @dataclass(slots=True)
@@ -42,7 +42,8 @@ class UsageRecord:
 
     ``ts``: unix seconds when the request arrived. ``status``: the HTTP status sent to the client
     (a stream that failed after its first byte keeps 200 and sets ``error``). ``key_id``: the
-    masked key id, never the key. ``cost``: USD, None when unknown. Times in milliseconds:
+    masked key id, never the key. ``client_key_id`` / ``client_key_name`` / ``team``: the client
+    key the caller presented (None without one). ``cost``: USD, None when unknown. Times in milliseconds:
     ``ttfb_ms`` until the first byte went to the client, ``latency_ms`` until the last,
     ``overhead_ms`` the gateway's own share (total minus time waiting on upstreams).
     """
@@ -67,6 +68,9 @@ class UsageRecord:
     overhead_ms: float | None = None
     stream: bool = False
     error: str | None = None
+    client_key_id: str | None = None
+    client_key_name: str | None = None
+    team: str | None = None
 
     def set_usage(self, usage: Usage | None) -> UsageRecord:
         """Copy the token buckets of ``usage`` (None leaves zeros); returns self."""
@@ -110,9 +114,15 @@ MIGRATIONS = (
     CREATE INDEX requests_ts ON requests (ts);
     CREATE INDEX requests_request_id ON requests (request_id)
     """,
+    """
+    ALTER TABLE requests ADD COLUMN client_key_id TEXT;
+    ALTER TABLE requests ADD COLUMN client_key_name TEXT;
+    ALTER TABLE requests ADD COLUMN team TEXT;
+    CREATE INDEX requests_client_key ON requests (client_key_id, ts)
+    """,
 )
 
-_ROWS_PER_STATEMENT = 64  # 64 x 21 parameters, far below SQLite's limit of 32766
+_ROWS_PER_STATEMENT = 64  # 64 x 24 parameters, far below SQLite's limit of 32766
 _VALUES = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 
 
@@ -274,6 +284,8 @@ _GROUP_SQL = {
     "provider": "COALESCE(provider, '-')",
     "key": "COALESCE(provider, '-') || ' ' || COALESCE(key_id, '-')",
     "day": "date(ts, 'unixepoch')",
+    "client": "COALESCE(client_key_name || ' (' || client_key_id || ')', '-')",
+    "team": "COALESCE(team, '-')",
 }
 
 
@@ -287,7 +299,7 @@ def query_usage(
     """Totals per group (or one ``total`` row) of requests with ``since <= ts < until``.
 
     ``model`` groups by the served model (what was priced), ``key`` by provider and masked key
-    id, ``day`` by UTC date. ``cost`` sums known costs (None when none is known); ``unpriced``
+    id, ``day`` by UTC date, ``client`` by client key (name and id), ``team`` by team. ``cost`` sums known costs (None when none is known); ``unpriced``
     counts requests that used tokens but have no known cost. Returns [] when there is no log.
     """
     if by not in _GROUP_SQL:
@@ -332,7 +344,15 @@ def query_usage(
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-_LABELS = {None: "TOTAL", "model": "MODEL", "provider": "PROVIDER", "key": "KEY", "day": "DAY (UTC)"}
+_LABELS = {
+    None: "TOTAL",
+    "model": "MODEL",
+    "provider": "PROVIDER",
+    "key": "KEY",
+    "day": "DAY (UTC)",
+    "client": "CLIENT KEY",
+    "team": "TEAM",
+}
 _INT_COLUMNS = (
     ("requests", "REQUESTS"),
     ("errors", "ERRORS"),

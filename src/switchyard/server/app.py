@@ -25,6 +25,7 @@ from ..config import Config
 from ..core.errors import ErrorKind, GatewayError, RequestError
 from ..core.util import require
 from ..fieldcache import FieldCache, builtin_rules, merge_rules
+from ..governance import open_governance
 from ..observability import trace
 from ..observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..observability.metrics import Metrics
@@ -33,8 +34,8 @@ from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
 from ..store import Stores, open_store
 from ..transport import Transport
-from . import endpoints
-from .auth import Authenticator
+from . import admin, endpoints
+from .auth import ANONYMOUS, Authenticator
 from .context import Exchange
 from .errors import as_gateway_error, error_protocol, error_response
 from .http import (
@@ -67,6 +68,8 @@ class Route:
     auth: bool = True
     stream: bool | None = None
     """Fixed by the endpoint (Gemini); None: the body's ``stream`` flag decides."""
+    access: str = "client"
+    """Who may call it: ``client`` | ``operator`` | ``admin`` | ``admin_api`` (see ``auth.py``)."""
 
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -77,8 +80,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/models"): Route("models", "openai_chat"),
     ("GET", "/v1beta/models"): Route("gemini_models", "gemini"),
     ("GET", "/health"): Route("health", "openai_chat", auth=False),
-    ("GET", "/metrics"): Route("metrics", "openai_chat"),
-    ("GET", "/admin/keys"): Route("keys", "openai_chat"),
+    ("GET", "/metrics"): Route("metrics", "openai_chat", access="operator"),
+    ("GET", "/admin/keys"): Route("keys", "openai_chat", access="admin"),
     ("GET", "/"): Route("root", "openai_chat", auth=False),
     ("HEAD", "/"): Route("root", "openai_chat", auth=False),
 }
@@ -95,6 +98,7 @@ RESPONSE_ROUTES = {
     ("GET", True): Route("response_items", "openai_responses"),
 }
 OPENAI_MODEL = Route("model", "openai_chat")
+ADMIN_API = Route("admin_api", "openai_chat", access="admin_api")
 
 
 def match(method: str, path: str) -> tuple[Route | None, str]:
@@ -102,6 +106,8 @@ def match(method: str, path: str) -> tuple[Route | None, str]:
     route = ROUTES.get((method, path))
     if route is not None:
         return route, ""
+    if path.startswith(admin.PREFIXES):
+        return ADMIN_API, ""
     if path.startswith(RESPONSES_PREFIX):
         rest = path[len(RESPONSES_PREFIX) :]
         items = rest.endswith("/input_items")
@@ -137,12 +143,15 @@ class App:
         self.config = config
         self.transport = transport or Transport()
         self.pipeline = Pipeline(config, self.transport)
-        self.auth = Authenticator(config.server.auth_keys)
+        pricing = default_pricing().with_overrides(config.pricing)
+        self.governance = open_governance(config, pricing)
+        self.auth = Authenticator(config.server.auth_keys, config.server.admin_keys, self.governance)
         self.max_body = int(config.server.max_body_mb * 1024 * 1024)
         self.observers: list[Callable[[Exchange], None]] = []
         """Called with every finished generate / count_tokens exchange (after the response)."""
         self.stores: Stores | None = None
-        secrets = [k for p in config.providers.values() for k in p.api_keys] + list(config.server.auth_keys)
+        secrets = [k for p in config.providers.values() for k in p.api_keys]
+        secrets += config.server.auth_keys + config.server.admin_keys
         self.tracer = TraceWriter(
             config.server.data_dir,
             enabled=config.observability.trace,
@@ -154,7 +163,6 @@ class App:
         install one to check the stream invariants)."""
         self.metrics = Metrics(lambda: self.pipeline.pools)
         self.usage_log = UsageLog(config.server.data_dir) if config.observability.usage_log else None
-        pricing = default_pricing().with_overrides(config.pricing)
         self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing))
 
     async def startup(self) -> None:
@@ -174,6 +182,7 @@ class App:
                 provider.chain.field_cache = cache
         if self.usage_log is not None:
             await self.usage_log.start()
+        await self.governance.start()
         providers = ", ".join(f"{p.name} ({p.type}, {len(p.api_keys)} keys)" for p in self.config.providers.values())
         auth = "on" if self.auth.enabled else "off"
         log.info(
@@ -191,6 +200,7 @@ class App:
             await self.stores.close()
         if self.usage_log is not None:
             await self.usage_log.close()  # writes every pending row
+        await self.governance.close()  # writes the ledger's pending spend
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -230,18 +240,37 @@ class App:
         if self.tracer.enabled:
             ctx.trace = partial(self.tracer.write, ctx.id)
         try:
-            if route.auth:
-                self.auth.check(scope)
-            if route.name in ("generate", "count_tokens"):
-                self.load(ctx, route, await read_body(scope, receive, self.max_body))
+            await self.admit(ctx, route, scope, receive)
         except ClientGone:
             ctx.client_gone = True
         except Exception as exc:
             await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
         else:
             ctx.client_gone = not await until_disconnect(self.respond(ctx, route, send), receive)
-        if self.observers and route.name in ("generate", "count_tokens"):
-            self.notify(ctx)
+        finally:
+            if self.observers and route.name in ("generate", "count_tokens"):
+                self.notify(ctx)
+            if ctx.ticket is not None:
+                await self.governance.settle(ctx.ticket, ctx.cost, ctx.tokens())
+
+    async def admit(self, ctx: Exchange, route: Route, scope: Scope, receive: Receive) -> None:
+        """Authenticate, read and load the body, and admit the request under the client key's limits."""
+        principal = await self.auth.identify(scope) if route.auth else ANONYMOUS
+        self.auth.permit(principal, route.access)
+        ctx.client_key = principal.key
+        if route.name in ("generate", "count_tokens"):
+            self.load(ctx, route, await read_body(scope, receive, self.max_body))
+        elif route.name == "admin_api" and scope["method"] in ("POST", "PATCH"):
+            ctx.raw = await read_body(scope, receive, self.max_body)
+        if route.name == "generate" and principal.key is not None:
+            assert ctx.body is not None
+            targets = self.pipeline.resolver.resolve(ctx.model)
+            ticket = await self.governance.admit(
+                principal.key, ctx.model, targets, ctx.protocol, ctx.body, len(ctx.raw)
+            )
+            if ticket is not None:
+                ctx.ticket = ticket
+                ctx.extra_headers = self.governance.rate_headers(ticket)
 
     def notify(self, ctx: Exchange) -> None:
         """Hand a finished exchange to the observers (usage log, metrics); they must not raise."""
@@ -327,6 +356,9 @@ class App:
             payload = await self.stored_response(name, ctx)
         elif name == "keys":
             payload = {name: pool.snapshot() for name, pool in self.pipeline.pools.items()}
+        elif name == "admin_api":
+            status, payload = await admin.handle(self.governance, ctx.scope["method"], ctx.scope["path"], ctx.raw)
+            return Reply(status=status, body=orjson.dumps(payload))
         else:
             payload = {"name": "switchyard", "version": __version__}
         return Reply(body=orjson.dumps(payload))

@@ -1,49 +1,106 @@
-"""Client authentication against ``server.auth_keys``.
+"""Who is calling: admin keys, the config's client keys, and client keys made through the admin API.
 
 A request may present its key the way any of the four SDKs does: ``Authorization: Bearer <key>``
 (OpenAI), ``x-api-key`` (Anthropic), ``x-goog-api-key`` or the ``?key=`` query parameter
-(Gemini). Every presented value is compared with every configured key in constant time
-(:func:`hmac.compare_digest`). These keys only admit clients; upstream credentials always come
-from the provider configuration.
+(Gemini). Configured keys (``server.admin_keys``, ``server.auth_keys``) are compared in constant
+time (:func:`hmac.compare_digest`); a client key of the admin API is found by its SHA-256 hash
+(the only form stored). These keys only admit clients: upstream credentials always come from the
+provider configuration.
+
+Access per route: ``client`` routes (the model endpoints) take client keys and config keys;
+``admin`` routes (``/admin/*``) take admin keys only — or, while no admin key is configured, the
+config's keys for the read-only ``/admin/keys`` as before; ``operator`` routes (``/metrics``) take
+admin and config keys. Client auth is on when any key is configured or a client key exists.
 """
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from ..core.errors import ErrorKind, GatewayError
+from ..governance import ClientKey, Governance
 from .http import Scope
 
 _KEY_HEADERS = (b"x-api-key", b"x-goog-api-key")
 
 
-class Authenticator:
-    __slots__ = ("_keys",)
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str
+    """``admin`` | ``config`` (a ``server.auth_keys`` key) | ``client`` (an admin-API key) | ``anonymous``"""
+    key: ClientKey | None = None
+    """The client key record (for config keys: only when the config gives it limits)."""
 
-    def __init__(self, keys: list[str]) -> None:
-        self._keys = tuple(k.encode() for k in keys)
+
+ANONYMOUS = Principal("anonymous")
+ADMIN = Principal("admin")
+_ALLOWED = {
+    "client": ("config", "client", "anonymous"),
+    "operator": ("admin", "config", "anonymous"),
+    "admin": ("admin", "anonymous"),
+    "admin_api": ("admin",),
+}
+
+
+class Authenticator:
+    __slots__ = ("_admin", "_config", "governance")
+
+    def __init__(self, auth_keys: list[str], admin_keys: list[str], governance: Governance | None = None) -> None:
+        self._config = tuple(k.encode() for k in auth_keys)
+        self._admin = tuple(k.encode() for k in admin_keys)
+        self.governance = governance
 
     @property
     def enabled(self) -> bool:
-        return bool(self._keys)
+        return bool(self._config or self._admin or (self.governance is not None and self.governance.has_keys))
 
-    def check(self, scope: Scope) -> None:
-        """Raise a 401 GatewayError unless the request carries a configured key."""
-        if not self._keys:
-            return
-        presented = list(_presented(scope))
+    async def identify(self, scope: Scope) -> Principal:
+        """The caller (raises a 401 GatewayError for a missing, unknown, revoked or expired key)."""
+        if not self.enabled:
+            return ANONYMOUS
+        presented = _presented(scope)
         if not presented:
             raise GatewayError(
                 ErrorKind.AUTHENTICATION,
                 "missing API key: send it as 'Authorization: Bearer <key>', 'x-api-key' or 'x-goog-api-key'",
             )
-        ok = False
         for value in presented:
-            for key in self._keys:
-                ok |= hmac.compare_digest(value, key)
-        if not ok:
-            raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key")
+            if _among(value, self._admin):
+                return ADMIN
+            if _among(value, self._config):
+                key = await self.governance.lookup(value) if self.governance is not None else None
+                return Principal("config", key)
+        if self.governance is not None:
+            for value in presented:
+                key = await self.governance.lookup(value)
+                if key is not None and key.source == "api":
+                    self.governance.check_key(key)
+                    return Principal("client", key)
+        raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key")
+
+    def permit(self, principal: Principal, access: str) -> None:
+        """Raise a 403 unless ``principal`` may use a route of ``access``."""
+        allowed = _ALLOWED[access]
+        if access == "admin" and not self._admin:
+            allowed = (*allowed, "config")  # no admin keys: /admin/keys stays readable as before
+        if principal.kind in allowed:
+            return
+        if access == "admin_api" and not self._admin:
+            raise GatewayError(ErrorKind.PERMISSION, "the admin API is off: set server.admin_keys to use it")
+        if principal.kind == "admin":
+            raise GatewayError(
+                ErrorKind.PERMISSION, "admin keys are for /admin/*; call the model endpoints with a client key"
+            )
+        raise GatewayError(ErrorKind.PERMISSION, "this endpoint needs an admin key (server.admin_keys)")
+
+
+def _among(value: bytes, keys: tuple[bytes, ...]) -> bool:
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(value, key)
+    return found
 
 
 def _presented(scope: Scope) -> list[bytes]:

@@ -19,6 +19,7 @@ import orjson
 
 from ..core.errors import GatewayError, RequestError
 from ..core.model import Request, Usage
+from ..governance import ClientKey, Ticket
 from ..protocols import codec
 from ..routing import AttemptRecord, Target
 from .http import Headers, Scope
@@ -79,6 +80,14 @@ class Exchange:
     """Writes one transform-trace entry (stage, data) for this request; None when tracing is off."""
     relayed: bytes | None = None
     """A same-protocol non-streaming answer relayed as is (its usage is read only on demand)."""
+    client_key: ClientKey | None = None
+    """The client key the caller presented (None: an admin, an unlimited config key, or no auth)."""
+    ticket: Ticket | None = None
+    """The governance admission to settle when the request is over."""
+    cost: float | None = None
+    """USD the request cost (set when its usage is recorded; None: unknown)."""
+    extra_headers: Headers = field(default_factory=list)
+    """More response headers (the client key's rate-limit headers)."""
     _request: Request | None = None
 
     def request(self) -> Request:
@@ -107,6 +116,11 @@ class Exchange:
                 return None
         return self.usage
 
+    def tokens(self) -> int:
+        """Every token the request used (prompt buckets and output), 0 when unknown."""
+        u = self.final_usage()
+        return 0 if u is None else u.input_tokens + u.cache_read_tokens + u.cache_write_tokens + u.output_tokens
+
     def overhead_ms(self) -> float:
         """Gateway time so far that was not spent waiting on an upstream."""
         return max(0.0, (time.perf_counter() - self.started - self.upstream_wait) * 1000)
@@ -122,7 +136,7 @@ class Exchange:
             headers.append((b"x-switchyard-attempts", header_value(" | ".join(a.header() for a in self.attempts))))
         if self.dropped_tools:
             headers.append((b"x-switchyard-dropped-tools", header_value(",".join(self.dropped_tools))))
-        return headers
+        return headers + self.extra_headers if self.extra_headers else headers
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")

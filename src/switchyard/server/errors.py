@@ -45,6 +45,8 @@ def error_response(protocol: str, err: GatewayError) -> tuple[int, bytes, Header
         seconds = max(0.0, err.retry_after)
         headers.append((b"retry-after", str(math.ceil(seconds)).encode()))
         headers.append((b"retry-after-ms", str(math.ceil(seconds * 1000)).encode()))
+    if err.headers:
+        headers.extend((name.encode(), value.encode()) for name, value in err.headers.items())
     if err.kind == ErrorKind.REQUEST_TOO_LARGE:
         headers.append((b"connection", b"close"))  # the rest of the body was not read
     return status, orjson.dumps(body), headers

@@ -50,6 +50,7 @@ class UsageRecorder:
         cost = reported_cost(usage)
         if cost is None and usage is not None and served is not None:
             cost = self.pricing.cost(usage, served, provider=provider)
+        ctx.cost = cost
         status = ctx.status or (ctx.error.status if ctx.error else 200)
         latency = now - ctx.started
         ttfb = (ctx.first_byte_at - ctx.started) if ctx.first_byte_at is not None else None
@@ -59,6 +60,7 @@ class UsageRecorder:
         elif ctx.error is not None:
             error = ctx.error.kind
         key_id = ctx.attempts[-1].key_id if ctx.attempts else None
+        client = ctx.client_key
         if self.usage_log is not None:
             rec = UsageRecord(
                 request_id=ctx.id,
@@ -76,6 +78,9 @@ class UsageRecorder:
                 overhead_ms=ctx.overhead_ms(),
                 stream=ctx.stream,
                 error=error,
+                client_key_id=client.id if client else None,
+                client_key_name=client.name if client else None,
+                team=client.team if client else None,
             ).set_usage(usage)
             self.usage_log.record(rec)
         if self.metrics is not None:
