@@ -1,16 +1,21 @@
-"""The ``switchyard`` command line: ``serve``, ``check``, ``usage`` and ``keys``."""
+"""The ``switchyard`` command line: ``serve``, ``check``, ``usage``, ``keys`` (upstream keys) and
+``client-keys`` / ``teams`` (the admin API of a running gateway)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import orjson
 
 from . import __version__
 from .config import Config, ConfigError, load_config
+from .governance.model import WINDOWS
 from .observability.usage_log import GROUPS
 
 
@@ -38,7 +43,41 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--config", metavar="FILE", help=config_help)
     keys.add_argument("--url", help="the gateway's base URL (default: from the config's server.host and port)")
     keys.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    for noun, what in (("client-keys", "client keys (virtual keys for people and services)"), ("teams", "teams")):
+        group = commands.add_parser(noun, help=f"manage {what} through a running gateway's admin API")
+        actions = group.add_subparsers(dest="action", required=True)
+        ident = "ID" if noun == "client-keys" else "NAME"
+        verbs = ["create", "list", "show", "update"]
+        verbs += ["rotate", "revoke"] if noun == "client-keys" else ["delete"]
+        for verb in verbs:
+            action = actions.add_parser(verb)
+            if verb == "create":
+                action.add_argument("name", help="who or what the key is for" if noun == "client-keys" else "the team")
+            elif verb != "list":
+                action.add_argument("ident", metavar=ident)
+            action.add_argument("--config", metavar="FILE", help=config_help)
+            action.add_argument("--url", help="the gateway's base URL (default: from the config)")
+            action.add_argument(
+                "--admin-key", help="an admin key (default: $SWITCHYARD_ADMIN_KEY, else server.admin_keys)"
+            )
+            action.add_argument("--json", action="store_true", help="print the JSON answer")
+            if verb in ("create", "update"):
+                _limit_options(action, keys=noun == "client-keys")
     return parser
+
+
+def _limit_options(parser: argparse.ArgumentParser, keys: bool) -> None:
+    if keys:
+        parser.add_argument("--team", help="the team whose budget and limits it shares")
+        parser.add_argument("--models", help="comma-separated models it may use (aliases, provider/model, wildcards)")
+        parser.add_argument("--expires", metavar="ISO", help="expiry, an ISO-8601 date-time")
+    parser.add_argument("--budget", type=float, metavar="USD", help="budget in US dollars per window")
+    parser.add_argument("--window", choices=WINDOWS, help="the budget's window (default: total)")
+    parser.add_argument("--rpm", type=int, help="requests per minute")
+    parser.add_argument("--tpm", type=int, help="tokens per minute")
+    parser.add_argument("--max-parallel", type=int, help="requests in flight at once")
+    parser.add_argument("--meta", action="append", metavar="K=V", default=[], help="metadata (repeatable)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return usage_command(config, args.since, args.by, args.json)
     if args.command == "keys":
         return keys_command(config, args.url, args.json)
+    if args.command in ("client-keys", "teams"):
+        return admin_command(config, args)
     if args.port is not None and not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
     from .server import serve
@@ -105,17 +146,35 @@ def usage_command(config: Config, since: str | None, by: str | None, as_json: bo
     return 0
 
 
-def keys_command(config: Config, url: str | None, as_json: bool) -> int:
+def _gateway_url(config: Config, url: str | None) -> str:
     host = "127.0.0.1" if config.server.host in ("0.0.0.0", "::") else config.server.host
-    base = (url or f"http://{host}:{config.server.port}").rstrip("/")
-    request = urllib.request.Request(f"{base}/admin/keys")
-    if config.server.auth_keys:
-        request.add_header("authorization", f"Bearer {config.server.auth_keys[0]}")
+    return (url or f"http://{host}:{config.server.port}").rstrip("/")
+
+
+def _call(base: str, path: str, key: str | None, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    """(status, JSON answer) of one admin API call; raises OSError when the gateway is unreachable."""
+    data = orjson.dumps(body) if body is not None else None
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    request.add_header("content-type", "application/json")
+    if key:
+        request.add_header("authorization", f"Bearer {key}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            pools = orjson.loads(response.read())
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read() or b"{}")
+
+
+def keys_command(config: Config, url: str | None, as_json: bool) -> int:
+    base = _gateway_url(config, url)
+    key = (config.server.admin_keys or config.server.auth_keys or [None])[0]
+    try:
+        status, pools = _call(base, "/admin/keys", key)
     except (OSError, ValueError) as exc:
         print(f"switchyard: cannot read key states from {base}: {exc}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"switchyard: {base}/admin/keys answered {status}: {_message(pools)}", file=sys.stderr)
         return 1
     if as_json:
         print(orjson.dumps(pools, option=orjson.OPT_INDENT_2).decode())
@@ -133,6 +192,85 @@ def keys_command(config: Config, url: str | None, as_json: bool) -> int:
                 f"{provider:<16} {k['key']:<12} {k['status']:<22} {k['in_flight']:>9} {k['served']:>7} {k['failures']:>8}  {detail}"
             )
     return 0
+
+
+def admin_command(config: Config, args: argparse.Namespace) -> int:
+    """``switchyard client-keys|teams <action>``: one call to the admin API, its answer printed."""
+    base = _gateway_url(config, args.url)
+    key = args.admin_key or os.environ.get("SWITCHYARD_ADMIN_KEY") or (config.server.admin_keys or [None])[0]
+    if not key:
+        print(
+            "switchyard: an admin key is needed: --admin-key, $SWITCHYARD_ADMIN_KEY or server.admin_keys",
+            file=sys.stderr,
+        )
+        return 2
+    collection = "/admin/client-keys" if args.command == "client-keys" else "/admin/teams"
+    ident = quote(getattr(args, "ident", "") or "", safe="")
+    method, path, body = {
+        "create": ("POST", collection, None),
+        "list": ("GET", collection, None),
+        "show": ("GET", f"{collection}/{ident}", None),
+        "update": ("PATCH", f"{collection}/{ident}", None),
+        "rotate": ("POST", f"{collection}/{ident}/rotate", None),
+        "revoke": ("DELETE", f"{collection}/{ident}", None),
+        "delete": ("DELETE", f"{collection}/{ident}", None),
+    }[args.action]
+    if args.action in ("create", "update"):
+        body = _fields(args)
+    try:
+        status, answer = _call(base, path, key, method, body)
+    except (OSError, ValueError) as exc:
+        print(f"switchyard: cannot reach the admin API at {base}: {exc}", file=sys.stderr)
+        return 1
+    if status >= 400:
+        print(f"switchyard: {method} {path} answered {status}: {_message(answer)}", file=sys.stderr)
+        return 1
+    if args.json or args.action == "show":
+        print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
+    elif args.action == "list":
+        for row in answer["data"]:
+            print(_summary_line(row))
+    else:
+        print(_summary_line(answer))
+    if isinstance(answer, dict) and "key" in answer:
+        print(f"\nkey (shown this once; store it now): {answer['key']}")
+    return 0
+
+
+def _fields(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if getattr(args, "name", None):
+        body["name"] = args.name
+    if getattr(args, "team", None):
+        body["team"] = args.team
+    if getattr(args, "models", None):
+        body["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    if getattr(args, "expires", None):
+        body["expires_at"] = args.expires
+    if args.budget is not None:
+        body["budget"] = {"usd": args.budget, "window": args.window or "total"}
+    limits = {name: getattr(args, name) for name in ("rpm", "tpm", "max_parallel") if getattr(args, name) is not None}
+    if limits:
+        body["limits"] = limits
+    if args.meta:
+        body["metadata"] = dict(item.partition("=")[::2] for item in args.meta)
+    return body
+
+
+def _summary_line(row: dict[str, Any]) -> str:
+    budget = row.get("budget")
+    limits = {k: v for k, v in (row.get("limits") or {}).items() if v is not None}
+    parts = [row.get("id") or row.get("name", ""), row.get("name", "") if "id" in row else ""]
+    parts.append(f"team={row['team']}" if row.get("team") else "")
+    parts.append(f"budget=${budget['usd']:g}/{budget['window']}" if budget else "budget=none")
+    parts += [f"{k}={v}" for k, v in limits.items()]
+    parts.append("REVOKED" if row.get("revoked_at") else "")
+    return "  ".join(p for p in parts if p)
+
+
+def _message(answer: Any) -> str:
+    err = answer.get("error") if isinstance(answer, dict) else None
+    return err.get("message", "") if isinstance(err, dict) else str(answer)[:200]
 
 
 def _public_url(url: str) -> str:
