@@ -8,34 +8,16 @@ and deletes every key under it afterwards.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
+from redis_support import REDIS_URL, fresh_prefix, require_redis
 from switchyard.store import KVStore, MemoryKVStore, MemoryResponseStore, ResponseStore
 from switchyard.store.redis import RedisKVStore, RedisResponseStore, connect
 from switchyard.store.sqlite import SqliteKVStore, SqliteResponseStore
-
-REDIS_URL = os.environ.get("SWITCHYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def require_redis() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-        return client
-    except redis.RedisError as exc:
-        problem = str(exc)
-    pytest.fail(
-        f"these tests need Redis at {REDIS_URL} and it is not reachable ({problem}); "
-        "start redis-server or set SWITCHYARD_TEST_REDIS_URL",
-        pytrace=False,
-    )
 
 
 @pytest.fixture
@@ -48,13 +30,8 @@ def redis_url() -> str:
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A fresh key prefix; every key under it is deleted after the test."""
-    client = require_redis()
-    prefix = f"switchyard-test:{uuid.uuid4().hex}:"
-    yield prefix
-    keys = list(client.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with fresh_prefix() as prefix:
+        yield prefix
 
 
 class Backend:

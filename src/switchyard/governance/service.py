@@ -81,6 +81,28 @@ def requested_output(protocol: str, body: dict[str, Any]) -> int | None:
     return None
 
 
+def max_cost(pricing: Pricing, targets: Sequence[Any], prompt: int, output: int | None, *, unpriced: str) -> int:
+    """Nano-dollars a request can cost at most over its ``targets`` (objects with ``provider`` and
+    ``model``), with at most ``prompt`` input tokens and ``output`` output tokens (None: the
+    model's limit). An unpriced target raises a 403, or counts 0 with ``unpriced="allow"``."""
+    most = 0
+    for target in targets:
+        price = pricing.lookup(target.model, target.provider)
+        if price is None:
+            if unpriced == "allow":
+                continue
+            raise GatewayError(
+                ErrorKind.PERMISSION,
+                f"the model '{target.provider}/{target.model}' has no known price, so a budgeted client key "
+                "cannot use it (add it under 'pricing:' or set governance.unpriced: allow)",
+                param="model",
+            )
+        prompt_rate, output_rate = price.most_per_token()
+        tokens_out = output or price.max_output or DEFAULT_MAX_OUTPUT
+        most = max(most, math.ceil((prompt * prompt_rate + tokens_out * output_rate) * NANO / 1_000_000))
+    return most
+
+
 class Governance:
     def __init__(
         self,
@@ -267,7 +289,8 @@ class Governance:
                 checks.append(Check(subject.subject, limits.rpm, limits.tpm, limits.max_parallel, budget, window))
         reserve = 0
         if any(c.budget_nano is not None for c in checks):
-            reserve = self._max_cost(model_targets=targets, prompt=size, output=requested_output(protocol, body))
+            output = requested_output(protocol, body)
+            reserve = max_cost(self.pricing, targets, size, output, unpriced=self.unpriced)
         return Ticket(
             lease=next(self._leases),
             checks=tuple(checks),
@@ -276,25 +299,6 @@ class Governance:
             tokens=size // 4,
             reserve_nano=reserve,
         )
-
-    def _max_cost(self, model_targets: Sequence[Any], prompt: int, output: int | None) -> int:
-        """Nano-dollars the request can cost at most, over its targets (raises for an unpriced one)."""
-        most = 0
-        for target in model_targets:
-            price = self.pricing.lookup(target.model, target.provider)
-            if price is None:
-                if self.unpriced == "allow":
-                    continue
-                raise GatewayError(
-                    ErrorKind.PERMISSION,
-                    f"the model '{target.provider}/{target.model}' has no known price, so a budgeted client key "
-                    "cannot use it (add it under 'pricing:' or set governance.unpriced: allow)",
-                    param="model",
-                )
-            prompt_rate, output_rate = price.most_per_token()
-            tokens_out = output or price.max_output or DEFAULT_MAX_OUTPUT
-            most = max(most, math.ceil((prompt * prompt_rate + tokens_out * output_rate) * NANO / 1_000_000))
-        return most
 
     def _refusal(self, refusal: Refusal, key: ClientKey, team: Team | None, now: float) -> GatewayError:
         owner = f"team '{team.name}'" if team is not None and refusal.subject == team.subject else "this client key"
