@@ -192,10 +192,13 @@ class Governance:
             entry[0] += nano
             entry[1] += requests
 
-    async def _reload(self) -> None:
-        """Reload keys and teams from the records, and seed the counters' spend from the ledger."""
+    async def _reload(self, *, if_stale: bool = False) -> None:
+        """Reload keys and teams from the records, and seed the counters' spend from the ledger
+        (with ``if_stale``, only when another process changed them since the last load)."""
         async with self._reload_lock:
             version = await self.counters.version()
+            if if_stale and version == self._version:
+                return  # a concurrent caller has just reloaded
             keys, teams = await self.records.load()
             keys += self._config_keys
             self._by_hash = {k.hash: k for k in keys}
@@ -221,8 +224,8 @@ class Governance:
         """The key ``secret`` belongs to (revoked and expired keys included; see :meth:`check_key`)."""
         digest = key_hash(secret)
         key = self._by_hash.get(digest)
-        if key is None and self.shared and await self.counters.version() != self._version:
-            await self._reload()
+        if key is None and self.shared:
+            await self._reload(if_stale=True)  # a key made on another process?
             key = self._by_hash.get(digest)
         return key
 
@@ -261,9 +264,12 @@ class Governance:
             if verdict != STALE:
                 assert isinstance(verdict, Refusal)
                 raise self._refusal(verdict, key, team, now)
-            await self._reload()
-            key = self._by_id.get(key.id) or key
-            self.check_key(key)
+            await self._reload(if_stale=True)
+            fresh = self._by_id.get(key.id)
+            if fresh is None or fresh.hash != key.hash:  # rotated (or gone) on another process
+                raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key")
+            self.check_key(fresh)
+            key = fresh
         raise GatewayError(ErrorKind.UNAVAILABLE, "governance state keeps changing; try again", status=503)
 
     def _ticket(
@@ -464,8 +470,8 @@ class Governance:
 
     async def _fresh(self) -> None:
         """Reload when another process changed keys or teams (admin reads see the shared view)."""
-        if self.shared and await self.counters.version() != self._version:
-            await self._reload()
+        if self.shared:
+            await self._reload(if_stale=True)
 
     # ------------------------------------------------------------------ admin: teams
 

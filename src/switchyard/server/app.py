@@ -173,7 +173,12 @@ class App:
                 log.warning("the %s codec is not available; its endpoints will answer 500", name)
         await self.transport.start()
         state = self.config.state
-        self.stores = await open_store(state.backend, self.config.server.data_dir, state.redis_url)  # type: ignore[arg-type]
+        self.stores = await open_store(
+            state.backend,  # type: ignore[arg-type]
+            self.config.server.data_dir,
+            state.redis_url,
+            prefix=state.redis_prefix,
+        )
         self.pipeline.responses = ResponsesState(self.stores.responses)
         rules = merge_rules(builtin_rules(), self.config.field_cache.rules)
         cache = FieldCache(self.stores.kv, rules, ttl=self.config.field_cache.ttl)
