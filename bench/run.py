@@ -44,7 +44,9 @@ from load import hold_streams, latency, wrk
 HERE = Path(__file__).resolve().parent
 LITELLM_VERSION = "1.106.2"
 LITELLM_VENV = Path.home() / ".cache" / "switchyard-bench" / f"litellm-{LITELLM_VERSION}"
-MOCK_PORT, PORTS = 9100, {"switchyard": 9301, "litellm": 9302, "floor": 9303}
+MOCK_PORT = 9100
+PORTS = {"switchyard": 9301, "litellm": 9302, "floor": 9303, "sy-gov": 9304, "sy-gov-redis": 9305}
+GOVERNED = {"sy-gov": "sqlite", "sy-gov-redis": "redis"}  # Switchyard with the bench key governed
 GATEWAY_CPU, LOAD_CPU = "0", "1"
 BENCH_KEY = "sk-bench-5f0c2a9e7d4b41c3a8e6f1b2d9c07e35"  # the client key every gateway checks (but the floor)
 HEADERS = {
@@ -202,14 +204,19 @@ class Gateway:
         self.log.close()
 
 
-def switchyard(workdir: Path) -> Gateway:
+def switchyard(workdir: Path, name: str = "switchyard") -> Gateway:
+    """Switchyard with its defaults; as ``sy-gov`` / ``sy-gov-redis`` the bench key is a client key
+    with a budget and a rate limit (never reached), enforced with counters in memory or in Redis."""
     mock = f"http://127.0.0.1:{MOCK_PORT}"
-    config = {
+    key: Any = BENCH_KEY
+    if name in GOVERNED:
+        key = {"key": BENCH_KEY, "name": "bench", "budget": {"usd": 1e6, "window": "month"}, "limits": {"rpm": 10**9}}
+    config: dict[str, Any] = {
         "server": {
             "host": "127.0.0.1",
-            "port": PORTS["switchyard"],
-            "data_dir": str(workdir / "switchyard-data"),
-            "auth_keys": [BENCH_KEY],
+            "port": PORTS[name],
+            "data_dir": str(workdir / f"{name}-data"),
+            "auth_keys": [key],
         },
         "providers": {
             "oa": {"type": "openai", "base_url": f"{mock}/v1", "api_keys": ["sk-mock"]},
@@ -220,11 +227,14 @@ def switchyard(workdir: Path) -> Gateway:
             "bench-anthropic": ["an/mock-model"],
             "bench-slow": ["oa/mock-slow"],
         },
+        "pricing": {"mock-model": {"input": 1.0, "output": 2.0}, "mock-slow": {"input": 1.0, "output": 2.0}},
     }
-    path = workdir / "switchyard.yaml"
+    if GOVERNED.get(name) == "redis":
+        config["state"] = {"backend": "redis", "redis_prefix": f"switchyard-bench-{os.getpid()}:"}
+    path = workdir / f"{name}.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
     exe = shutil.which("switchyard") or sys.exit("switchyard is not installed: python3 -m pip install -e .")
-    return Gateway("switchyard", [exe, "serve", "--config", str(path)])
+    return Gateway(name, [exe, "serve", "--config", str(path)])
 
 
 def litellm(workdir: Path) -> Gateway:
@@ -259,6 +269,17 @@ def floor(workdir: Path) -> Gateway:
     return Gateway(
         "floor", [sys.executable, str(HERE / "floor.py"), "--port", str(PORTS["floor"]), "--upstream", upstream]
     )
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 def ensure_tools(names: list[str]) -> None:
@@ -423,6 +444,21 @@ def report(results: dict[str, dict[str, Any]], markdown: bool = False) -> str:
             f"{held['streams']:,} streams held open at once through Switchyard: {held['completed']:,.0f} completed,"
             f" {held['errors']:.0f} errors, RSS peak {held['rss_peak_mib']:.0f} MiB",
         ]
+    governed = [n for n in GOVERNED if results.get(n)]
+    if governed and sy:
+        lines += [
+            "",
+            "Governance: the bench key as a client key with a budget and an RPM limit enforced;"
+            " gateway CPU ms per request at 64 connections, and the difference to Switchyard without it",
+        ]
+        header = ["scenario", "CPU ms Switchyard", *(f"CPU ms {n}" for n in governed), *(f"+ms {n}" for n in governed)]
+        gov_rows = []
+        for row in rows:
+            base = sy.get(row, {}).get("cpu_ms_per_request")
+            cpu = [results[n].get(row, {}).get("cpu_ms_per_request") for n in governed]
+            deltas = [_fmt(c - base, 3) if c is not None and base is not None else "-" for c in cpu]
+            gov_rows.append([row, _fmt(base, 3), *(_fmt(c, 3) for c in cpu), *deltas])
+        lines += _table(header, gov_rows, markdown)
     return "\n".join(lines)
 
 
@@ -479,7 +515,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4, help="wrk duration per scenario (default 4)")
     parser.add_argument("--requests", type=int, default=200, help="sequential requests at 1 connection (default 200)")
     parser.add_argument("--open-streams", type=int, default=1000, help="streams held open at once (0: skip)")
-    parser.add_argument("--only", default="switchyard,litellm,floor", help="comma-separated gateways")
+    parser.add_argument(
+        "--only",
+        default="switchyard,litellm,floor,sy-gov,sy-gov-redis",
+        help="comma-separated gateways (sy-gov, sy-gov-redis: Switchyard enforcing a client key's budget and RPM)",
+    )
     parser.add_argument("--json", type=Path, default=HERE / "results.json", help="where to write the figures")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--from-json", type=Path, help="measure nothing: print the report of a saved run")
@@ -491,6 +531,9 @@ def main() -> None:
         _print_targets(targets(saved["results"]))
         return
     names = [n for n in args.only.split(",") if n]
+    if "sy-gov-redis" in names and not _redis_up():
+        print("skipping sy-gov-redis: no Redis answers on 127.0.0.1:6379", file=sys.stderr)
+        names.remove("sy-gov-redis")
     if os.cpu_count() is None or os.cpu_count() < 2:
         sys.exit("the benchmark needs two CPUs (gateway on one, mock and load on the other)")
     ensure_tools(names)
@@ -500,6 +543,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
     makers = {"switchyard": switchyard, "litellm": litellm, "floor": floor}
+    makers |= {name: lambda w, name=name: switchyard(w, name) for name in GOVERNED}
     mock = subprocess.Popen(
         ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "mock_upstream.py"), "--port", str(MOCK_PORT)],
         stdout=subprocess.DEVNULL,
