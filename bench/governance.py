@@ -8,15 +8,25 @@ per-request governance steps the server runs — the key's lookup by hash, admis
 model, rate window, in-flight, budget reservation) and settlement (spend to the counters and the
 batched ledger) — and prints CPU microseconds per request of this process (the ledger's database
 thread included), and for Redis also of the Redis server (from its INFO).
+
+``--crash`` measures what a ``kill -9`` loses: a gateway process serves a governed key with
+requests back to back (at 8 connections) for a few seconds and is killed; the settled spend that
+reached the ledger is compared with the answers the clients received.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,6 +35,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from switchyard.accounting.pricing import default_pricing  # noqa: E402
 from switchyard.governance import Governance, MemoryCounters, SqliteRecords  # noqa: E402
 from switchyard.governance.redis_counters import RedisCounters  # noqa: E402
+from switchyard.governance.service import LEDGER_INTERVAL  # noqa: E402
 from switchyard.routing import Target  # noqa: E402
 from switchyard.store.redis import connect  # noqa: E402
 
@@ -81,11 +92,74 @@ async def measure(kind: str, requests: int) -> dict[str, float]:
     return {"cpu_us": cpu * 1e6 / requests, "wall_us": wall * 1e6 / requests, "redis_cpu_us": server * 1e6 / requests}
 
 
+def crash(seconds: float = 3.0, connections: int = 8) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="switchyard-gov-crash-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    key = "sk-crash-bench-key-0001"
+    config = {
+        "server": {
+            "port": port,
+            "data_dir": str(workdir),
+            "auth_keys": [{"key": key, "name": "crash", "limits": {"rpm": 10**9}}],
+        },
+        "observability": {"usage_log": False},
+        "pricing": {"mock-1": {"input": 1.0, "output": 1.0}},
+    }
+    (workdir / "c.yaml").write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "switchyard.cli", "serve", "--config", str(workdir / "c.yaml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    body = json.dumps({"model": "mock-1", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+
+    def post() -> bool:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    while not post():
+        time.sleep(0.05)
+    done = [0]
+    stop = time.monotonic() + seconds
+
+    async def client() -> None:
+        while time.monotonic() < stop:
+            if await asyncio.to_thread(post):
+                done[0] += 1
+
+    async def drive() -> None:
+        await asyncio.gather(*(client() for _ in range(connections)))
+
+    asyncio.run(drive())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(workdir / "governance.db") as conn:
+        (booked,) = conn.execute("SELECT COALESCE(SUM(requests), 0) FROM spend").fetchone()
+    done[0] += 1  # the start-up probe
+    rate = done[0] / seconds
+    lost = done[0] - booked
+    print(f"kill -9 after {done[0]} answered requests ({rate:.0f}/s): the ledger holds {booked};")
+    print(
+        f"lost {lost} settlements = {lost / rate * 1000:.0f} ms of settled spend (ledger written every {LEDGER_INTERVAL * 1000:.0f} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--backends", default="memory,redis")
+    parser.add_argument("--crash", action="store_true", help="measure what a kill -9 loses of the ledger")
     args = parser.parse_args()
+    if args.crash:
+        crash()
+        return
     print(
         f"{'counters':<10} {'gateway CPU µs/request':>24} {'wall µs/request':>16} {'Redis server CPU µs/request':>28}"
     )
