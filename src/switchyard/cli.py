@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", metavar="FILE", help=config_help)
     serve.add_argument("--host", help="address to listen on (overrides server.host)")
     serve.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on the one port (default 1; >1 needs state.backend: redis)",
+    )
 
     check = commands.add_parser("check", help="validate a config and summarise it")
     check.add_argument("--config", metavar="FILE", help=config_help)
@@ -104,9 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         return admin_command(config, args)
     if args.port is not None and not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
-    from .server import serve
+    if args.workers < 1:
+        parser.error("--workers must be 1 or more")
+    from .server import WorkersNeedSharedState, serve
 
-    serve(config, host=args.host, port=args.port)
+    try:
+        serve(config, host=args.host, port=args.port, workers=args.workers)
+    except WorkersNeedSharedState as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
