@@ -95,6 +95,9 @@ class StateConfig:
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "switchyard:"
     """Every Redis key the gateway writes starts with this (several gateways may share a Redis)."""
+    on_unavailable: str = "local"
+    """Redis unreachable: ``local`` (each process counts limits on its own view, loudly) or
+    ``fail_closed`` (requests that need shared limits get a 503)."""
 
 
 @dataclass(slots=True)
@@ -501,7 +504,7 @@ def _field_cache(ck: _Checker, raw: Any) -> FieldCacheConfig:
 
 def _state(ck: _Checker, raw: Any) -> StateConfig:
     path = ("state",)
-    raw = ck.mapping(raw, path, ("backend", "redis_url", "redis_prefix"))
+    raw = ck.mapping(raw, path, ("backend", "redis_url", "redis_prefix", "on_unavailable"))
     out = StateConfig()
     backend = ck.typed(raw, "backend", path, str, out.backend)
     if backend not in ("sqlite", "memory", "redis"):
@@ -510,6 +513,11 @@ def _state(ck: _Checker, raw: Any) -> StateConfig:
         out.backend = backend
     out.redis_url = ck.typed(raw, "redis_url", path, str, out.redis_url)
     out.redis_prefix = ck.typed(raw, "redis_prefix", path, str, out.redis_prefix)
+    on_unavailable = ck.typed(raw, "on_unavailable", path, str, out.on_unavailable)
+    if on_unavailable not in ("local", "fail_closed"):
+        ck.problem((*path, "on_unavailable"), "must be local or fail_closed")
+    else:
+        out.on_unavailable = on_unavailable
     return out
 
 

@@ -72,4 +72,5 @@ def open_governance(config: Config, pricing: Pricing) -> Governance:
         rate_window=settings.rate_window,
         lease_seconds=settings.lease_seconds,
         shared=state.backend == "redis",
+        on_unavailable=state.on_unavailable,
     )

@@ -27,7 +27,18 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 
+from ..core.errors import ErrorKind, GatewayError
+
 STALE = "stale"
+
+
+class CountersUnavailable(GatewayError):
+    """The shared counters (Redis) cannot be reached."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            ErrorKind.UNAVAILABLE, f"the shared limits store is unreachable ({detail}); try again shortly", status=503
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,8 @@ class Ticket:
     used: list[tuple[int, int]] = field(default_factory=list)
     """Per check: (requests, tokens) counted in the rate window, this request included."""
     settled: bool = False
+    local: bool = False
+    """Admitted by this process's own counters while the shared ones were unreachable."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,33 @@ windows as far as their clocks agree, and tests can move the clock.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
-from .counters import STALE, Counters, Refusal, SubjectState, Ticket
+from .counters import STALE, Counters, CountersUnavailable, Refusal, SubjectState, Ticket
+
+P = ParamSpec("P")
+T = TypeVar("T")
+_FAILURES = (RedisError, OSError)
+
+
+def _reachable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Redis failures become :class:`CountersUnavailable`."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except _FAILURES as exc:
+            raise CountersUnavailable(type(exc).__name__) from exc
+
+    return wrapper
+
 
 # Drops the expired leases of subject s (in flight and reservations).
 _PURGE = """
@@ -44,7 +66,8 @@ local p = ARGV[1]
 local now = tonumber(ARGV[2])
 local lease, expires, rw = ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local ttl, tokens, reserve = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-if (redis.call('GET', p .. 'v') or '0') ~= ARGV[9] then return {'stale'} end
+-- a missing version means Redis was flushed or restarted: the caller reloads and re-seeds spend
+if redis.call('GET', p .. 'v') ~= ARGV[9] then return {'stale'} end
 local n = tonumber(ARGV[10])
 for i = 0, n - 1 do
   local b = 11 + i * 6
@@ -144,6 +167,19 @@ return {
 )
 
 
+# ARGV: prefix, 'get' | 'bump', a fresh random version. Versions are random, not counted: after a
+# flush (or a restart without persistence) the version is gone, and the one made next was never
+# seen by any process, so every process reloads.
+_VERSION = """
+if ARGV[2] == 'bump' then
+  redis.call('SET', ARGV[1] .. 'v', ARGV[3])
+else
+  redis.call('SET', ARGV[1] .. 'v', ARGV[3], 'NX')
+end
+return redis.call('GET', ARGV[1] .. 'v')
+"""
+
+
 def _limit(value: int | None) -> int:
     return -1 if value is None else value
 
@@ -158,7 +194,9 @@ class RedisCounters(Counters):
         self._settle = client.register_script(_SETTLE)
         self._renew = client.register_script(_RENEW)
         self._state = client.register_script(_STATE)
+        self._version = client.register_script(_VERSION)
 
+    @_reachable
     async def admit(self, ticket: Ticket, *, now: float, expires: float, version: int) -> Refusal | str | None:
         args: list[Any] = [
             self._prefix,
@@ -186,30 +224,36 @@ class RedisCounters(Counters):
         subject, limit = (v.decode() if isinstance(v, bytes) else v for v in out[1:3])
         return Refusal(subject, limit, int(out[3]), int(out[4]))
 
+    @_reachable
     async def settle(self, ticket: Ticket, *, spend_nano: int, tokens: int) -> None:
         args: list[Any] = [self._prefix, ticket.lease, ticket.rate_window, tokens - ticket.tokens, spend_nano]
         args += [len(ticket.checks), *(c.subject for c in ticket.checks), len(ticket.spend_to)]
         args += [v for pair in ticket.spend_to for v in pair]
         await self._settle(args=args)
 
+    @_reachable
     async def renew(self, tickets: list[Ticket], expires: float) -> None:
         pairs = [(c.subject, t.lease) for t in tickets for c in t.checks]
         if pairs:
             await self._renew(args=[self._prefix, expires, len(pairs), *(v for pair in pairs for v in pair)])
 
+    @_reachable
     async def state(self, subject: str, budget_window: str, rate_window: int, now: float) -> SubjectState:
         out = await self._state(args=[self._prefix, subject, budget_window, rate_window, now])
         spent, reserved, flight, requests, tokens = (int(v) for v in out)
         return SubjectState(spent, reserved, flight, requests, tokens)
 
+    @_reachable
     async def seed(self, subject: str, budget_window: str, spent_nano: int) -> None:
         await self._client.set(f"{self._prefix}s:{subject}:{budget_window}", spent_nano, nx=True)
 
+    @_reachable
     async def version(self) -> int:
-        return int(await self._client.get(self._prefix + "v") or 0)
+        return int(await self._version(args=[self._prefix, "get", secrets.randbits(48)]))
 
+    @_reachable
     async def bump(self) -> int:
-        return int(await self._client.incr(self._prefix + "v"))
+        return int(await self._version(args=[self._prefix, "bump", secrets.randbits(48)]))
 
     async def close(self) -> None:
         if self._owns:

@@ -38,7 +38,7 @@ from typing import Any
 
 from ..accounting.pricing import Pricing
 from ..core.errors import ErrorKind, GatewayError
-from .counters import STALE, Check, Counters, Refusal, Ticket
+from .counters import STALE, Check, Counters, CountersUnavailable, MemoryCounters, Refusal, Ticket
 from .model import (
     KEY_FIELDS,
     KEY_PREFIX,
@@ -60,6 +60,8 @@ log = logging.getLogger("switchyard.governance")
 DEFAULT_MAX_OUTPUT = 65_536
 LEDGER_INTERVAL = 0.1
 """Seconds between ledger writes: a crash loses at most this much settled spend (plus the write)."""
+RETRY_SHARED = 1.0
+"""Seconds to count locally after the shared counters failed, before trying them again."""
 
 # where each client protocol puts the request's output limit
 _OUTPUT_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -115,6 +117,7 @@ class Governance:
         rate_window: float = 60.0,
         lease_seconds: float = 120.0,
         shared: bool = False,
+        on_unavailable: str = "local",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.records = records
@@ -125,7 +128,14 @@ class Governance:
         self.lease_seconds = lease_seconds
         self.shared = shared
         """Counters shared with other processes (Redis): a key not in the cache may be new there."""
+        self.on_unavailable = on_unavailable
+        """When the shared counters are unreachable: ``local`` (count on this process's own view,
+        seeded from the ledger) or ``fail_closed`` (refuse governed requests with a 503)."""
         self.clock = clock
+        self._fallback = MemoryCounters()
+        self._shared_down_until = 0.0
+        self._fallback_seeded = False
+        self._unsettled: list[tuple[Ticket, int, int]] = []
         self._config_keys = list(config_keys)
         self._by_hash: dict[str, ClientKey] = {}
         self._by_id: dict[str, ClientKey] = {}
@@ -169,8 +179,13 @@ class Governance:
                 log.exception("governance: %s failed; will retry", getattr(fn, "__name__", fn))
 
     async def _renew(self) -> None:
-        if self._live:
-            await self.counters.renew(list(self._live.values()), self.clock() + self.lease_seconds)
+        while self._unsettled:  # settlements that could not reach the shared counters
+            ticket, spend, tokens = self._unsettled[0]
+            await self.counters.settle(ticket, spend_nano=spend, tokens=tokens)
+            self._unsettled.pop(0)
+        shared = [t for t in self._live.values() if not t.local]
+        if shared:
+            await self.counters.renew(shared, self.clock() + self.lease_seconds)
 
     async def flush(self) -> None:
         """Write the settled spend not yet in the ledger (kept for the next try on failure)."""
@@ -224,8 +239,11 @@ class Governance:
         """The key ``secret`` belongs to (revoked and expired keys included; see :meth:`check_key`)."""
         digest = key_hash(secret)
         key = self._by_hash.get(digest)
-        if key is None and self.shared:
-            await self._reload(if_stale=True)  # a key made on another process?
+        if key is None and self.shared and self._shared_up():
+            try:
+                await self._reload(if_stale=True)  # a key made on another process?
+            except CountersUnavailable as exc:
+                self._shared_failed(exc)
             key = self._by_hash.get(digest)
         return key
 
@@ -255,9 +273,7 @@ class Governance:
                 return None
             now = self.clock()
             ticket = self._ticket(key, team, targets, protocol, body, size, now)
-            verdict = await self.counters.admit(
-                ticket, now=now, expires=now + self.lease_seconds, version=self._version
-            )
+            verdict = await self._count(ticket, now)
             if verdict is None:
                 self._live[ticket.lease] = ticket
                 return ticket
@@ -271,6 +287,60 @@ class Governance:
             self.check_key(fresh)
             key = fresh
         raise GatewayError(ErrorKind.UNAVAILABLE, "governance state keeps changing; try again", status=503)
+
+    def _shared_up(self) -> bool:
+        return time.monotonic() >= self._shared_down_until
+
+    def _shared_failed(self, exc: CountersUnavailable) -> None:
+        if self._shared_up():
+            how = (
+                "counting on this process's own view"
+                if self.on_unavailable == "local"
+                else "refusing governed requests"
+            )
+            log.error(
+                "governance: %s; %s until it is back (state.on_unavailable: %s)", exc.message, how, self.on_unavailable
+            )
+        self._shared_down_until = time.monotonic() + RETRY_SHARED
+
+    async def _count(self, ticket: Ticket, now: float) -> Refusal | str | None:
+        """Admit ``ticket`` on the shared counters, or as ``state.on_unavailable`` says when they fail."""
+        expires = now + self.lease_seconds
+        if self._shared_up():
+            try:
+                verdict = await self.counters.admit(ticket, now=now, expires=expires, version=self._version)
+            except CountersUnavailable as exc:
+                if not self.shared:
+                    raise
+                self._shared_failed(exc)
+            else:
+                if self._fallback_seeded:
+                    log.warning("governance: the shared counters are back")
+                    self._fallback_seeded = False
+                return verdict
+        if self.on_unavailable != "local":
+            raise GatewayError(
+                ErrorKind.UNAVAILABLE,
+                "the shared limits store is unreachable and this gateway fails closed (state.on_unavailable); "
+                "try again shortly",
+                status=503,
+            )
+        if not self._fallback_seeded:
+            await self._seed_fallback(now)
+        ticket.local = True
+        return await self._fallback.admit(ticket, now=now, expires=expires, version=await self._fallback.version())
+
+    async def _seed_fallback(self, now: float) -> None:
+        """Start this process's own view from the ledger (and its spend not yet written there)."""
+        subjects = [*self._by_id.values(), *self._teams.values()]
+        pairs = [(s.subject, self.window(s, now)[0]) for s in subjects]
+        spent = {pair: nano for pair, (nano, _) in (await self.records.spend(pairs)).items()}
+        for pair, (nano, _) in self._ledger.items():
+            spent[pair] = spent.get(pair, 0) + nano
+        self._fallback = MemoryCounters()
+        for (subject, window), nano in spent.items():
+            await self._fallback.seed(subject, window, nano)
+        self._fallback_seeded = True
 
     def _ticket(
         self,
@@ -365,7 +435,14 @@ class Governance:
         spend = to_nano(cost) if cost else 0
         for pair in ticket.spend_to:
             self._book(pair, spend, 1)
-        await self.counters.settle(ticket, spend_nano=spend, tokens=tokens)
+        if ticket.local:
+            await self._fallback.settle(ticket, spend_nano=spend, tokens=tokens)
+            return
+        try:
+            await self.counters.settle(ticket, spend_nano=spend, tokens=tokens)
+        except CountersUnavailable as exc:  # retried by the lease task; the ledger has it already
+            self._shared_failed(exc)
+            self._unsettled.append((ticket, spend, tokens))
 
     # ------------------------------------------------------------------ admin: client keys
 

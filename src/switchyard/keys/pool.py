@@ -25,10 +25,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..config import Cooldown
 from ..providers import mask_key
 from .classify import Action
+
+if TYPE_CHECKING:
+    from .shared import KeySync
 
 TRANSIENT_STRIKES = 3  # consecutive transient failures before a key cools
 QUOTA_COOLDOWN = 3600.0  # seconds a key rests after "out of quota" when the upstream gives no wait
@@ -109,6 +113,8 @@ class KeyPool:
         self.clock = clock
         self._sessions: OrderedDict[str, KeyState] = OrderedDict()
         self._waiters: list[asyncio.Future[None]] = []
+        self.sync: KeySync | None = None
+        """Shares cooldowns, disabled keys and session affinity with other processes (Redis)."""
 
     # ------------------------------------------------------------------ selection
 
@@ -141,6 +147,8 @@ class KeyPool:
                 self._sessions.move_to_end(session)
                 if len(self._sessions) > SESSION_MEMORY:
                     self._sessions.popitem(last=False)
+                if self.sync is not None:
+                    self.sync.assigned(self, session, chosen)
         chosen.in_flight += 1
         chosen.served += 1
         return Lease(self, chosen, model)
@@ -164,6 +172,10 @@ class KeyPool:
         disabled), and TimeoutError when the wait for a free slot outlasts ``timeout``.
         """
         loop_deadline = None if timeout is None else self.clock() + timeout
+        if self.sync is not None and self.session_affinity and session and session not in self._sessions:
+            pinned = await self.sync.recall(self, session)  # pinned by another process?
+            if pinned is not None:
+                self._sessions[session] = pinned
         while True:
             lease = self.try_acquire(model, session, exclude)
             if lease is not None:
@@ -203,20 +215,28 @@ class KeyPool:
                 strikes = state.model_strikes.get(model, 0) + 1
                 state.model_strikes[model] = strikes
                 wait = retry_after if retry_after is not None else self._backoff(strikes)
-                state.model_cool_until[model] = max(state.model_cool_until.get(model, 0.0), now + wait)
+                self._cool_model(state, model, now + wait)
             elif action is Action.QUOTA:
-                wait = max(retry_after or 0.0, QUOTA_COOLDOWN)
-                state.model_cool_until[model] = max(state.model_cool_until.get(model, 0.0), now + wait)
+                self._cool_model(state, model, now + max(retry_after or 0.0, QUOTA_COOLDOWN))
             elif action is Action.DISABLE:
                 state.disabled = error or "rejected by the upstream"
+                if self.sync is not None:
+                    self.sync.disabled(self, state, state.disabled)
             elif action is Action.TRANSIENT:
                 state.transient_streak += 1
                 if state.transient_streak >= TRANSIENT_STRIKES:
                     state.cool_until = now + self._backoff(state.transient_streak - TRANSIENT_STRIKES + 1)
+                    if self.sync is not None:
+                        self.sync.cooled(self, state, None, state.cool_until)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    def _cool_model(self, state: KeyState, model: str, until: float) -> None:
+        state.model_cool_until[model] = max(state.model_cool_until.get(model, 0.0), until)
+        if self.sync is not None:
+            self.sync.cooled(self, state, model, state.model_cool_until[model])
 
     def _backoff(self, strikes: int) -> float:
         return min(self.cooldown.base * 2 ** (strikes - 1), self.cooldown.max)

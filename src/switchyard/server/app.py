@@ -26,6 +26,7 @@ from ..core.errors import ErrorKind, GatewayError, RequestError
 from ..core.util import require
 from ..fieldcache import FieldCache, builtin_rules, merge_rules
 from ..governance import open_governance
+from ..keys.shared import KeySync
 from ..observability import trace
 from ..observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..observability.metrics import Metrics
@@ -33,6 +34,7 @@ from ..observability.trace import TraceWriter
 from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
 from ..store import Stores, open_store
+from ..store.redis import connect as redis_connect
 from ..transport import Transport
 from . import admin, endpoints
 from .auth import ANONYMOUS, Authenticator
@@ -150,6 +152,7 @@ class App:
         self.observers: list[Callable[[Exchange], None]] = []
         """Called with every finished generate / count_tokens exchange (after the response)."""
         self.stores: Stores | None = None
+        self.key_sync: KeySync | None = None
         secrets = [k for p in config.providers.values() for k in p.api_keys]
         secrets += config.server.auth_keys + config.server.admin_keys
         self.tracer = TraceWriter(
@@ -188,6 +191,9 @@ class App:
         if self.usage_log is not None:
             await self.usage_log.start()
         await self.governance.start()
+        if state.backend == "redis":  # cooldowns, disabled keys and affinity shared by every process
+            self.key_sync = KeySync(redis_connect(state.redis_url), state.redis_prefix, self.pipeline.pools)
+            await self.key_sync.start()
         providers = ", ".join(f"{p.name} ({p.type}, {len(p.api_keys)} keys)" for p in self.config.providers.values())
         auth = "on" if self.auth.enabled else "off"
         log.info(
@@ -206,6 +212,8 @@ class App:
         if self.usage_log is not None:
             await self.usage_log.close()  # writes every pending row
         await self.governance.close()  # writes the ledger's pending spend
+        if self.key_sync is not None:
+            await self.key_sync.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -1,0 +1,126 @@
+"""Upstream key state is one view across three gateway processes sharing Redis: a cooldown or a
+disabled key seen by one process is honoured by the others, rotation stays fair overall, and a
+session keeps its key whichever process serves it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import orjson
+import pytest
+from gateway_harness import HTTPResult, call
+from gateway_procs import GatewayProcs
+from test_server_keys import FaultUpstream, attempts, keyset
+
+from redis_support import REDIS_URL, fresh_prefix
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FaultUpstream]:
+    up = FaultUpstream()
+    yield up
+    up.close()
+
+
+def three(upstream: FaultUpstream, tmp_path: Path, prefix: str, keys: list[str]) -> GatewayProcs:
+    config = f"""
+server:
+  data_dir: {tmp_path / "data"}
+state: {{backend: redis, redis_url: "{REDIS_URL}", redis_prefix: "{prefix}"}}
+routing:
+  retries: 2
+  timeouts: {{first_byte: 5, stall: 5, request: 20}}
+  cooldown: {{base: 5, max: 300}}
+providers:
+  pool:
+    type: openai
+    base_url: {upstream.url}/v1
+    api_keys: {orjson.dumps(keys).decode()}
+"""
+    return GatewayProcs(config, tmp_path, 3)
+
+
+def chat(url: str, headers: dict[str, str] | None = None) -> HTTPResult:
+    body = {"model": "pool/gpt-x", "messages": [{"role": "user", "content": "hi"}]}
+    return call(url + "/v1/chat/completions", "POST", body, headers)
+
+
+def states(url: str) -> dict[str, dict]:
+    resp = call(url + "/admin/keys", "GET")
+    assert resp.status == 200
+    return {k["key"][-4:]: k for k in resp.json["pool"]}
+
+
+def wait_until(check, what: str, timeout: float = 5.0) -> float:
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, f"{what} did not happen within {timeout} s"
+        time.sleep(0.002)
+    return time.monotonic() - start
+
+
+def first_failing(gw: GatewayProcs, url: str, bad: str) -> HTTPResult:
+    """Requests to ``url`` until one tries the key ending in ``bad`` (balanced rotation reaches it)."""
+    for _ in range(10):
+        resp = chat(url)
+        assert resp.status == 200, resp.body
+        if any(k == bad and outcome != "ok" for k, outcome in attempts(resp)):
+            return resp
+    raise AssertionError(f"no request tried key …{bad}")
+
+
+def test_a_429_seen_by_one_process_cools_the_key_on_every_process(upstream, tmp_path) -> None:
+    keys = keyset("sk-share-429", 3)
+    upstream.set("retry-after:60", keys[0])
+    with fresh_prefix() as prefix, three(upstream, tmp_path, prefix, keys) as gw:
+        first_failing(gw, gw.urls[0], "0001")
+        seen = upstream.seen[keys[0]]
+        lag = [
+            wait_until(lambda url=url: "gpt-x" in states(url)["0001"]["cooling_models_s"], f"cooldown on {url}")
+            for url in gw.urls[1:]
+        ]
+        for url in gw.urls[1:]:
+            cooling = states(url)["0001"]["cooling_models_s"]["gpt-x"]
+            assert 55 <= cooling <= 60  # the upstream's retry-after, not a fresh backoff
+            for _ in range(6):
+                resp = chat(url)
+                assert resp.status == 200 and all(k != "0001" for k, _ in attempts(resp))
+        assert upstream.seen[keys[0]] == seen  # nobody hammered the cooling key
+        print(f"\ncooldown propagation: {max(lag) * 1000:.1f} ms (polled)")
+
+
+def test_a_401_disables_the_key_on_every_process(upstream, tmp_path) -> None:
+    keys = keyset("sk-share-401", 2)
+    upstream.set("401", keys[1])
+    with fresh_prefix() as prefix, three(upstream, tmp_path, prefix, keys) as gw:
+        first_failing(gw, gw.urls[2], "0002")
+        for url in gw.urls[:2]:
+            wait_until(lambda url=url: states(url)["0002"]["status"] == "disabled", f"disabled on {url}")
+            for _ in range(4):
+                assert all(k != "0002" for k, _ in attempts(chat(url)))
+        assert upstream.seen[keys[1]] == 1
+
+
+def test_balanced_rotation_stays_fair_across_processes(upstream, tmp_path) -> None:
+    keys = keyset("sk-share-fair", 3)
+    with fresh_prefix() as prefix, three(upstream, tmp_path, prefix, keys) as gw:
+        with ThreadPoolExecutor(12) as pool:
+            results = list(pool.map(lambda i: chat(gw.urls[i % 3]).status, range(300)))
+        assert results.count(200) == 300
+        counts = [upstream.seen[k] for k in keys]
+        assert sum(counts) == 300
+        assert all(80 <= c <= 120 for c in counts), counts  # within 20% of an even share
+
+
+def test_session_affinity_holds_across_processes(upstream, tmp_path) -> None:
+    keys = keyset("sk-share-aff", 3)
+    with fresh_prefix() as prefix, three(upstream, tmp_path, prefix, keys) as gw:
+        for n in range(6):
+            session = {"x-session-id": f"session-{n}"}
+            first = attempts(chat(gw.urls[n % 3], session))[-1][0]
+            for url in gw.urls:
+                for _ in range(2):
+                    assert attempts(chat(url, session))[-1][0] == first
