@@ -37,7 +37,10 @@ class CountersUnavailable(GatewayError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(
-            ErrorKind.UNAVAILABLE, f"the shared limits store is unreachable ({detail}); try again shortly", status=503
+            ErrorKind.OVERLOADED,
+            f"the shared limits store is unreachable ({detail}); try again shortly",
+            status=503,
+            code="shared_state_unavailable",
         )
 
 

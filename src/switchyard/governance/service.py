@@ -320,10 +320,11 @@ class Governance:
                 return verdict
         if self.on_unavailable != "local":
             raise GatewayError(
-                ErrorKind.UNAVAILABLE,
+                ErrorKind.OVERLOADED,  # 503 (Anthropic clients: 529 overloaded_error), which SDKs retry
                 "the shared limits store is unreachable and this gateway fails closed (state.on_unavailable); "
                 "try again shortly",
                 status=503,
+                code="shared_state_unavailable",
             )
         if not self._fallback_seeded:
             await self._seed_fallback(now)
