@@ -25,7 +25,7 @@ def upstream() -> Iterator[FaultUpstream]:
     up.close()
 
 
-def three(upstream: FaultUpstream, tmp_path: Path, prefix: str, keys: list[str]) -> GatewayProcs:
+def three(upstream: FaultUpstream, tmp_path: Path, prefix: str, keys: list[str], extra: str = "") -> GatewayProcs:
     config = f"""
 server:
   data_dir: {tmp_path / "data"}
@@ -38,7 +38,7 @@ providers:
   pool:
     type: openai
     base_url: {upstream.url}/v1
-    api_keys: {orjson.dumps(keys).decode()}
+    api_keys: {orjson.dumps(keys).decode()}{extra}
 """
     return GatewayProcs(config, tmp_path, 3)
 
@@ -124,3 +124,15 @@ def test_session_affinity_holds_across_processes(upstream, tmp_path) -> None:
             for url in gw.urls:
                 for _ in range(2):
                     assert attempts(chat(url, session))[-1][0] == first
+
+
+def test_max_concurrency_holds_across_processes(upstream, tmp_path) -> None:
+    """Each key serves one request at a time, whichever of three processes sends it."""
+    keys = keyset("sk-share-conc", 2)
+    upstream.set("slow:0.3", *keys)
+    with fresh_prefix() as prefix, three(upstream, tmp_path, prefix, keys, "\n    max_concurrency: 1") as gw:
+        with ThreadPoolExecutor(9) as pool:
+            results = list(pool.map(lambda i: chat(gw.urls[i % 3]).status, range(9)))
+        assert results == [200] * 9
+        assert [upstream.peak[k] for k in keys] == [1, 1]
+        assert sum(upstream.seen[k] for k in keys) == 9

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 TRANSIENT_STRIKES = 3  # consecutive transient failures before a key cools
 QUOTA_COOLDOWN = 3600.0  # seconds a key rests after "out of quota" when the upstream gives no wait
 SESSION_MEMORY = 10_000  # sessions remembered for affinity (least recently used dropped first)
+SHARED_SLOT_POLL = 0.02  # seconds between looks for a slot that another process holds
 
 
 class NoKeyAvailable(Exception):
@@ -79,6 +80,8 @@ class Lease:
     state: KeyState
     model: str
     released: bool = False
+    slot: str | None = None
+    """The request's slot in the key's ``max_concurrency`` across processes (shared state only)."""
 
     @property
     def key(self) -> str:
@@ -176,16 +179,30 @@ class KeyPool:
             pinned = await self.sync.recall(self, session)  # pinned by another process?
             if pinned is not None:
                 self._sessions[session] = pinned
+        busy: frozenset[str] = frozenset()  # keys whose slots other processes hold
         while True:
-            lease = self.try_acquire(model, session, exclude)
+            lease = self.try_acquire(model, session, exclude | busy)
             if lease is not None:
-                return lease
+                if self.sync is None or lease.state.max_concurrency is None:
+                    return lease
+                lease.slot = await self.sync.hold(self, lease.state)
+                if lease.slot is not None:
+                    return lease
+                lease.state.in_flight -= 1  # every slot is taken elsewhere: try another key
+                lease.state.served -= 1
+                lease.released = True
+                busy |= {lease.state.id}
+                continue
             wait = self.available_at(model, exclude)
             if wait is None or wait > 0:
                 raise NoKeyAvailable(self.provider, wait)
             remaining = None if loop_deadline is None else loop_deadline - self.clock()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"provider '{self.provider}': every key is at its concurrency limit")
+            if busy:  # slots held by other processes are not announced: look again shortly
+                busy = frozenset()
+                await asyncio.sleep(min(SHARED_SLOT_POLL, remaining or SHARED_SLOT_POLL))
+                continue
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -205,6 +222,8 @@ class KeyPool:
         lease.released = True
         state, model, now = lease.state, lease.model, self.clock()
         state.in_flight -= 1
+        if lease.slot and self.sync is not None:
+            self.sync.unhold(lease.slot)
         if action is None or action is Action.SURFACE:
             state.transient_streak = 0
             state.model_strikes.pop(model, None)

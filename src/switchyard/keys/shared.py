@@ -9,6 +9,9 @@ waits on Redis. What must be global travels through Redis:
   to its view at once. A process that starts later loads the current state from Redis.
 - **session affinity**: a session pinned to a key on one process is found by the others (one
   Redis read, only for a session the process has not seen yet).
+- **requests in flight** on a key with ``max_concurrency``: a slot is taken atomically in Redis
+  before the request goes out (one round trip, only for such providers) and given back after;
+  slots are leases (``HOLD_TTL``, renewed while the request runs), so a dead process's expire.
 
 Keys are named in Redis by a fingerprint (a 64-bit prefix of the SHA-256 of the key), never by
 the key; a replaced key starts clean. Times cross processes as unix seconds and become each
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import secrets
 import time
@@ -35,6 +39,8 @@ from .pool import KeyPool, KeyState
 log = logging.getLogger("switchyard.keys")
 
 AFFINITY_TTL = 3600
+HOLD_TTL = 60.0
+"""Seconds a request's slot under ``max_concurrency`` lasts unless renewed (its process died)."""
 
 # KEYS[1]: the provider's state hash. ARGV: channel, field, value, 't' (a time: keep the later)
 # or 's' (a string: set), the message to publish.
@@ -45,6 +51,15 @@ if ARGV[4] == 't' then
 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('PUBLISH', ARGV[1], ARGV[5])
+return 1
+"""
+
+
+# KEYS[1]: a key's zset of slots in use -> expiry. ARGV: now, expires, slot id, max_concurrency.
+_HOLD = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 return 1
 """
 
@@ -74,8 +89,12 @@ class KeySync:
             fingerprint(state.key): (pool, state) for pool in pools.values() for state in pool.keys
         }
         self._write = client.register_script(_WRITE)
+        self._hold = client.register_script(_HOLD)
+        self._holds: dict[str, tuple[str, str]] = {}  # slot id -> (provider, key fingerprint)
+        self._slots = (f"{self._me}.{n}" for n in itertools.count())
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self.received = 0
 
@@ -83,15 +102,18 @@ class KeySync:
         """Attach to the pools, load the shared state and listen for changes (from now on)."""
         for pool in self._pools.values():
             pool.sync = self
-        self._listener = asyncio.get_running_loop().create_task(self._listen(), name="switchyard-key-sync")
+        loop = asyncio.get_running_loop()
+        self._listener = loop.create_task(self._listen(), name="switchyard-key-sync")
+        self._renewer = loop.create_task(self._renew(), name="switchyard-key-slots")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), 5)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
+        for task in (self._listener, self._renewer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
@@ -116,6 +138,46 @@ class KeySync:
     def assigned(self, pool: KeyPool, session: str, state: KeyState) -> None:
         key = f"{self._prefix}aff:{pool.provider}:{session}"
         self._spawn(self._client.set(key, fingerprint(state.key), ex=AFFINITY_TTL), "share a session's key")
+
+    def _slots_key(self, provider: str, fp: str) -> str:
+        return f"{self._prefix}slots:{provider}:{fp}"
+
+    async def hold(self, pool: KeyPool, state: KeyState) -> str | None:
+        """Take one of ``state``'s ``max_concurrency`` slots across processes: the slot id, or None
+        when every slot is in use elsewhere. Without Redis the local count alone decides ("")."""
+        assert state.max_concurrency is not None
+        fp, slot = fingerprint(state.key), next(self._slots)
+        now = self._wall()
+        try:
+            taken = await self._hold(
+                keys=[self._slots_key(pool.provider, fp)], args=[now, now + HOLD_TTL, slot, state.max_concurrency]
+            )
+        except Exception as exc:
+            log.warning("max_concurrency: Redis is unreachable (%s); counting this process's requests only", exc)
+            return ""
+        if not taken:
+            return None
+        self._holds[slot] = (pool.provider, fp)
+        return slot
+
+    def unhold(self, slot: str) -> None:
+        found = self._holds.pop(slot, None)
+        if found is not None:
+            self._spawn(self._client.zrem(self._slots_key(*found), slot), "give back a request slot")
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(HOLD_TTL / 3)
+            if not self._holds:
+                continue
+            expires = self._wall() + HOLD_TTL
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for slot, (provider, fp) in list(self._holds.items()):
+                        pipe.zadd(self._slots_key(provider, fp), {slot: expires}, xx=True)
+                    await pipe.execute()
+            except Exception as exc:
+                log.warning("could not renew request slots in Redis: %s", exc)
 
     def _spawn(self, coro: Any, what: str) -> None:
         task = asyncio.get_running_loop().create_task(coro)
