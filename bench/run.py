@@ -45,8 +45,32 @@ HERE = Path(__file__).resolve().parent
 LITELLM_VERSION = "1.106.2"
 LITELLM_VENV = Path.home() / ".cache" / "switchyard-bench" / f"litellm-{LITELLM_VERSION}"
 MOCK_PORT = 9100
-PORTS = {"switchyard": 9301, "litellm": 9302, "floor": 9303, "sy-gov": 9304, "sy-gov-redis": 9305}
-GOVERNED = {"sy-gov": "sqlite", "sy-gov-redis": "redis"}  # Switchyard with the bench key governed
+PORTS = {
+    "switchyard": 9301,
+    "litellm": 9302,
+    "floor": 9303,
+    "sy-gov": 9304,
+    "sy-gov-redis": 9305,
+    "sy-redis": 9306,
+    "sy-workers2": 9307,
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Switchyard with something turned on, measured against its defaults."""
+
+    governed: bool = False  # the bench key is a client key with a budget and an RPM limit
+    redis: bool = False  # state.backend: redis (key state, counters shared through Redis)
+    workers: int = 1
+
+
+VARIANTS = {
+    "sy-gov": Variant(governed=True),
+    "sy-gov-redis": Variant(governed=True, redis=True),
+    "sy-redis": Variant(redis=True),
+    "sy-workers2": Variant(redis=True, workers=2),  # on both CPUs (the others are pinned to one)
+}
 GATEWAY_CPU, LOAD_CPU = "0", "1"
 BENCH_KEY = "sk-bench-5f0c2a9e7d4b41c3a8e6f1b2d9c07e35"  # the client key every gateway checks (but the floor)
 HEADERS = {
@@ -168,6 +192,7 @@ class Gateway:
     name: str
     cmd: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    cpus: str = GATEWAY_CPU
 
     @property
     def url(self) -> str:
@@ -178,7 +203,7 @@ class Gateway:
         begin = time.perf_counter()
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", GATEWAY_CPU, *self.cmd],
+            ["taskset", "-c", self.cpus, *self.cmd],
             env={**os.environ, **self.env},
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -205,11 +230,12 @@ class Gateway:
 
 
 def switchyard(workdir: Path, name: str = "switchyard") -> Gateway:
-    """Switchyard with its defaults; as ``sy-gov`` / ``sy-gov-redis`` the bench key is a client key
-    with a budget and a rate limit (never reached), enforced with counters in memory or in Redis."""
+    """Switchyard with its defaults, or as one of the :data:`VARIANTS` (a governed bench key: a
+    client key with a budget and a rate limit, never reached; Redis-shared state; two workers)."""
     mock = f"http://127.0.0.1:{MOCK_PORT}"
+    variant = VARIANTS.get(name, Variant())
     key: Any = BENCH_KEY
-    if name in GOVERNED:
+    if variant.governed:
         key = {"key": BENCH_KEY, "name": "bench", "budget": {"usd": 1e6, "window": "month"}, "limits": {"rpm": 10**9}}
     config: dict[str, Any] = {
         "server": {
@@ -229,12 +255,13 @@ def switchyard(workdir: Path, name: str = "switchyard") -> Gateway:
         },
         "pricing": {"mock-model": {"input": 1.0, "output": 2.0}, "mock-slow": {"input": 1.0, "output": 2.0}},
     }
-    if GOVERNED.get(name) == "redis":
-        config["state"] = {"backend": "redis", "redis_prefix": f"switchyard-bench-{os.getpid()}:"}
+    if variant.redis:
+        config["state"] = {"backend": "redis", "redis_prefix": f"switchyard-bench-{os.getpid()}-{name}:"}
     path = workdir / f"{name}.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
     exe = shutil.which("switchyard") or sys.exit("switchyard is not installed: python3 -m pip install -e .")
-    return Gateway(name, [exe, "serve", "--config", str(path)])
+    cmd = [exe, "serve", "--config", str(path), "--workers", str(variant.workers)]
+    return Gateway(name, cmd, cpus="0,1" if variant.workers > 1 else GATEWAY_CPU)
 
 
 def litellm(workdir: Path) -> Gateway:
@@ -444,21 +471,28 @@ def report(results: dict[str, dict[str, Any]], markdown: bool = False) -> str:
             f"{held['streams']:,} streams held open at once through Switchyard: {held['completed']:,.0f} completed,"
             f" {held['errors']:.0f} errors, RSS peak {held['rss_peak_mib']:.0f} MiB",
         ]
-    governed = [n for n in GOVERNED if results.get(n)]
-    if governed and sy:
+    variants = [n for n in VARIANTS if results.get(n)]
+    if variants and sy:
         lines += [
             "",
-            "Governance: the bench key as a client key with a budget and an RPM limit enforced;"
-            " gateway CPU ms per request at 64 connections, and the difference to Switchyard without it",
+            "Variants at 64 connections: gateway CPU ms per request, its difference to Switchyard's defaults, and"
+            " throughput relative to them (sy-gov: governed key, SQLite; sy-gov-redis: governed key, Redis;"
+            " sy-redis: key state shared through Redis; sy-workers2: two workers on both CPUs, Redis)",
         ]
-        header = ["scenario", "CPU ms Switchyard", *(f"CPU ms {n}" for n in governed), *(f"+ms {n}" for n in governed)]
-        gov_rows = []
+        header = [
+            "scenario",
+            "CPU ms Switchyard",
+            *(f"+ms {n}" for n in variants),
+            *(f"/s {n} vs SY" for n in variants),
+        ]
+        variant_rows = []
         for row in rows:
-            base = sy.get(row, {}).get("cpu_ms_per_request")
-            cpu = [results[n].get(row, {}).get("cpu_ms_per_request") for n in governed]
+            base, rate = sy.get(row, {}).get("cpu_ms_per_request"), sy.get(row, {}).get("rate_64")
+            cpu = [results[n].get(row, {}).get("cpu_ms_per_request") for n in variants]
             deltas = [_fmt(c - base, 3) if c is not None and base is not None else "-" for c in cpu]
-            gov_rows.append([row, _fmt(base, 3), *(_fmt(c, 3) for c in cpu), *deltas])
-        lines += _table(header, gov_rows, markdown)
+            ratios = [_ratio(results[n].get(row, {}).get("rate_64"), rate) for n in variants]
+            variant_rows.append([row, _fmt(base, 3), *deltas, *ratios])
+        lines += _table(header, variant_rows, markdown)
     return "\n".join(lines)
 
 
@@ -517,8 +551,9 @@ def main() -> None:
     parser.add_argument("--open-streams", type=int, default=1000, help="streams held open at once (0: skip)")
     parser.add_argument(
         "--only",
-        default="switchyard,litellm,floor,sy-gov,sy-gov-redis",
-        help="comma-separated gateways (sy-gov, sy-gov-redis: Switchyard enforcing a client key's budget and RPM)",
+        default="switchyard,litellm,floor," + ",".join(VARIANTS),
+        help="comma-separated gateways; the sy-* variants are Switchyard with governance (sy-gov, sy-gov-redis), "
+        "Redis-shared state (sy-redis) and two workers (sy-workers2)",
     )
     parser.add_argument("--json", type=Path, default=HERE / "results.json", help="where to write the figures")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
@@ -531,9 +566,10 @@ def main() -> None:
         _print_targets(targets(saved["results"]))
         return
     names = [n for n in args.only.split(",") if n]
-    if "sy-gov-redis" in names and not _redis_up():
-        print("skipping sy-gov-redis: no Redis answers on 127.0.0.1:6379", file=sys.stderr)
-        names.remove("sy-gov-redis")
+    if not _redis_up():
+        for name in [n for n in names if n in VARIANTS and VARIANTS[n].redis]:
+            print(f"skipping {name}: no Redis answers on 127.0.0.1:6379", file=sys.stderr)
+            names.remove(name)
     if os.cpu_count() is None or os.cpu_count() < 2:
         sys.exit("the benchmark needs two CPUs (gateway on one, mock and load on the other)")
     ensure_tools(names)
@@ -543,7 +579,7 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
     makers = {"switchyard": switchyard, "litellm": litellm, "floor": floor}
-    makers |= {name: lambda w, name=name: switchyard(w, name) for name in GOVERNED}
+    makers |= {name: lambda w, name=name: switchyard(w, name) for name in VARIANTS}
     mock = subprocess.Popen(
         ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "mock_upstream.py"), "--port", str(MOCK_PORT)],
         stdout=subprocess.DEVNULL,
