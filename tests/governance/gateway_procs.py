@@ -102,6 +102,11 @@ async def admin(session: aiohttp.ClientSession, url: str, method: str, path: str
         return data
 
 
+async def new_key(session: aiohttp.ClientSession, url: str, name: str, **fields: Any) -> dict[str, Any]:
+    """A client key made through the admin API (its answer, with the secret ``key``)."""
+    return await admin(session, url, "POST", "/admin/client-keys", {"name": name, **fields})
+
+
 # one request per client protocol: (path, body) for a model, a stream flag and an output limit
 def request(protocol: str, model: str, stream: bool, max_tokens: int, text: str = "hello there") -> tuple[str, dict]:
     if protocol == "openai_chat":

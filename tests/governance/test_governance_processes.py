@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from gateway_procs import ADMIN_KEY, GatewayProcs, admin, free_port, request, send
+from gateway_procs import ADMIN_KEY, GatewayProcs, admin, free_port, new_key, request, send
 
 from redis_support import REDIS_URL, fresh_prefix
 
@@ -110,13 +110,7 @@ def test_budget_is_a_hard_cap_under_300_concurrent_requests(upstreams, tmp_path,
         async def main() -> tuple[Counter, dict]:
             connector = aiohttp.TCPConnector(limit=0)
             async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-                made = await admin(
-                    session,
-                    gw.urls[0],
-                    "POST",
-                    "/admin/client-keys",
-                    {"name": "load", "budget": {"usd": budget, "window": "total"}},
-                )
+                made = await new_key(session, gw.urls[0], "load", budget={"usd": budget, "window": "total"})
 
                 async def one(i: int) -> tuple[str, int]:
                     protocol, model, stream, limit, leave = SCENARIOS[i % len(SCENARIOS)]
@@ -174,9 +168,7 @@ def test_rate_limit_is_one_limit_across_three_processes(upstreams, tmp_path, lim
 
         async def main() -> list[int]:
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-                made = await admin(
-                    session, gw.urls[0], "POST", "/admin/client-keys", {"name": "rate", "limits": limits}
-                )
+                made = await new_key(session, gw.urls[0], "rate", limits=limits)
                 admitted = []
                 for _ in range(2):  # two consecutive windows
                     await asyncio.to_thread(wait_for_window_start, window)
@@ -199,7 +191,7 @@ def test_revocation_and_rotation_reach_every_process(upstreams, tmp_path) -> Non
         async def main() -> None:
             async with aiohttp.ClientSession() as session:
                 path, body = request("anthropic", "mock-1", False, 8)
-                made = await admin(session, gw.urls[0], "POST", "/admin/client-keys", {"name": "roaming"})
+                made = await new_key(session, gw.urls[0], "roaming")
                 for url in gw.urls:  # a key made on one process works on the others at once
                     assert (await send(session, url, made["key"], path, body))[0] == 200
                 rotated = await admin(session, gw.urls[1], "POST", f"/admin/client-keys/{made['id']}/rotate")
@@ -226,12 +218,8 @@ def test_a_killed_process_releases_its_holds_after_the_lease(upstreams, tmp_path
 
         async def main() -> float:
             async with aiohttp.ClientSession() as session:
-                made = await admin(
-                    session,
-                    gw.urls[0],
-                    "POST",
-                    "/admin/client-keys",
-                    {"name": "doomed", "budget": {"usd": 1, "window": "total"}, "limits": {"max_parallel": 1}},
+                made = await new_key(
+                    session, gw.urls[0], "doomed", budget={"usd": 1, "window": "total"}, limits={"max_parallel": 1}
                 )
                 path, body = request("openai_chat", "slow/gpt-slow", True, 800)
                 async with session.post(

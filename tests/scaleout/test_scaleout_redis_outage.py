@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from gateway_procs import ADMIN_KEY, GatewayProcs, admin, free_port, request, send
+from gateway_procs import ADMIN_KEY, GatewayProcs, admin, free_port, new_key, request, send
 
 
 class OwnRedis:
@@ -74,13 +74,7 @@ def test_redis_outage_and_return(own_redis: OwnRedis, tmp_path: Path, mode: str)
 
         async def main() -> None:
             async with aiohttp.ClientSession() as session:
-                made = await admin(
-                    session,
-                    gw.urls[0],
-                    "POST",
-                    "/admin/client-keys",
-                    {"name": "o", "budget": {"usd": 5, "window": "total"}},
-                )
+                made = await new_key(session, gw.urls[0], "o", budget={"usd": 5, "window": "total"})
                 key = made["key"]
                 for url in gw.urls:
                     assert (await send(session, url, key, path, body))[0] == 200

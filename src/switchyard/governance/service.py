@@ -509,13 +509,17 @@ class Governance:
         key = self._editable(key_id)
         fields = parse_fields(body, KEY_FIELDS, create=False)
         self._team_named(fields)
-        for name, value in fields.items():
-            setattr(key, name, Limits() if name == "limits" and value is None else value)
-        key.metadata = key.metadata or {}
-        key.updated_at = self.clock()
+        self._apply(key, fields)
         await self.records.put_key(key)
         await self._changed()
         return await self.show_key(key_id)
+
+    def _apply(self, subject: ClientKey | Team, fields: dict[str, Any]) -> None:
+        """A partial update: the fields given (null clears one; cleared limits are no limits)."""
+        for name, value in fields.items():
+            setattr(subject, name, Limits() if name == "limits" and value is None else value)
+        subject.metadata = subject.metadata or {}
+        subject.updated_at = self.clock()
 
     async def rotate_key(self, key_id: str) -> dict[str, Any]:
         await self._fresh()
@@ -593,10 +597,7 @@ class Governance:
         fields = parse_fields(body, TEAM_FIELDS, create=False)
         if fields.get("name", name) != name:
             raise GatewayError(ErrorKind.INVALID_REQUEST, "a team cannot be renamed", param="name")
-        for field_name, value in fields.items():
-            setattr(team, field_name, Limits() if field_name == "limits" and value is None else value)
-        team.metadata = team.metadata or {}
-        team.updated_at = self.clock()
+        self._apply(team, fields)
         await self.records.put_team(team)
         await self._changed()
         return await self.show_team(name)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -22,19 +23,39 @@ import orjson
 from ..core.errors import ErrorKind, GatewayError, RequestError
 from ..governance import Governance
 
-KEYS = "/admin/client-keys"
-TEAMS = "/admin/teams"
-PREFIXES = (KEYS, TEAMS)
+PREFIXES = ("/admin/client-keys", "/admin/teams")
+
+
+Call = Callable[[Governance, str, bytes], Awaitable[Any]]
+
+# (collection, path shape, method) -> (status, call(governance, id or name, body))
+ROUTES: dict[tuple[str, str, str], tuple[int, Call]] = {
+    ("client-keys", "", "POST"): (201, lambda g, _, raw: g.create_key(_body(raw))),
+    ("client-keys", "", "GET"): (200, lambda g, _, raw: g.list_keys()),
+    ("client-keys", "{}", "GET"): (200, lambda g, key_id, raw: g.show_key(key_id)),
+    ("client-keys", "{}", "PATCH"): (200, lambda g, key_id, raw: g.update_key(key_id, _body(raw))),
+    ("client-keys", "{}", "DELETE"): (200, lambda g, key_id, raw: g.revoke_key(key_id)),
+    ("client-keys", "{}/rotate", "POST"): (201, lambda g, key_id, raw: g.rotate_key(key_id)),
+    ("teams", "", "POST"): (201, lambda g, _, raw: g.create_team(_body(raw))),
+    ("teams", "", "GET"): (200, lambda g, _, raw: g.list_teams()),
+    ("teams", "{}", "GET"): (200, lambda g, name, raw: g.show_team(name)),
+    ("teams", "{}", "PATCH"): (200, lambda g, name, raw: g.update_team(name, _body(raw))),
+    ("teams", "{}", "DELETE"): (200, lambda g, name, raw: g.delete_team(name)),
+}
+SHAPES = {shape for _, shape, _ in ROUTES}
 
 
 async def handle(gov: Governance, method: str, path: str, raw: bytes) -> tuple[int, Any]:
     """(status, JSON payload) for one admin API call; raises GatewayError (404, 405, 400, 409)."""
     collection, _, rest = path.partition("/admin/")[2].partition("/")
-    parts = [p for p in rest.split("/") if p] if rest else []
-    if collection == "client-keys":
-        return await _keys(gov, method, parts, raw)
-    if collection == "teams":
-        return await _teams(gov, method, parts, raw)
+    ident, _, tail = rest.partition("/")
+    shape = ("{}" if ident else "") + (f"/{tail}" if tail else "")
+    route = ROUTES.get((collection, shape, method))
+    if route is not None:
+        status, call = route
+        return status, await call(gov, ident, raw)
+    if shape in SHAPES and collection in ("client-keys", "teams"):
+        raise GatewayError(ErrorKind.INVALID_REQUEST, f"{method} is not allowed on {path}", status=405)
     raise GatewayError(ErrorKind.NOT_FOUND, f"no such endpoint: {method} {path}")
 
 
@@ -43,46 +64,3 @@ def _body(raw: bytes) -> Any:
         return orjson.loads(raw or b"{}")
     except orjson.JSONDecodeError as exc:
         raise RequestError(f"the request body is not valid JSON: {exc}") from None
-
-
-async def _keys(gov: Governance, method: str, parts: list[str], raw: bytes) -> tuple[int, Any]:
-    if not parts:
-        if method == "POST":
-            return 201, await gov.create_key(_body(raw))
-        if method == "GET":
-            return 200, await gov.list_keys()
-    elif len(parts) == 1:
-        key_id = parts[0]
-        if method == "GET":
-            return 200, await gov.show_key(key_id)
-        if method == "PATCH":
-            return 200, await gov.update_key(key_id, _body(raw))
-        if method == "DELETE":
-            return 200, await gov.revoke_key(key_id)
-    elif len(parts) == 2 and parts[1] == "rotate" and method == "POST":
-        return 201, await gov.rotate_key(parts[0])
-    raise _not_allowed(method, KEYS, parts)
-
-
-async def _teams(gov: Governance, method: str, parts: list[str], raw: bytes) -> tuple[int, Any]:
-    if not parts:
-        if method == "POST":
-            return 201, await gov.create_team(_body(raw))
-        if method == "GET":
-            return 200, await gov.list_teams()
-    elif len(parts) == 1:
-        name = parts[0]
-        if method == "GET":
-            return 200, await gov.show_team(name)
-        if method == "PATCH":
-            return 200, await gov.update_team(name, _body(raw))
-        if method == "DELETE":
-            return 200, await gov.delete_team(name)
-    raise _not_allowed(method, TEAMS, parts)
-
-
-def _not_allowed(method: str, base: str, parts: list[str]) -> GatewayError:
-    path = "/".join([base, *parts])
-    if len(parts) > 2:
-        return GatewayError(ErrorKind.NOT_FOUND, f"no such endpoint: {method} {path}")
-    return GatewayError(ErrorKind.INVALID_REQUEST, f"{method} is not allowed on {path}", status=405)
