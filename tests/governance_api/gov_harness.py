@@ -1,0 +1,99 @@
+"""Helpers for the governance API tests: a gateway configured with admin keys and prices for the
+mock models, the admin API as plain HTTP, and a clock the tests move.
+
+The gateway is :func:`gateway_harness.gateway_yaml` (four mock upstreams, the client key
+``CLIENT_KEY``) plus ``server.admin_keys``, a config-declared key with limits and the price of
+:data:`PRICED` (served by every provider: ``oc/gov-priced``, ``an/gov-priced`` …).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import yaml
+from gateway_harness import CLIENT_KEY, PROVIDER, Gateway, HTTPResult, call, config_from_yaml, gateway_yaml
+
+from switchyard.config import Config
+
+ADMIN_KEY = "sy-admin-key-for-governance-tests"
+CONFIG_LIMITED_KEY = "sy-config-key-with-limits-0001"
+CONFIG_LIMITED_NAME = "cfg-limited"
+PRICED = "gov-priced"
+PRICES = {PRICED: {"input": 10.0, "output": 100.0, "max_output": 50}}
+"""USD per million tokens: a byte of prompt reserves $0.00001, a token of output $0.0001."""
+KEYS = "/admin/client-keys"
+TEAMS = "/admin/teams"
+CHAT_PATH = "/v1/chat/completions"
+
+
+def governance_config(up: dict[str, Any], base_dir: Any, **sections: Any) -> Config:
+    """The gateway's config: ``sections`` replace or add top-level sections (``server`` entries
+    are merged into the server section; ``admin_keys=None`` leaves admin keys out)."""
+    raw = yaml.safe_load(gateway_yaml(up))
+    server = raw["server"]
+    server["admin_keys"] = [ADMIN_KEY]
+    server["auth_keys"] = [
+        CLIENT_KEY,
+        {"key": CONFIG_LIMITED_KEY, "name": CONFIG_LIMITED_NAME, "limits": {"rpm": 2}},
+    ]
+    server.update(sections.pop("server", {}))
+    if server["admin_keys"] is None:
+        del server["admin_keys"]
+    raw["pricing"] = PRICES
+    raw.update(sections)
+    return config_from_yaml(yaml.safe_dump(raw), base_dir=base_dir)
+
+
+def model(protocol: str, name: str = PRICED) -> str:
+    """``name`` at the provider that speaks ``protocol`` (so the request takes the fast path)."""
+    return f"{PROVIDER[protocol]}/{name}"
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+class Admin:
+    """The admin API of one gateway, as plain HTTP with an admin key."""
+
+    def __init__(self, gw: Gateway, key: str = ADMIN_KEY) -> None:
+        self.gw = gw
+        self.key = key
+
+    def __call__(self, method: str, path: str, body: Any = None) -> HTTPResult:
+        return call(self.gw.url + path, method, body, bearer(self.key))
+
+    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
+        resp = self(method, path, body)
+        assert resp.status == status, (resp.status, resp.body)
+        return resp.json
+
+    def create_key(self, name: str, **fields: Any) -> dict[str, Any]:
+        return self.ok("POST", KEYS, {"name": name, **fields}, status=201)
+
+    def create_team(self, name: str, **fields: Any) -> dict[str, Any]:
+        return self.ok("POST", TEAMS, {"name": name, **fields}, status=201)
+
+    def show_key(self, key_id: str) -> dict[str, Any]:
+        return self.ok("GET", f"{KEYS}/{key_id}")
+
+
+def chat(gw: Gateway, key: str, name: str = "oc/gov-priced", **extra: Any) -> HTTPResult:
+    """One OpenAI Chat request with ``key`` (a short prompt; ``extra`` adds body fields)."""
+    body = {"model": name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20, **extra}
+    return call(gw.url + CHAT_PATH, "POST", body, bearer(key))
+
+
+class Clock:
+    """A clock the test sets (``now``), installed as the gateway's governance clock."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def mid_window(self, seconds: float = 60.0) -> None:
+        """Move to the middle of a rate window, so a burst of requests stays in one window."""
+        self.now = (self.now // seconds + 1) * seconds + seconds / 2
