@@ -78,6 +78,17 @@ class Admin:
     def show_key(self, key_id: str) -> dict[str, Any]:
         return self.ok("GET", f"{KEYS}/{key_id}")
 
+    def settled(self, path: str, timeout: float = 5.0) -> dict[str, Any]:
+        """``GET path`` (a key or a team) once nothing is in flight or reserved: a request is
+        settled just after its answer has gone to the client."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.ok("GET", path)
+            if shown["in_flight"] == 0 and shown["reserved_usd"] == 0:
+                return shown
+            assert time.monotonic() < deadline, f"still held after {timeout} s: {shown}"
+            time.sleep(0.02)
+
 
 def chat(gw: Gateway, key: str, name: str = "oc/gov-priced", **extra: Any) -> HTTPResult:
     """One OpenAI Chat request with ``key`` (a short prompt; ``extra`` adds body fields)."""
