@@ -28,20 +28,20 @@ CHAT_PATH = "/v1/chat/completions"
 
 
 def governance_config(up: dict[str, Any], base_dir: Any, **sections: Any) -> Config:
-    """The gateway's config: ``sections`` replace or add top-level sections (``server`` entries
-    are merged into the server section; ``admin_keys=None`` leaves admin keys out)."""
+    """The gateway's config; ``sections`` are merged into the top-level sections of the same name
+    (a value of None removes an entry: ``server={"admin_keys": None}`` leaves admin keys out)."""
     raw = yaml.safe_load(gateway_yaml(up))
-    server = raw["server"]
-    server["admin_keys"] = [ADMIN_KEY]
-    server["auth_keys"] = [
+    raw["server"]["admin_keys"] = [ADMIN_KEY]
+    raw["server"]["auth_keys"] = [
         CLIENT_KEY,
         {"key": CONFIG_LIMITED_KEY, "name": CONFIG_LIMITED_NAME, "limits": {"rpm": 2}},
     ]
-    server.update(sections.pop("server", {}))
-    if server["admin_keys"] is None:
-        del server["admin_keys"]
     raw["pricing"] = PRICES
-    raw.update(sections)
+    for name, entries in sections.items():
+        section = raw.setdefault(name, {})
+        section.update(entries)
+        for entry in [k for k, v in entries.items() if v is None]:
+            del section[entry]
     return config_from_yaml(yaml.safe_dump(raw), base_dir=base_dir)
 
 
