@@ -27,8 +27,8 @@ TEAMS = "/admin/teams"
 CHAT_PATH = "/v1/chat/completions"
 
 
-def governance_config(up: dict[str, Any], base_dir: Any, **sections: Any) -> Config:
-    """The gateway's config; ``sections`` are merged into the top-level sections of the same name
+def governance_yaml(up: dict[str, Any], **sections: Any) -> str:
+    """The gateway's config file; ``sections`` are merged into the top-level sections of the same name
     (a value of None removes an entry: ``server={"admin_keys": None}`` leaves admin keys out)."""
     raw = yaml.safe_load(gateway_yaml(up))
     raw["server"]["admin_keys"] = [ADMIN_KEY]
@@ -42,7 +42,12 @@ def governance_config(up: dict[str, Any], base_dir: Any, **sections: Any) -> Con
         section.update(entries)
         for entry in [k for k, v in entries.items() if v is None]:
             del section[entry]
-    return config_from_yaml(yaml.safe_dump(raw), base_dir=base_dir)
+    return yaml.safe_dump(raw)
+
+
+def governance_config(up: dict[str, Any], base_dir: Any, **sections: Any) -> Config:
+    """:func:`governance_yaml` read as if it were a file in ``base_dir`` (the data_dir is under it)."""
+    return config_from_yaml(governance_yaml(up, **sections), base_dir=base_dir)
 
 
 def model(protocol: str, name: str = PRICED) -> str:

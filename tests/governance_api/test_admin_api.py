@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 import pytest
-from gov_harness import KEYS, TEAMS, Admin, chat
+from gov_harness import CONFIG_LIMITED_KEY, CONFIG_LIMITED_NAME, KEYS, TEAMS, Admin, chat
 
 KEY_SHAPE = re.compile(r"^sk-sy-[A-Za-z0-9_-]{43,}$")
 STORED = {
@@ -206,3 +206,16 @@ def test_a_wrong_method_is_405(admin, method, path):
     resp = admin(method, path)
     assert resp.status == 405, resp.body
     assert method in resp.json["error"]["message"]
+
+
+def test_config_keys_are_listed_read_only_without_their_secret(admin):
+    resp = admin("GET", KEYS)
+    listed = [k for k in resp.json["data"] if k["source"] == "config"]
+    assert [k["name"] for k in listed] == [CONFIG_LIMITED_NAME]
+    assert listed[0]["limits"]["rpm"] == 2 and listed[0]["key_hint"] == "…" + CONFIG_LIMITED_KEY[-4:]
+    assert CONFIG_LIMITED_KEY.encode() not in resp.body
+    path = f"{KEYS}/{listed[0]['id']}"
+    for method, body in (("PATCH", {"name": "x"}), ("DELETE", None)):
+        refused = admin(method, path, body)
+        assert refused.status == 409 and "server.auth_keys" in refused.json["error"]["message"]
+    assert admin("POST", f"{path}/rotate").status == 409
