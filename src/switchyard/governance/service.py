@@ -19,7 +19,8 @@ The maximum cost of a request is an upper bound of its usage priced at the highe
 targets have: input tokens are bounded by the request body's size in bytes (a token is at least
 one byte of text for the tokenizers in use), output tokens by the request's own limit
 (``max_tokens`` and its equivalents) or else the model's ``max_output`` from the pricing table
-(:data:`DEFAULT_MAX_OUTPUT` when unknown). A priced request can therefore never spend more than it
+(:data:`DEFAULT_MAX_OUTPUT` when unknown), times the number of choices it asks for (``n``,
+``candidateCount``). A priced request can therefore never spend more than it
 reserved, and the admitted spend never exceeds a budget.
 """
 
@@ -70,15 +71,31 @@ _OUTPUT_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def requested_output(protocol: str, body: dict[str, Any]) -> int | None:
-    """The output token limit a request body sets, if any."""
-    for path in _OUTPUT_FIELDS.get(protocol, ()):
+# where a client protocol asks for several answers (choices, candidates) to one request
+_CHOICE_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "openai_chat": (("n",),),
+    "gemini": (("generationConfig", "candidateCount"), ("generation_config", "candidate_count")),
+}
+
+
+def _positive(body: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> int | None:
+    for path in paths:
         value: Any = body
         for name in path:
             value = value.get(name) if isinstance(value, dict) else None
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return None
+
+
+def requested_output(protocol: str, body: dict[str, Any]) -> int | None:
+    """The output token limit a request body sets, if any (per choice)."""
+    return _positive(body, _OUTPUT_FIELDS.get(protocol, ()))
+
+
+def requested_choices(protocol: str, body: dict[str, Any]) -> int:
+    """How many answers a request body asks for (each may use the whole output limit)."""
+    return _positive(body, _CHOICE_FIELDS.get(protocol, ())) or 1
 
 
 class Governance:
@@ -267,7 +284,12 @@ class Governance:
                 checks.append(Check(subject.subject, limits.rpm, limits.tpm, limits.max_parallel, budget, window))
         reserve = 0
         if any(c.budget_nano is not None for c in checks):
-            reserve = self._max_cost(model_targets=targets, prompt=size, output=requested_output(protocol, body))
+            reserve = self._max_cost(
+                model_targets=targets,
+                prompt=size,
+                output=requested_output(protocol, body),
+                choices=requested_choices(protocol, body),
+            )
         return Ticket(
             lease=next(self._leases),
             checks=tuple(checks),
@@ -277,8 +299,9 @@ class Governance:
             reserve_nano=reserve,
         )
 
-    def _max_cost(self, model_targets: Sequence[Any], prompt: int, output: int | None) -> int:
-        """Nano-dollars the request can cost at most, over its targets (raises for an unpriced one)."""
+    def _max_cost(self, model_targets: Sequence[Any], prompt: int, output: int | None, choices: int = 1) -> int:
+        """Nano-dollars the request can cost at most, over its targets (raises for an unpriced one);
+        ``output`` tokens per choice."""
         most = 0
         for target in model_targets:
             price = self.pricing.lookup(target.model, target.provider)
@@ -292,7 +315,7 @@ class Governance:
                     param="model",
                 )
             prompt_rate, output_rate = price.most_per_token()
-            tokens_out = output or price.max_output or DEFAULT_MAX_OUTPUT
+            tokens_out = (output or price.max_output or DEFAULT_MAX_OUTPUT) * choices
             most = max(most, math.ceil((prompt * prompt_rate + tokens_out * output_rate) * NANO / 1_000_000))
         return most
 
