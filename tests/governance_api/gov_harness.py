@@ -96,9 +96,10 @@ class Admin:
 
 
 def chat(gw: Gateway, key: str, name: str = "oc/gov-priced", **extra: Any) -> HTTPResult:
-    """One OpenAI Chat request with ``key`` (a short prompt; ``extra`` adds body fields)."""
+    """One OpenAI Chat request with ``key`` (a short prompt; ``extra`` adds or, with None, removes
+    body fields)."""
     body = {"model": name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20, **extra}
-    return call(gw.url + CHAT_PATH, "POST", body, bearer(key))
+    return call(gw.url + CHAT_PATH, "POST", {k: v for k, v in body.items() if v is not None}, bearer(key))
 
 
 class Clock:
