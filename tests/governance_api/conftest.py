@@ -2,23 +2,26 @@
 for the module's gateway (``gw``) that every test leaves as it found it.
 
 Each test module starts its own gateway (``gov_harness.governance_config``) with its own
-``data_dir``, so keys, teams, spend and usage rows do not leak between modules.
+``data_dir``, so keys, teams, spend and usage rows do not leak between modules; a module marked
+``BOTH_BACKENDS`` runs once with the in-memory counters and once with the Redis counters.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gateway_harness import PROTOCOLS, Gateway
-from gov_harness import Clock, governance_config
+from gov_harness import REDIS_URL, Clock, governance_config
 from mock_upstreams import MockUpstream, UpstreamHost
 
 
@@ -40,9 +43,32 @@ def upstreams(upstream_host: dict[str, MockUpstream]) -> dict[str, MockUpstream]
 
 
 @pytest.fixture(scope="module")
-def gw(upstream_host: dict[str, MockUpstream], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def state(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The ``state`` config section: SQLite unless a module parametrizes ``state`` with "redis"
+    (indirectly, module-scoped); then Redis on 127.0.0.1:6379 under a prefix of its own, whose
+    keys are deleted afterwards. Redis must be there: the test fails, it is not skipped."""
+    if getattr(request, "param", "sqlite") != "redis":
+        yield {"backend": "sqlite"}
+        return
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"these tests need Redis on {REDIS_URL} (state.backend: redis): {exc}")
+    prefix = f"switchyard-test-{uuid.uuid4().hex[:12]}:"
+    yield {"backend": "redis", "redis_url": REDIS_URL, "redis_prefix": prefix}
+    for name in client.scan_iter(match=prefix + "*"):
+        client.delete(name)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def gw(
+    upstream_host: dict[str, MockUpstream], state: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
     """The module's gateway (admin keys, prices for the mock models, its own data_dir)."""
-    gateway = Gateway(governance_config(upstream_host, tmp_path_factory.mktemp("governance"))).start()
+    config = governance_config(upstream_host, tmp_path_factory.mktemp("governance"), state=state)
+    gateway = Gateway(config).start()
     yield gateway
     gateway.stop()
 

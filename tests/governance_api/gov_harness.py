@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 import yaml
 from gateway_harness import CLIENT_KEY, PROVIDER, Gateway, HTTPResult, call, config_from_yaml, gateway_yaml
 
@@ -25,6 +26,10 @@ PRICES = {PRICED: {"input": 10.0, "output": 100.0, "max_output": 50}}
 KEYS = "/admin/client-keys"
 TEAMS = "/admin/teams"
 CHAT_PATH = "/v1/chat/completions"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+BOTH_BACKENDS = pytest.mark.parametrize("state", ["sqlite", "redis"], indirect=True, scope="module")
+"""``pytestmark = BOTH_BACKENDS``: the module runs against the in-memory counters (SQLite state)
+and against the Redis counters (see the ``state`` fixture)."""
 
 
 def governance_yaml(up: dict[str, Any], **sections: Any) -> str:

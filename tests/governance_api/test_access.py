@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 from gateway_harness import CLIENT_KEY, Gateway, call
-from gov_harness import ADMIN_KEY, CHAT_PATH, KEYS, TEAMS, Admin, bearer, chat, governance_config
+from gov_harness import ADMIN_KEY, BOTH_BACKENDS, CHAT_PATH, KEYS, TEAMS, Admin, bearer, chat, governance_config
+
+pytestmark = BOTH_BACKENDS
 
 EXPIRED_CONFIG_KEY = "sy-config-key-expired-0001"
 ADMIN_PATHS = [("GET", KEYS), ("POST", KEYS), ("GET", TEAMS), ("POST", TEAMS), ("GET", f"{KEYS}/ck_1/rotate")]
@@ -18,21 +20,22 @@ GEMINI_PATH = "/v1beta/models/gm/gov-priced:generateContent"
 
 
 @pytest.fixture(scope="module")
-def no_admin(upstream_host, tmp_path_factory) -> Iterator[Gateway]:
+def no_admin(upstream_host, state, tmp_path_factory) -> Iterator[Gateway]:
     """A gateway without admin keys; a config key with a past expiry."""
     expired = {"key": EXPIRED_CONFIG_KEY, "name": "cfg-expired", "expires_at": "2020-01-01T00:00:00Z"}
     server = {"admin_keys": None, "auth_keys": [CLIENT_KEY, expired]}
-    config = governance_config(upstream_host, tmp_path_factory.mktemp("no-admin"), server=server)
+    config = governance_config(upstream_host, tmp_path_factory.mktemp("no-admin"), server=server, state=state)
     gateway = Gateway(config).start()
     yield gateway
     gateway.stop()
 
 
 @pytest.fixture(scope="module")
-def open_gateway(upstream_host, tmp_path_factory) -> Iterator[Gateway]:
+def open_gateway(upstream_host, state, tmp_path_factory) -> Iterator[Gateway]:
     """A gateway with no key at all (client auth off)."""
     server = {"admin_keys": None, "auth_keys": []}
-    gateway = Gateway(governance_config(upstream_host, tmp_path_factory.mktemp("open"), server=server)).start()
+    config = governance_config(upstream_host, tmp_path_factory.mktemp("open"), server=server, state=state)
+    gateway = Gateway(config).start()
     yield gateway
     gateway.stop()
 

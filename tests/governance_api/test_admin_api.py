@@ -6,7 +6,9 @@ import re
 from datetime import datetime
 
 import pytest
-from gov_harness import CONFIG_LIMITED_KEY, CONFIG_LIMITED_NAME, KEYS, TEAMS, Admin, chat
+from gov_harness import BOTH_BACKENDS, CONFIG_LIMITED_KEY, CONFIG_LIMITED_NAME, KEYS, TEAMS, Admin, chat
+
+pytestmark = BOTH_BACKENDS
 
 KEY_SHAPE = re.compile(r"^sk-sy-[A-Za-z0-9_-]{43,}$")
 STORED = {

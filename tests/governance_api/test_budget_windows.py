@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 from gateway_harness import Gateway, HTTPResult
-from gov_harness import CONFIG_LIMITED_KEY, KEYS, TEAMS, Admin, chat, governance_config
+from gov_harness import BOTH_BACKENDS, CONFIG_LIMITED_KEY, KEYS, TEAMS, Admin, chat, governance_config
+
+pytestmark = BOTH_BACKENDS
 
 REQUEST_COST = (11 * 10.0 + 9 * 100.0) / 1_000_000
 """What the mock's default Chat answer (11 prompt, 9 output tokens) costs at the test prices."""
@@ -112,8 +114,8 @@ def test_a_config_key_with_limits_is_enforced(gw, upstreams, clock):
     assert chat(gw, CONFIG_LIMITED_KEY).status == 200
 
 
-def test_settled_spend_survives_a_restart(upstream_host, tmp_path):
-    config = governance_config(upstream_host, tmp_path)
+def test_settled_spend_survives_a_restart(upstream_host, state, tmp_path):
+    config = governance_config(upstream_host, tmp_path, state=state)
     gateway = Gateway(config).start()
     try:
         admin = Admin(gateway)
@@ -122,7 +124,7 @@ def test_settled_spend_survives_a_restart(upstream_host, tmp_path):
         before = admin.settled(f"{KEYS}/{created['id']}")["spend"]["usd"]
     finally:
         gateway.stop()
-    again = Gateway(governance_config(upstream_host, tmp_path)).start()
+    again = Gateway(governance_config(upstream_host, tmp_path, state=state)).start()
     try:
         assert Admin(again).show_key(created["id"])["spend"]["usd"] == pytest.approx(before)
         assert before == pytest.approx(admitted * REQUEST_COST)

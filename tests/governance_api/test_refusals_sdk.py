@@ -13,9 +13,11 @@ import openai
 import pytest
 from gateway_harness import PROTOCOLS, Gateway
 from google.genai import errors as genai_errors
-from gov_harness import KEYS, Admin, chat, governance_config, model
+from gov_harness import BOTH_BACKENDS, KEYS, Admin, chat, governance_config, model
 from mock_upstreams import fixture_reply
 from sdk_clients import client
+
+pytestmark = BOTH_BACKENDS
 
 PROMPT = "Say hello to the gateway"
 OPENAI_FAMILY = ("openai_chat", "openai_responses")
@@ -82,8 +84,9 @@ def admin(gw) -> Admin:
 
 
 @pytest.fixture(scope="module")
-def allow_unpriced(upstream_host, tmp_path_factory) -> Iterator[Gateway]:
-    config = governance_config(upstream_host, tmp_path_factory.mktemp("allow"), governance={"unpriced": "allow"})
+def allow_unpriced(upstream_host, state, tmp_path_factory) -> Iterator[Gateway]:
+    base = tmp_path_factory.mktemp("allow")
+    config = governance_config(upstream_host, base, governance={"unpriced": "allow"}, state=state)
     gateway = Gateway(config).start()
     yield gateway
     gateway.stop()

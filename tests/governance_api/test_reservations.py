@@ -12,8 +12,10 @@ import time
 import orjson
 import pytest
 from gateway_harness import call
-from gov_harness import CHAT_PATH, KEYS, Admin, bearer, chat
+from gov_harness import BOTH_BACKENDS, CHAT_PATH, KEYS, Admin, bearer, chat
 from mock_upstreams import fixture_reply
+
+pytestmark = BOTH_BACKENDS
 
 REQUEST_COST = (11 * 10.0 + 9 * 100.0) / 1_000_000
 GEMINI_PATH = "/v1beta/models/gm/gov-priced:generateContent"
