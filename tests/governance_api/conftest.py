@@ -57,9 +57,11 @@ def state(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         pytest.fail(f"these tests need Redis on {REDIS_URL} (state.backend: redis): {exc}")
     prefix = f"switchyard-test-{uuid.uuid4().hex[:12]}:"
     yield {"backend": "redis", "redis_url": REDIS_URL, "redis_prefix": prefix}
-    for name in client.scan_iter(match=prefix + "*"):
-        client.delete(name)
+    names = list(client.scan_iter(match=prefix + "*"))
+    if names:
+        client.delete(*names)
     client.close()
+    assert names, "the gateway wrote nothing under its Redis prefix: were the Redis counters used?"
 
 
 @pytest.fixture(scope="module")
