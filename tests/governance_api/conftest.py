@@ -1,5 +1,6 @@
-"""Fixtures for the governance API tests: the mock upstreams (a host per session), and a clock
-for the module's gateway (``gw``) that every test leaves as it found it.
+"""Fixtures for the governance API tests: the mock upstreams (tests/server's fixtures), the
+module's gateway (``gw``) and its ``state`` backend, and a clock for it that every test leaves as
+it found it.
 
 Each test module starts its own gateway (``gov_harness.governance_config``) with its own
 ``data_dir``, so keys, teams, spend and usage rows do not leak between modules; a module marked
@@ -8,11 +9,13 @@ Each test module starts its own gateway (``gov_harness.governance_config``) with
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import redis
@@ -20,26 +23,26 @@ import redis
 sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gateway_harness import PROTOCOLS, Gateway
+from gateway_harness import Gateway
 from gov_harness import REDIS_URL, Clock, governance_config
-from mock_upstreams import MockUpstream, UpstreamHost
+from mock_upstreams import MockUpstream
+
+SERVER_TESTS = Path(__file__).parents[1] / "server"
 
 
-@pytest.fixture(scope="session")
-def upstream_host() -> Iterator[dict[str, MockUpstream]]:
-    host = UpstreamHost()
-    ups = {p: host.add(p) for p in PROTOCOLS}
-    ups["backup"] = host.add("openai_chat")
-    ups["faulty"] = host.add("openai_chat")
-    yield ups
-    host.close()
+def _load_server_conftest() -> ModuleType:
+    """tests/server/conftest.py under a name of its own: its mock-upstream fixtures are reused
+    here (only those assigned below; its session gateway and autouse fixture are not)."""
+    spec = importlib.util.spec_from_file_location("server_tests_conftest", SERVER_TESTS / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.fixture
-def upstreams(upstream_host: dict[str, MockUpstream]) -> dict[str, MockUpstream]:
-    for upstream in upstream_host.values():
-        upstream.reset()
-    return upstream_host
+_server_conftest = _load_server_conftest()
+upstream_host = _server_conftest.upstream_host
+upstreams = _server_conftest.upstreams
 
 
 @pytest.fixture(scope="module")
