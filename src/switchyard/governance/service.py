@@ -232,16 +232,18 @@ class Governance:
         """The subject's current budget window (``total`` without a budget) and when it resets."""
         return subject.budget.span(subject.created_at, now) if subject.budget else ("total", None)
 
+    def check_model(self, key: ClientKey, model: str, targets: Sequence[Any]) -> None:
+        """Raise a 403 unless ``key`` may use ``model`` (resolving to ``targets``)."""
+        if not key.allows(model, [f"{t.provider}/{t.model}" for t in targets]):
+            raise GatewayError(ErrorKind.PERMISSION, f"this client key may not use the model '{model}'", param="model")
+
     async def admit(
         self, key: ClientKey, model: str, targets: Sequence[Any], protocol: str, body: dict[str, Any], size: int
     ) -> Ticket | None:
         """Admit one request of ``key`` for ``model`` (resolving to ``targets``: objects with
         ``provider`` and ``model``); ``size`` is the body's length in bytes. None: nothing to count."""
         for _ in range(5):
-            if not key.allows(model, [f"{t.provider}/{t.model}" for t in targets]):
-                raise GatewayError(
-                    ErrorKind.PERMISSION, f"this client key may not use the model '{model}'", param="model"
-                )
+            self.check_model(key, model, targets)
             team = self._teams.get(key.team) if key.team else None
             if key.source == "config" and not key.governed and not (team and team.governed):
                 return None
