@@ -158,3 +158,15 @@ def test_a_config_key_whose_expiry_is_past_is_401(no_admin, upstreams):
     assert resp.status == 401 and "expired" in resp.json["error"]["message"]
     assert not upstreams["openai_chat"].requests
     assert chat(no_admin, CLIENT_KEY).status == 200
+
+
+def test_count_tokens_of_a_model_the_key_may_not_use_is_403(admin, gw, upstreams):
+    key = admin.create_key("access-count-tokens", models=["oc/*"])["key"]
+    headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    refused = call(gw.url + "/v1/messages/count_tokens", "POST", {**body, "model": "an/gov-priced"}, headers)
+    assert refused.status == 403 and refused.json["error"]["type"] == "permission_error"
+    assert "'an/gov-priced'" in refused.json["error"]["message"]
+    assert not upstreams["anthropic"].requests
+    allowed = call(gw.url + "/v1/messages/count_tokens", "POST", {**body, "model": "oc/gov-priced"}, headers)
+    assert allowed.status == 200 and allowed.json["input_tokens"] > 0
