@@ -131,3 +131,24 @@ def test_settled_spend_survives_a_restart(upstream_host, state, tmp_path):
         assert chat(again, created["key"]).status == 429
     finally:
         again.stop()
+
+
+def test_a_changed_limit_holds_on_the_next_request(admin, gw, clock):
+    created = admin.create_key("patched-rpm", limits={"rpm": 100})
+    assert [chat(gw, created["key"]).status for _ in range(2)] == [200, 200]
+    admin.ok("PATCH", f"{KEYS}/{created['id']}", {"limits": {"rpm": 2}})
+    refused = chat(gw, created["key"])
+    assert refused.status == 429 and "2 of 2 requests" in refused.json["error"]["message"]
+    admin.ok("PATCH", f"{KEYS}/{created['id']}", {"limits": None})
+    assert chat(gw, created["key"]).status == 200
+
+
+def test_a_key_moved_into_a_team_is_held_to_its_budget_on_the_next_request(admin, gw, clock):
+    admin.create_team("spent-team", budget={"usd": 0.004, "window": "1d"})
+    spender = admin.create_key("spent-team-member", team="spent-team")
+    spend_until_refused(gw, spender["key"])
+    mover = admin.create_key("mover")
+    assert chat(gw, mover["key"]).status == 200
+    admin.ok("PATCH", f"{KEYS}/{mover['id']}", {"team": "spent-team"})
+    refused = chat(gw, mover["key"])
+    assert refused.status == 429 and "team 'spent-team'" in refused.json["error"]["message"]
