@@ -46,6 +46,8 @@ class Refused:
     code: str | None
     message: str
     headers: Mapping[str, str]
+    retry_delay: str | None = None
+    """Gemini: the RetryInfo detail's ``retryDelay``."""
 
 
 def refused(gw: Gateway, protocol: str, key: str, name: str, stream: bool, status: int) -> Refused:
@@ -55,7 +57,9 @@ def refused(gw: Gateway, protocol: str, key: str, name: str, stream: bool, statu
         with pytest.raises(genai_errors.ClientError) as gemini:
             sdk.ask(name, PROMPT, stream=stream)
         err = gemini.value
-        return Refused(err.code, err.status, None, err.message, err.response.headers)
+        details = err.details["error"].get("details", [])
+        delay = next((d["retryDelay"] for d in details if d["@type"].endswith("RetryInfo")), None)
+        return Refused(err.code, err.status, None, err.message, err.response.headers, delay)
     with pytest.raises(SDK_ERRORS[status][protocol == "anthropic"]) as info:
         sdk.ask(name, PROMPT, stream=stream)
     exc = info.value
@@ -113,6 +117,7 @@ def test_rpm_over_the_limit_is_429_with_retry_after_and_rate_limit_headers(
     assert_shape(seen, protocol, 429, RATE_LIMITED, "rate_limit_exceeded")
     assert "1 of 1 requests" in seen.message
     assert int(seen.headers["retry-after"]) == 30  # the clock is in the middle of a 60 s window
+    assert seen.retry_delay == ("30s" if protocol == "gemini" else None)
     assert seen.headers["x-ratelimit-limit-requests"] == "1"
     assert seen.headers["x-ratelimit-remaining-requests"] == "0"
     assert seen.headers["x-ratelimit-reset-requests"] == "30.000s"
