@@ -236,7 +236,7 @@ def admin_command(config: Config, args: argparse.Namespace) -> int:
             print(_summary_line(row))
     else:
         print(_summary_line(answer))
-    if isinstance(answer, dict) and "key" in answer:
+    if isinstance(answer, dict) and "key" in answer and not args.json:  # --json: stdout is the JSON alone
         print(f"\nkey (shown this once; store it now): {answer['key']}")
     return 0
 
