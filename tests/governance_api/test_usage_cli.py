@@ -134,6 +134,14 @@ def test_client_keys_cli_creates_lists_shows_updates_rotates_and_revokes(admin, 
     assert chat(gw, second).status == 401
 
 
+def test_client_keys_cli_json_output_is_json_alone_with_the_key(admin, gw):
+    created = orjson.loads(ok(gw, "client-keys", "create", "cli-json", "--rpm", "3", "--json"))
+    assert created["key"].startswith("sk-sy-") and created["limits"]["rpm"] == 3
+    rotated = orjson.loads(ok(gw, "client-keys", "rotate", created["id"], "--json"))
+    assert rotated["id"] == created["id"] and rotated["key"] != created["key"]
+    assert chat(gw, rotated["key"]).status == 200
+
+
 def test_client_keys_cli_update_keeps_what_it_does_not_name(admin, gw):
     created = admin.create_key(
         "cli-partial", budget={"usd": 2.5, "window": "7d"}, limits={"rpm": 30, "max_parallel": 2}, metadata={"a": "1"}
