@@ -182,3 +182,8 @@ def test_teams_cli_creates_lists_shows_updates_and_deletes(admin, gw):
     ok(gw, "teams", "delete", "cli-crew")
     gone = switchyard(gw, "teams", "show", "cli-crew")
     assert gone.returncode == 1 and "404" in gone.stderr
+
+
+def test_keys_cli_reads_the_upstream_keys_with_the_admin_key(gw):
+    listing = ok(gw, "keys")
+    assert "provider" in listing and "oc" in listing and "sk-oc-upstream-key-0001" not in listing
