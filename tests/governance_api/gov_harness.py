@@ -8,12 +8,16 @@ The gateway is :func:`gateway_harness.gateway_yaml` (four mock upstreams, the cl
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import yaml
 from gateway_harness import CLIENT_KEY, PROVIDER, Gateway, HTTPResult, call, config_from_yaml, gateway_yaml
+from mock_upstreams import MockUpstream, fixture_reply
 
 from switchyard.config import Config
 
@@ -105,6 +109,24 @@ def chat(gw: Gateway, key: str, name: str = "oc/gov-priced", **extra: Any) -> HT
     body fields)."""
     body = {"model": name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20, **extra}
     return call(gw.url + CHAT_PATH, "POST", {k: v for k, v in body.items() if v is not None}, bearer(key))
+
+
+@contextmanager
+def in_flight(gw: Gateway, upstream: MockUpstream, key: str) -> Iterator[None]:
+    """One Chat request of ``key`` in flight while the block runs (``upstream``, the OpenAI Chat
+    mock, trickles its answer out over about 3 s); the request must end with a 200."""
+    upstream.queue(fixture_reply("openai_chat/response_plain_text.json", chunk_size=50, delay=0.2))
+    statuses: list[int] = []
+    thread = threading.Thread(target=lambda: statuses.append(chat(gw, key).status))
+    thread.start()
+    try:
+        while not upstream.requests:
+            assert thread.is_alive(), statuses
+            time.sleep(0.01)
+        yield
+    finally:
+        thread.join(15)
+    assert statuses == [200]
 
 
 class Clock:

@@ -4,7 +4,6 @@ any upstream call, so a streamed request gets an HTTP error, never a broken stre
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -13,8 +12,7 @@ import openai
 import pytest
 from gateway_harness import PROTOCOLS, Gateway
 from google.genai import errors as genai_errors
-from gov_harness import BOTH_BACKENDS, KEYS, Admin, chat, governance_config, model
-from mock_upstreams import fixture_reply
+from gov_harness import BOTH_BACKENDS, KEYS, Admin, governance_config, in_flight, model
 from sdk_clients import client
 
 pytestmark = BOTH_BACKENDS
@@ -151,18 +149,8 @@ def test_budget_that_cannot_cover_the_request_is_429_naming_the_reset_time(admin
 @cases
 def test_max_parallel_over_the_limit_is_429(admin, gw, upstreams, protocol, stream):
     created = admin.create_key(f"refuse-parallel-{protocol}-{stream}", limits={"max_parallel": 1})
-    upstreams["openai_chat"].queue(fixture_reply("openai_chat/response_plain_text.json", wait_before_headers=1.0))
-    first: list[int] = []
-    holder = threading.Thread(target=lambda: first.append(chat(gw, created["key"]).status))
-    holder.start()
-    try:
-        while not upstreams["openai_chat"].requests:  # the first request is in flight
-            assert holder.is_alive(), first
-            threading.Event().wait(0.01)
+    with in_flight(gw, upstreams["openai_chat"], created["key"]):
         seen = refused(gw, protocol, created["key"], model(protocol), stream, 429)
-    finally:
-        holder.join(10)
-    assert first == [200]
     assert_shape(seen, protocol, 429, RATE_LIMITED, "rate_limit_exceeded")
     assert "max_parallel 1" in seen.message and "retry-after" in seen.headers
     admin.settled(f"{KEYS}/{created['id']}")  # nothing leaks

@@ -6,13 +6,12 @@ request ends, fails upstream or loses its client."""
 from __future__ import annotations
 
 import http.client
-import threading
 import time
 
 import orjson
 import pytest
 from gateway_harness import call
-from gov_harness import BOTH_BACKENDS, CHAT_PATH, KEYS, Admin, bearer, chat
+from gov_harness import BOTH_BACKENDS, CHAT_PATH, KEYS, Admin, bearer, chat, in_flight
 from mock_upstreams import fixture_reply
 
 pytestmark = BOTH_BACKENDS
@@ -48,18 +47,8 @@ def test_a_request_without_max_tokens_reserves_the_models_output_limit(admin, gw
 
 def test_the_reservation_is_held_while_the_request_runs_and_settled_to_the_real_cost(admin, gw, upstreams):
     created = admin.create_key("in-flight", budget={"usd": 1, "window": "1d"})
-    upstreams["openai_chat"].queue(fixture_reply("openai_chat/response_plain_text.json", wait_before_headers=1.0))
-    statuses: list[int] = []
-    running = threading.Thread(target=lambda: statuses.append(chat(gw, created["key"]).status))
-    running.start()
-    try:
-        while not upstreams["openai_chat"].requests:
-            assert running.is_alive(), statuses
-            time.sleep(0.01)
+    with in_flight(gw, upstreams["openai_chat"], created["key"]):
         during = admin.show_key(created["id"])
-    finally:
-        running.join(10)
-    assert statuses == [200]
     assert during["in_flight"] == 1 and during["reserved_usd"] >= REQUEST_COST and during["spend"]["usd"] == 0
     after = admin.settled(f"{KEYS}/{created['id']}")
     assert after["spend"]["usd"] == pytest.approx(REQUEST_COST)
