@@ -218,19 +218,23 @@ def admin_command(config: Config, args: argparse.Namespace) -> int:
         return 2
     collection = "/admin/client-keys" if args.command == "client-keys" else "/admin/teams"
     ident = quote(getattr(args, "ident", "") or "", safe="")
-    method, path, body = {
-        "create": ("POST", collection, None),
-        "list": ("GET", collection, None),
-        "show": ("GET", f"{collection}/{ident}", None),
-        "update": ("PATCH", f"{collection}/{ident}", None),
-        "rotate": ("POST", f"{collection}/{ident}/rotate", None),
-        "revoke": ("DELETE", f"{collection}/{ident}", None),
-        "delete": ("DELETE", f"{collection}/{ident}", None),
+    method, path = {
+        "create": ("POST", collection),
+        "list": ("GET", collection),
+        "show": ("GET", f"{collection}/{ident}"),
+        "update": ("PATCH", f"{collection}/{ident}"),
+        "rotate": ("POST", f"{collection}/{ident}/rotate"),
+        "revoke": ("DELETE", f"{collection}/{ident}"),
+        "delete": ("DELETE", f"{collection}/{ident}"),
     }[args.action]
-    if args.action in ("create", "update"):
-        body = _fields(args)
     try:
-        status, answer = _call(base, path, key, method, body)
+        status, current = 200, None
+        if args.action == "update":  # what no option names keeps its value (limits, budget are whole objects)
+            status, current = _call(base, path, key)
+        answer = current
+        if status < 400:
+            body = _fields(args, current) if args.action in ("create", "update") else None
+            status, answer = _call(base, path, key, method, body)
     except (OSError, ValueError) as exc:
         print(f"switchyard: cannot reach the admin API at {base}: {exc}", file=sys.stderr)
         return 1
@@ -244,13 +248,15 @@ def admin_command(config: Config, args: argparse.Namespace) -> int:
             print(_summary_line(row))
     else:
         print(_summary_line(answer))
-    if isinstance(answer, dict) and "key" in answer:
+    if isinstance(answer, dict) and "key" in answer and not args.json:  # --json: stdout is the JSON alone
         print(f"\nkey (shown this once; store it now): {answer['key']}")
     return 0
 
 
-def _fields(args: argparse.Namespace) -> dict[str, Any]:
+def _fields(args: argparse.Namespace, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The body of a create, or of an update of ``current`` (its budget window and other limits kept)."""
     body: dict[str, Any] = {}
+    budget = (current or {}).get("budget") or {}
     if getattr(args, "name", None):
         body["name"] = args.name
     if getattr(args, "team", None):
@@ -259,13 +265,14 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
         body["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
     if getattr(args, "expires", None):
         body["expires_at"] = args.expires
-    if args.budget is not None:
-        body["budget"] = {"usd": args.budget, "window": args.window or "total"}
+    if args.budget is not None or (args.window and budget):
+        usd = args.budget if args.budget is not None else budget["usd"]
+        body["budget"] = {"usd": usd, "window": args.window or budget.get("window", "total")}
     limits = {name: getattr(args, name) for name in ("rpm", "tpm", "max_parallel") if getattr(args, name) is not None}
     if limits:
-        body["limits"] = limits
+        body["limits"] = {**((current or {}).get("limits") or {}), **limits}
     if args.meta:
-        body["metadata"] = dict(item.partition("=")[::2] for item in args.meta)
+        body["metadata"] = {**((current or {}).get("metadata") or {}), **dict(i.partition("=")[::2] for i in args.meta)}
     return body
 
 

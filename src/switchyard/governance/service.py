@@ -19,7 +19,8 @@ The maximum cost of a request is an upper bound of its usage priced at the highe
 targets have: input tokens are bounded by the request body's size in bytes (a token is at least
 one byte of text for the tokenizers in use), output tokens by the request's own limit
 (``max_tokens`` and its equivalents) or else the model's ``max_output`` from the pricing table
-(:data:`DEFAULT_MAX_OUTPUT` when unknown). A priced request can therefore never spend more than it
+(:data:`DEFAULT_MAX_OUTPUT` when unknown), times the number of choices it asks for (``n``,
+``candidateCount``). A priced request can therefore never spend more than it
 reserved, and the admitted spend never exceeds a budget.
 """
 
@@ -72,9 +73,15 @@ _OUTPUT_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def requested_output(protocol: str, body: dict[str, Any]) -> int | None:
-    """The output token limit a request body sets, if any."""
-    for path in _OUTPUT_FIELDS.get(protocol, ()):
+# where a client protocol asks for several answers (choices, candidates) to one request
+_CHOICE_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "openai_chat": (("n",),),
+    "gemini": (("generationConfig", "candidateCount"), ("generation_config", "candidate_count")),
+}
+
+
+def _positive(body: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> int | None:
+    for path in paths:
         value: Any = body
         for name in path:
             value = value.get(name) if isinstance(value, dict) else None
@@ -83,10 +90,22 @@ def requested_output(protocol: str, body: dict[str, Any]) -> int | None:
     return None
 
 
-def max_cost(pricing: Pricing, targets: Sequence[Any], prompt: int, output: int | None, *, unpriced: str) -> int:
+def requested_output(protocol: str, body: dict[str, Any]) -> int | None:
+    """The output token limit a request body sets, if any (per choice)."""
+    return _positive(body, _OUTPUT_FIELDS.get(protocol, ()))
+
+
+def requested_choices(protocol: str, body: dict[str, Any]) -> int:
+    """How many answers a request body asks for (each may use the whole output limit)."""
+    return _positive(body, _CHOICE_FIELDS.get(protocol, ())) or 1
+
+
+def max_cost(
+    pricing: Pricing, targets: Sequence[Any], prompt: int, output: int | None, *, unpriced: str, choices: int = 1
+) -> int:
     """Nano-dollars a request can cost at most over its ``targets`` (objects with ``provider`` and
     ``model``), with at most ``prompt`` input tokens and ``output`` output tokens (None: the
-    model's limit). An unpriced target raises a 403, or counts 0 with ``unpriced="allow"``."""
+    model's limit) per choice, for ``choices`` answers. An unpriced target raises a 403, or counts 0 with ``unpriced="allow"``."""
     most = 0
     for target in targets:
         price = pricing.lookup(target.model, target.provider)
@@ -100,7 +119,7 @@ def max_cost(pricing: Pricing, targets: Sequence[Any], prompt: int, output: int 
                 param="model",
             )
         prompt_rate, output_rate = price.most_per_token()
-        tokens_out = output or price.max_output or DEFAULT_MAX_OUTPUT
+        tokens_out = (output or price.max_output or DEFAULT_MAX_OUTPUT) * choices
         most = max(most, math.ceil((prompt * prompt_rate + tokens_out * output_rate) * NANO / 1_000_000))
     return most
 
@@ -258,16 +277,18 @@ class Governance:
         """The subject's current budget window (``total`` without a budget) and when it resets."""
         return subject.budget.span(subject.created_at, now) if subject.budget else ("total", None)
 
+    def check_model(self, key: ClientKey, model: str, targets: Sequence[Any]) -> None:
+        """Raise a 403 unless ``key`` may use ``model`` (resolving to ``targets``)."""
+        if not key.allows(model, [f"{t.provider}/{t.model}" for t in targets]):
+            raise GatewayError(ErrorKind.PERMISSION, f"this client key may not use the model '{model}'", param="model")
+
     async def admit(
         self, key: ClientKey, model: str, targets: Sequence[Any], protocol: str, body: dict[str, Any], size: int
     ) -> Ticket | None:
         """Admit one request of ``key`` for ``model`` (resolving to ``targets``: objects with
         ``provider`` and ``model``); ``size`` is the body's length in bytes. None: nothing to count."""
         for _ in range(5):
-            if not key.allows(model, [f"{t.provider}/{t.model}" for t in targets]):
-                raise GatewayError(
-                    ErrorKind.PERMISSION, f"this client key may not use the model '{model}'", param="model"
-                )
+            self.check_model(key, model, targets)
             team = self._teams.get(key.team) if key.team else None
             if key.source == "config" and not key.governed and not (team and team.governed):
                 return None
@@ -366,8 +387,14 @@ class Governance:
                 checks.append(Check(subject.subject, limits.rpm, limits.tpm, limits.max_parallel, budget, window))
         reserve = 0
         if any(c.budget_nano is not None for c in checks):
-            output = requested_output(protocol, body)
-            reserve = max_cost(self.pricing, targets, size, output, unpriced=self.unpriced)
+            reserve = max_cost(
+                self.pricing,
+                targets,
+                size,
+                requested_output(protocol, body),
+                unpriced=self.unpriced,
+                choices=requested_choices(protocol, body),
+            )
         return Ticket(
             lease=next(self._leases),
             checks=tuple(checks),

@@ -275,6 +275,8 @@ class App:
             self.load(ctx, route, await read_body(scope, receive, self.max_body))
         elif route.name == "admin_api" and scope["method"] in ("POST", "PATCH"):
             ctx.raw = await read_body(scope, receive, self.max_body)
+        if route.name == "count_tokens" and principal.key is not None:  # not counted, but the model must be allowed
+            self.governance.check_model(principal.key, ctx.model, self.pipeline.resolver.resolve(ctx.model))
         if route.name == "generate" and principal.key is not None:
             assert ctx.body is not None
             targets = self.pipeline.resolver.resolve(ctx.model)

@@ -71,6 +71,8 @@ class Authenticator:
                 return ADMIN
             if _among(value, self._config):
                 key = await self.governance.lookup(value) if self.governance is not None else None
+                if key is not None and self.governance is not None:
+                    self.governance.check_key(key)  # a config key may have an expiry too
                 return Principal("config", key)
         if self.governance is not None:
             for value in presented:
