@@ -55,6 +55,7 @@ def test_key_body_is_validated_field_by_field() -> None:
     bad = [
         ({}, "name"),
         ({"name": "x", "budget": {"usd": -1}}, "budget.usd"),
+        ({"name": "x", "budget": {"usd": 9_000_001}}, "budget.usd"),  # beyond exact nano-dollars in Lua
         ({"name": "x", "budget": {"usd": 1, "window": "2d"}}, "budget.window"),
         ({"name": "x", "limits": {"rpm": 1.5}}, "limits.rpm"),
         ({"name": "x", "limits": {"burst": 1}}, "limits"),

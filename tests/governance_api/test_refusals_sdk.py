@@ -130,7 +130,10 @@ def test_tpm_over_the_limit_is_429_with_the_token_headers(admin, gw, upstreams, 
     assert "tokens per 60 s" in seen.message
     assert seen.headers["x-ratelimit-limit-tokens"] == "10"
     assert seen.headers["x-ratelimit-reset-tokens"] == "30.000s"
-    assert "x-ratelimit-remaining-tokens" in seen.headers and "retry-after" in seen.headers
+    assert "x-ratelimit-remaining-tokens" in seen.headers
+    # a request over the limit on its own: no window would ever admit it, so the SDKs must not retry
+    assert "this request alone" in seen.message and seen.headers["x-should-retry"] == "false"
+    assert "retry-after" not in seen.headers
     nothing_reached_the_upstreams(upstreams)
 
 
@@ -142,6 +145,7 @@ def test_budget_that_cannot_cover_the_request_is_429_naming_the_reset_time(admin
     assert_shape(seen, protocol, 429, OVER_BUDGET, "budget_exceeded")
     assert "budget exceeded" in seen.message and f"resets at {resets}" in seen.message
     assert 86_000 < int(seen.headers["retry-after"]) <= 86_400
+    assert seen.headers["x-should-retry"] == "false"  # the SDKs would otherwise retry at once
     assert admin.show_key(created["id"])["reserved_usd"] == 0
     nothing_reached_the_upstreams(upstreams)
 

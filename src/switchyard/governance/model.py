@@ -27,6 +27,8 @@ from ..core.errors import RequestError
 KEY_PREFIX = "sk-sy-"
 NANO = 1_000_000_000
 WINDOWS = ("1d", "7d", "30d", "month", "total")
+MAX_BUDGET_USD = 9_000_000
+"""Budgets are counted in nano-dollars, exact in Redis's Lua (doubles) up to 2**53 of them."""
 _PERIOD = {"1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 LIMIT_FIELDS = ("rpm", "tpm", "max_parallel")
 
@@ -216,8 +218,10 @@ def _budget(value: Any, path: str) -> Budget:
     if not isinstance(value, dict) or set(value) - {"usd", "window"}:
         raise RequestError(f'\'{path}\' must be {{"usd": number, "window": {"|".join(WINDOWS)}}}', param=path)
     usd, window = value.get("usd"), value.get("window", "total")
-    if isinstance(usd, bool) or not isinstance(usd, int | float) or not 0 <= usd < 1e9:
-        raise RequestError(f"'{path}.usd' must be a number of US dollars >= 0", param=f"{path}.usd")
+    if isinstance(usd, bool) or not isinstance(usd, int | float) or not 0 <= usd <= MAX_BUDGET_USD:
+        raise RequestError(
+            f"'{path}.usd' must be a number of US dollars from 0 to {MAX_BUDGET_USD:,}", param=f"{path}.usd"
+        )
     if window not in WINDOWS:
         raise RequestError(f"'{path}.window' must be one of {', '.join(WINDOWS)}", param=f"{path}.window")
     return Budget(float(usd), window)

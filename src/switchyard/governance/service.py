@@ -59,6 +59,8 @@ from .records import Records
 log = logging.getLogger("switchyard.governance")
 
 DEFAULT_MAX_OUTPUT = 65_536
+NO_RETRY = {"x-should-retry": "false"}
+"""Read by the OpenAI and Anthropic SDKs: do not retry this 429 automatically."""
 LEDGER_INTERVAL = 0.1
 """Seconds between ledger writes: a crash loses at most this much settled spend (plus the write)."""
 RETRY_SHARED = 1.0
@@ -300,7 +302,7 @@ class Governance:
                 return ticket
             if verdict != STALE:
                 assert isinstance(verdict, Refusal)
-                raise self._refusal(verdict, key, team, now)
+                raise self._refusal(verdict, key, team, now, ticket.tokens)
             await self._reload(if_stale=True)
             fresh = self._by_id.get(key.id)
             if fresh is None or fresh.hash != key.hash:  # rotated (or gone) on another process
@@ -404,7 +406,7 @@ class Governance:
             reserve_nano=reserve,
         )
 
-    def _refusal(self, refusal: Refusal, key: ClientKey, team: Team | None, now: float) -> GatewayError:
+    def _refusal(self, refusal: Refusal, key: ClientKey, team: Team | None, now: float, tokens: int) -> GatewayError:
         owner = f"team '{team.name}'" if team is not None and refusal.subject == team.subject else "this client key"
         if refusal.limit == "budget":
             subject = team if team is not None and refusal.subject == team.subject else key
@@ -417,6 +419,7 @@ class Governance:
                 f"or reserved, and this request may cost more than is left{when}",
                 code="budget_exceeded",
                 retry_after=(resets - now) if resets else None,
+                headers=NO_RETRY,  # the SDKs would retry a 429 at once: the window is hours away
             )
         if refusal.limit == "parallel":
             return GatewayError(
@@ -429,6 +432,14 @@ class Governance:
         what = "requests" if refusal.limit == "rpm" else "tokens"
         limit = Limits(**{refusal.limit: refusal.allowed})
         headers = _rate_headers(limit, refusal.used if refusal.limit == "rpm" else 0, refusal.used, reset)
+        if refusal.limit == "tpm" and tokens > refusal.allowed:  # no window will ever admit it
+            return GatewayError(
+                ErrorKind.RATE_LIMIT,
+                f"rate limit reached for {owner}: this request alone (about {tokens} tokens) is over the limit of "
+                f"{refusal.allowed} tokens per {self.rate_window:g} s",
+                code="rate_limit_exceeded",
+                headers={**headers, **NO_RETRY},
+            )
         return GatewayError(
             ErrorKind.RATE_LIMIT,
             f"rate limit reached for {owner}: {refusal.used} of {refusal.allowed} {what} per "
