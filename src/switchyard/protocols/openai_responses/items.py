@@ -16,7 +16,8 @@ Parsing (``input`` is a string -> one user message; or a list of items):
 - ``additional_tools`` items: their tools join ``Request.tools`` (:mod:`.tools`); the item itself
   is kept for a Responses build. Hosted-tool call items (``web_search_call`` ...) are kept for
   Responses and left out for other protocols, like the hosted tools. ``item_reference`` and any
-  other item type are kept for Responses and are native_only.
+  other item type are kept for Responses and are native_only (the server resolves
+  ``item_reference`` items from its store before parsing, see ``server/responses_state.py``).
 
 Items kept as they are go to ``extensions["_items"]`` as ``[index, item]``; a Responses build
 puts them back at their index.

@@ -1,0 +1,96 @@
+"""Responses fidelity through the gateway with the openai SDK (issue 13): ``item_reference`` input
+items resolved from the store for every upstream protocol (item 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+from gateway_harness import CLIENT_KEY, PROVIDER
+from test_server_responses_store import PROTOCOLS, STREAM, TEXT, TOOL_CALL, WEATHER, reply
+
+
+def client(gateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0)
+
+
+def references(response: Any) -> list[dict[str, str]]:
+    """The output items of ``response`` as the Vercel AI SDK sends them back when ``store`` is on."""
+    return [{"type": "item_reference", "id": item.id} for item in response.output]
+
+
+# ---------------------------------------------------------------- 3: item_reference
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_item_reference_conversation_reaches_every_upstream(gateway, upstreams, protocol, stream):
+    """Turn 2 names turn 1's answer by reference: the upstream gets the stored answer in its place."""
+    sdk = client(gateway)
+    model = f"{PROVIDER[protocol]}/some-model"
+    upstreams[protocol].queue(reply(STREAM[protocol] if stream else TEXT[protocol]))
+    if stream:
+        with sdk.responses.stream(model=model, input="Say hello") as s:
+            first = s.get_final_response()
+    else:
+        first = sdk.responses.create(model=model, input="Say hello")
+    assert first.output_text
+    upstreams[protocol].queue(reply(TEXT[protocol]))
+    second = sdk.responses.create(
+        model=model,
+        input=[{"role": "user", "content": "Say hello"}, *references(first), {"role": "user", "content": "Again"}],
+    )
+    assert second.output_text
+    sent = upstreams[protocol].last.body.decode()
+    assert first.output_text in sent and "item_reference" not in sent
+    assert sent.index("Say hello") < sent.index(first.output_text) < sent.index("Again")
+    stored = sdk.responses.input_items.list(second.id, order="asc")
+    assert [i.role for i in stored.data] == ["user", "assistant", "user"]  # the reference stored resolved
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_item_reference_to_a_function_call_continues_the_tool_loop(gateway, upstreams, protocol):
+    """Step 2 of a tools loop sends the call back as ``{"type": "item_reference", "id": "fc_..."}``."""
+    sdk = client(gateway)
+    model = f"{PROVIDER[protocol]}/some-model"
+    upstreams[protocol].queue(reply(TOOL_CALL[protocol]))
+    first = sdk.responses.create(model=model, input="Weather in Paris?", tools=[WEATHER])
+    call = next(i for i in first.output if i.type == "function_call")
+    upstreams[protocol].queue(reply(TEXT[protocol]))
+    sdk.responses.create(
+        model=model,
+        input=[
+            {"role": "user", "content": "Weather in Paris?"},
+            *references(first),
+            {"type": "function_call_output", "call_id": call.call_id, "output": "18C and sunny"},
+        ],
+        tools=[WEATHER],
+    )
+    sent = upstreams[protocol].last.json
+    text = str(sent)
+    assert "item_reference" not in text and "18C and sunny" in text
+    if protocol == "openai_chat":
+        assert sent["messages"][1]["tool_calls"][0]["id"] == call.call_id
+    elif protocol == "anthropic":
+        assert sent["messages"][1]["content"][-1]["id"] == call.call_id
+        assert sent["messages"][2]["content"][0]["tool_use_id"] == call.call_id
+    elif protocol == "gemini":
+        parts = [p for c in sent["contents"] for p in c["parts"]]
+        assert [p["functionCall"]["name"] for p in parts if "functionCall" in p] == [call.name]
+    else:
+        assert [i.get("type") for i in sent["input"]][-2:] == ["function_call", "function_call_output"]
+        assert sent["input"][-2]["call_id"] == call.call_id
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_unknown_item_reference_is_a_404_naming_the_item(gateway, upstreams, protocol):
+    sdk = client(gateway)
+    with pytest.raises(openai.NotFoundError) as err:
+        sdk.responses.create(
+            model=f"{PROVIDER[protocol]}/some-model",
+            input=[{"role": "user", "content": "hi"}, {"type": "item_reference", "id": "msg_never_issued"}],
+        )
+    assert "msg_never_issued" in err.value.message
+    assert err.value.body["param"] == "input[1]"
+    assert upstreams[protocol].requests == []
