@@ -1,8 +1,10 @@
 """Responses fidelity through the gateway with the openai SDK (issue 13): ``item_reference`` input
-items resolved from the store for every upstream protocol (item 3)."""
+items resolved from the store for every upstream protocol (item 3), and translated Responses
+objects echoing the request as OpenAI does (item 6)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import openai
@@ -94,3 +96,68 @@ def test_unknown_item_reference_is_a_404_naming_the_item(gateway, upstreams, pro
     assert "msg_never_issued" in err.value.message
     assert err.value.body["param"] == "input[1]"
     assert upstreams[protocol].requests == []
+
+
+# ---------------------------------------------------------------- 6: the request echoed
+
+
+ECHO: dict[str, Any] = {
+    "instructions": "Be brief",
+    "tools": [WEATHER],
+    "tool_choice": "required",
+    "parallel_tool_calls": False,
+    "temperature": 0.5,
+    "top_p": 0.9,
+    "max_output_tokens": 3000,
+    "reasoning": {"effort": "low"},
+    "text": {"format": {"type": "text"}, "verbosity": "low"},
+    "truncation": "auto",
+    "metadata": {"ticket": "T-7"},
+    "user": "user-7",
+    "store": True,
+}
+
+
+def assert_echoes(response: dict[str, Any], previous: str, model: str, since: float) -> None:
+    """``response`` repeats what the request said, as OpenAI's Responses objects do."""
+    assert response["previous_response_id"] == previous
+    assert response["model"] == model or response["model"]  # the served model, as OpenAI reports it
+    for key in ("instructions", "tool_choice", "parallel_tool_calls", "temperature", "top_p", "max_output_tokens",
+                "truncation", "metadata", "user", "store"):  # fmt: skip
+        assert response[key] == ECHO[key], key
+    assert [t["name"] for t in response["tools"]] == ["get_weather"]
+    assert response["reasoning"]["effort"] == "low"
+    assert response["text"]["format"] == {"type": "text"} and response["text"]["verbosity"] == "low"
+    if model.startswith(PROVIDER["openai_chat"] + "/"):  # the upstream's own time (the fixture's)
+        assert response["created_at"] > 1_700_000_000
+    else:  # Anthropic and Gemini answers carry no time: the gateway's clock
+        assert since - 1 <= response["created_at"] <= time.time() + 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("protocol", ["openai_chat", "anthropic", "gemini"])
+def test_translated_response_echoes_the_request(gateway, upstreams, protocol, stream):
+    """Non-stream body, every stream event that carries the response, and GET: previous_response_id,
+    the settings, and created_at the real time (an Anthropic upstream gives none)."""
+    sdk = client(gateway)
+    model = f"{PROVIDER[protocol]}/some-model"
+    upstreams[protocol].queue(reply(TEXT[protocol]))
+    first = sdk.responses.create(model=model, input="Say hello")
+    upstreams[protocol].queue(reply(STREAM[protocol] if stream else TEXT[protocol]))
+    since = time.time()
+    kwargs = {"model": model, "input": "Again", "previous_response_id": first.id, **ECHO}
+    if stream:
+        carried = []
+        with sdk.responses.stream(**kwargs) as s:
+            for event in s:
+                if getattr(event, "response", None) is not None:
+                    carried.append((event.type, event.response.model_dump()))
+        assert [kind for kind, _ in carried] == ["response.created", "response.in_progress", "response.completed"]
+        for _, response in carried:
+            assert_echoes(response, first.id, model, since)
+        rid = carried[-1][1]["id"]
+    else:
+        created = sdk.responses.create(**kwargs).model_dump()
+        assert_echoes(created, first.id, model, since)
+        rid = created["id"]
+    assert_echoes(sdk.responses.retrieve(rid).model_dump(), first.id, model, since)

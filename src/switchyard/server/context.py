@@ -91,6 +91,8 @@ class Exchange:
                 mod.parse_request(self.body, self.model) if self.protocol == "gemini" else mod.parse_request(self.body)
             )
             req.stream = self.stream
+            if self.previous_response_id:  # resolved by the gateway, echoed to the client
+                req.extensions["_previous_response_id"] = self.previous_response_id
             self._request = req
         return self._request
 

@@ -103,6 +103,7 @@ class Pipeline:
             ctx.usage, ctx.stop_reason = resp.usage, resp.stop_reason
             if ctx.response_id:
                 resp.id = ctx.response_id
+            resp.created = resp.created or int(time.time())  # Anthropic answers carry no time
             formatted = codec(ctx.protocol).format_response(resp, ctx.request())
             if stored:
                 await self.responses.save(ctx, formatted)  # type: ignore[union-attr]

@@ -14,6 +14,7 @@ went away), so the caller can release the key.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 
@@ -98,7 +99,7 @@ async def relay_translated(
     encoder = client_encoder(ctx)
     try:
         if isinstance(source, MockEvents):
-            for event in _renamed(ctx, source.events):
+            for event in _stamp(ctx, source.events):
                 observe(ctx, [event])
                 out = encoder.feed(event)
                 if out:
@@ -112,7 +113,7 @@ async def relay_translated(
                     events = [out for event in events for out in chain.feed(event)]
                 if events:
                     observe(ctx, events)
-                    out = b"".join([encoder.feed(event) for event in _renamed(ctx, events)])
+                    out = b"".join([encoder.feed(event) for event in _stamp(ctx, events)])
                     if out:
                         yield out
         if ctx.chain_stream is not None:
@@ -136,8 +137,11 @@ async def relay_translated(
         done(ctx.error)
 
 
-def _renamed(ctx: Exchange, events: list[Event]) -> list[Event]:
-    """The gateway's own Responses id on the start event (ids must be unique per stored response)."""
-    if ctx.response_id is None:
-        return events
-    return [replace(e, id=ctx.response_id) if isinstance(e, MessageStart) else e for e in events]
+def _stamp(ctx: Exchange, events: list[Event]) -> list[Event]:
+    """The start event with the gateway's own Responses id (ids must be unique per stored response)
+    and the real time when the upstream gave none (Anthropic streams carry no time)."""
+    return [_stamped(ctx, e) if isinstance(e, MessageStart) else e for e in events]
+
+
+def _stamped(ctx: Exchange, event: MessageStart) -> MessageStart:
+    return replace(event, id=ctx.response_id or event.id, created=event.created or int(time.time()))

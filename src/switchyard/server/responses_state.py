@@ -34,7 +34,7 @@ from .context import Exchange
 UNSUPPORTED = ("background", "conversation")
 ECHOED = (
     "tools", "tool_choice", "text", "reasoning", "temperature", "top_p", "max_output_tokens",
-    "parallel_tool_calls", "incomplete_details", "error", "truncation", "service_tier",
+    "parallel_tool_calls", "incomplete_details", "error", "truncation", "service_tier", "user",
 )  # fmt: skip
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
