@@ -56,6 +56,24 @@ def test_values_never_cross_scopes(other: Scope) -> None:
     run(flow())
 
 
+def test_value_issued_under_one_key_is_found_under_another_key_of_the_provider() -> None:
+    """The key that issued a tool loop's state is no longer usable: another key of the same
+    provider looks it up under the provider's other keys (its own values first); the session and
+    the provider still bound it."""
+    cache = new_cache()
+    other_key = replace(SCOPE, key_id="key-2", other_keys=("key-3", SCOPE.key_id))
+
+    async def flow() -> None:
+        req = await _recorded(cache)
+        moved = gemini.build_request(await cache.inject(req, "gemini", other_key))
+        assert gemini_strict_error(moved) is None
+        assert moved == gemini.build_request(await cache.inject(req, "gemini", SCOPE))
+        for stranger in (replace(other_key, session="session-2"), replace(other_key, provider="upstream-b")):
+            assert await cache.inject(req, "gemini", stranger) is req
+
+    run(flow())
+
+
 def test_two_sessions_keep_their_own_values() -> None:
     """Same tool-call ids in two sessions with different signatures: each gets its own."""
     cache = new_cache()

@@ -180,7 +180,13 @@ class StrictGemini(StrictUpstream):
         return None
 
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
-        return {"error": {"code": status, "message": problem, "status": "INVALID_ARGUMENT"}}
+        return {
+            "error": {
+                "code": status,
+                "message": problem,
+                "status": "RESOURCE_EXHAUSTED" if status == 429 else "INVALID_ARGUMENT",
+            }
+        }
 
     def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
         if n <= self.calls:

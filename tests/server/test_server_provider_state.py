@@ -12,7 +12,7 @@ import openai
 import pytest
 from gateway_harness import CLIENT_KEY, Gateway, config_from_yaml
 from mock_upstreams import UpstreamHost
-from strict_upstreams import DONE, StrictAnthropic
+from strict_upstreams import DONE, StrictAnthropic, StrictGemini, StrictResponses, StrictUpstream
 
 WEATHER = {
     "type": "function",
@@ -26,19 +26,37 @@ WEATHER_RESPONSES = {"type": "function", **WEATHER["function"]}
 PREAMBLE = "Let me look that up."
 
 
+POOL_TYPES = {"anthropic": "anthropic", "gemini": "gemini", "openai_responses": "openai-responses"}
+
+
+def pool_keys(protocol: str) -> list[str]:
+    return [f"sk-pool-{protocol}-key-{n:04d}" for n in (1, 2)]
+
+
 class Upstreams:
     def __init__(self) -> None:
         self.host = UpstreamHost()
         self.preamble = StrictAnthropic(calls=2, preamble=PREAMBLE)
-        for upstream in (self.preamble,):
+        self.pools: dict[str, StrictUpstream] = {
+            "anthropic": StrictAnthropic(calls=2),
+            "gemini": StrictGemini(calls=2),
+            "openai_responses": StrictResponses(calls=2),
+        }
+        for upstream in (self.preamble, *self.pools.values()):
             upstream.start(self.host)
 
     def yaml(self) -> str:
+        pools = "".join(
+            f"""  pool-{protocol}: {{type: {POOL_TYPES[protocol]}, base_url: "{up.url}", api_keys: {pool_keys(protocol)}}}
+"""
+            for protocol, up in self.pools.items()
+        )
         return f"""
 server: {{auth_keys: ["{CLIENT_KEY}"]}}
+routing: {{retries: 2, cooldown: {{base: 0.01, max: 0.05}}}}
 providers:
   an-preamble: {{type: anthropic, base_url: "{self.preamble.url}", api_keys: [sk-ant-preamble-0001]}}
-"""
+{pools}"""
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +136,65 @@ def test_responses_client_sending_reasoning_message_and_call_items_keeps_thinkin
     assert answer.output_text == DONE and ups.preamble.problems == []
     turns = [m["content"] for m in ups.preamble.bodies[-1]["messages"] if m["role"] == "assistant"]
     assert [[b["type"] for b in blocks] for blocks in turns] == [["thinking", "text", "tool_use"]] * 2
+
+
+# ---------------------------------------------------------------- 1: provider state across a key pool
+
+
+def tool_loop(client: openai.OpenAI, model: str, stream: bool, between=None) -> list[Any]:
+    """An OpenAI Chat client's tool loop with reasoning on (no session header); ``between(turn)``
+    runs before each turn after the first."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in two cities, one at a time"}]
+    answers = []
+    for turn in range(3):
+        if turn and between is not None:
+            between(turn)
+        answer = chat(client, stream, model=model, messages=messages, tools=[WEATHER], reasoning_effort="medium")
+        answers.append(answer)
+        if not answer.tool_calls:
+            break
+        messages.append({"role": "assistant", "content": answer.content, "tool_calls": [
+            tc.model_dump() for tc in answer.tool_calls]})  # fmt: skip
+        messages += [{"role": "tool", "tool_call_id": tc.id, "content": "sunny"} for tc in answer.tool_calls]
+    return answers
+
+
+POOLS = sorted(POOL_TYPES)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("protocol", POOLS)
+def test_key_pool_tool_loop_stays_on_the_key_that_issued_its_state(strict, protocol, stream):
+    """Balanced rotation would send turn 2 to the other key; the tool loop stays on its key."""
+    gateway, ups = strict
+    upstream = ups.pools[protocol]
+    upstream.reset()
+    answers = tool_loop(sdk(gateway), f"pool-{protocol}/model-affinity-{stream}", stream)
+    assert answers[-1].content == DONE and upstream.problems == []
+    assert len(upstream.keys) == 3 and len(set(upstream.keys)) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("protocol", POOLS)
+def test_key_pool_tool_loop_moves_to_another_key_with_its_state(strict, protocol, stream):
+    """The key that issued the state is rate limited at turn 2: the loop goes on on the provider's
+    other key with the state re-injected (the strict upstream accepts it), reasoning still on."""
+    gateway, ups = strict
+    upstream = ups.pools[protocol]
+    upstream.reset()
+
+    def refuse_first_key(turn: int) -> None:
+        if turn == 1:
+            upstream.refuse.add(upstream.keys[0])
+
+    answers = tool_loop(sdk(gateway), f"pool-{protocol}/model-failover-{stream}", stream, refuse_first_key)
+    assert answers[-1].content == DONE and upstream.problems == []
+    first, *rest = upstream.keys
+    assert len(rest) == 2 and set(rest) == {k for k in pool_keys(protocol) if k != first}
+    for body in upstream.bodies:
+        if protocol == "anthropic":
+            assert body["thinking"]["type"] == "enabled"
+        elif protocol == "gemini":
+            assert body["generationConfig"]["thinkingConfig"]
+        else:
+            assert body["reasoning"]["effort"] == "medium"

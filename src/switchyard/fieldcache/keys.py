@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -31,6 +31,13 @@ class Scope:
     model: str | None = None
     key_id: str | None = None
     session: str | None = None
+    other_keys: tuple[str, ...] = ()
+    """The ids of the provider's other credentials: state issued under one key of a provider is
+    accepted by its other keys, so a value not found under ``key_id`` is looked up under these."""
+
+    def under(self, key_id: str) -> Scope:
+        """This scope for another credential of the same provider."""
+        return replace(self, key_id=key_id)
 
     def values(self, names: Sequence[str]) -> tuple[str, ...] | None:
         """The named fields, or None when one is missing or empty."""

@@ -63,8 +63,9 @@ class Pipeline:
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
         targets = self.resolver.resolve(ctx.model)
-        ctx.affinity = _session(ctx)
-        ctx.session = ctx.affinity or _body_session(ctx) or _identity(ctx)
+        named = _session(ctx)
+        ctx.session = named or _body_session(ctx) or _identity(ctx)
+        ctx.affinity = named or (ctx.session if (ctx.body or {}).get("tools") else None)
         routing = self.config.routing
         try:
             outcome = await run_attempts(

@@ -218,7 +218,8 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
         ctx.dropped_tools = hosted_tools(req.extensions)
         return MockEvents(mock.events(req)) if ctx.stream else Translated(mock.respond(req))
     fast = provider.protocol == ctx.protocol and (provider.config.adapters is None or not provider.chain.rewrites)
-    scope = Scope(provider.name, target.model, lease.key_id, ctx.session)
+    others = tuple(k.id for k in provider.pool.keys if k.id != lease.key_id)
+    scope = Scope(provider.name, target.model, lease.key_id, ctx.session, others)
     if fast:
         body = fast_body(ctx, target.model)
     else:
