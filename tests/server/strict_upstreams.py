@@ -33,6 +33,10 @@ def sse(events: list[tuple[str | None, dict]], crlf: bool = False) -> bytes:
     return out.encode()
 
 
+def _call(name: str, args: dict[str, Any]) -> str:
+    return name + orjson.dumps(args, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def request_key(request: web.Request) -> str:
     """The credential a request presented (any of the three auth styles)."""
     for name in ("x-api-key", "x-goog-api-key"):
@@ -98,7 +102,7 @@ class StrictUpstream:
 
 
 class StrictAnthropic(StrictUpstream):
-    """``issued``: tool_use id -> the signature of the thinking before it. ``preamble``: a line of
+    """``issued``: tool_use id (and name + input) -> the signature of the thinking before it. ``preamble``: a line of
     text the model writes between its thinking and its tool call (Claude often does)."""
 
     def __init__(self, calls: int = 2, preamble: str | None = None) -> None:
@@ -110,10 +114,12 @@ class StrictAnthropic(StrictUpstream):
             return "thinking was turned off"
         for msg in body["messages"]:
             blocks = msg["content"] if isinstance(msg["content"], list) else []
-            ids = [b["id"] for b in blocks if b.get("type") == "tool_use"]
-            if msg["role"] == "assistant" and ids:
+            uses = [b for b in blocks if b.get("type") == "tool_use"]
+            if msg["role"] == "assistant" and uses:
                 first = blocks[0]
-                if first.get("type") != "thinking" or first.get("signature") != self.issued.get(ids[0]):
+                # the signature signs the thinking, not the tool_use id a client may have lost
+                issued = self.issued.get(uses[0]["id"]) or self.issued.get(_call(uses[0]["name"], uses[0]["input"]))
+                if first.get("type") != "thinking" or first.get("signature") != issued:
                     return "messages: assistant turn with tool_use must start with its thinking block"
         return None
 
@@ -126,7 +132,7 @@ class StrictAnthropic(StrictUpstream):
         if n <= self.calls:
             signature = f"EqAnthropicSig{n}" + "A" * 60
             tool_id = f"toolu_strict_{n:04d}"
-            self.issued[tool_id] = signature
+            self.issued[tool_id] = self.issued[_call("get_weather", {"city": f"City{n}"})] = signature
             content = [{"type": "thinking", "thinking": f"I should look up city {n}.", "signature": signature}]
             if self.preamble:
                 content.append({"type": "text", "text": self.preamble})

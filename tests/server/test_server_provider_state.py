@@ -11,6 +11,8 @@ from typing import Any
 import openai
 import pytest
 from gateway_harness import CLIENT_KEY, Gateway, config_from_yaml
+from google import genai
+from google.genai import types as gtypes
 from mock_upstreams import UpstreamHost
 from strict_upstreams import DONE, StrictAnthropic, StrictGemini, StrictResponses, StrictUpstream
 
@@ -37,12 +39,13 @@ class Upstreams:
     def __init__(self) -> None:
         self.host = UpstreamHost()
         self.preamble = StrictAnthropic(calls=2, preamble=PREAMBLE)
+        self.claude = StrictAnthropic(calls=2)
         self.pools: dict[str, StrictUpstream] = {
             "anthropic": StrictAnthropic(calls=2),
             "gemini": StrictGemini(calls=2),
             "openai_responses": StrictResponses(calls=2),
         }
-        for upstream in (self.preamble, *self.pools.values()):
+        for upstream in (self.preamble, self.claude, *self.pools.values()):
             upstream.start(self.host)
 
     def yaml(self) -> str:
@@ -56,6 +59,7 @@ server: {{auth_keys: ["{CLIENT_KEY}"]}}
 routing: {{retries: 2, cooldown: {{base: 0.01, max: 0.05}}}}
 providers:
   an-preamble: {{type: anthropic, base_url: "{self.preamble.url}", api_keys: [sk-ant-preamble-0001]}}
+  an-claude: {{type: anthropic, base_url: "{self.claude.url}", api_keys: [sk-ant-claude-0001]}}
 {pools}"""
 
 
@@ -198,3 +202,56 @@ def test_key_pool_tool_loop_moves_to_another_key_with_its_state(strict, protocol
             assert body["generationConfig"]["thinkingConfig"]
         else:
             assert body["reasoning"]["effort"] == "medium"
+
+
+# ---------------------------------------------------------------- 5: a client that drops the call ids
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_id_less_gemini_client_tool_loop_to_anthropic_keeps_thinking(strict, stream):
+    """LangChain's ChatGoogleGenerativeAI sends functionCall / functionResponse back without the id
+    the gateway gave it: the call is recognised by name and arguments within the session, so the
+    signed thinking goes back and thinking stays on."""
+    gateway, ups = strict
+    ups.claude.reset()
+    sdk_client = genai.Client(
+        api_key=CLIENT_KEY,
+        http_options=gtypes.HttpOptions(
+            base_url=gateway.url, api_version="v1beta", retry_options=gtypes.HttpRetryOptions(attempts=1)
+        ),
+    )
+    weather = gtypes.Tool(function_declarations=[gtypes.FunctionDeclaration(
+        name="get_weather", description="Weather for a city", parameters_json_schema=WEATHER["function"]["parameters"])])  # fmt: skip
+    config = gtypes.GenerateContentConfig(
+        tools=[weather], thinking_config=gtypes.ThinkingConfig(thinking_budget=2048, include_thoughts=True)
+    )
+    contents = [gtypes.Content(role="user", parts=[gtypes.Part(text="Weather in two cities, one at a time")])]
+    for _turn in range(3):
+        if stream:
+            chunks = list(sdk_client.models.generate_content_stream(model="an-claude/claude", contents=contents,
+                                                                     config=config))  # fmt: skip
+        else:
+            chunks = [sdk_client.models.generate_content(model="an-claude/claude", contents=contents, config=config)]
+        parts = [p for c in chunks for p in (c.candidates[0].content.parts or [])]
+        calls = [p.function_call for p in parts if p.function_call]
+        if not calls:
+            break
+        assert all(c.id for c in calls)  # the gateway gave ids ...
+        # ... and the client sends the calls and their answers back without them
+        contents.append(
+            gtypes.Content(
+                role="model",
+                parts=[
+                    gtypes.Part(function_call=gtypes.FunctionCall(name=c.name, args=dict(c.args or {}))) for c in calls
+                ],
+            )
+        )
+        contents.append(gtypes.Content(role="user", parts=[
+            gtypes.Part(function_response=gtypes.FunctionResponse(name=c.name, response={"result": "sunny"}))
+            for c in calls]))  # fmt: skip
+    text = "".join(p.text or "" for p in parts if not p.thought)
+    assert text == DONE and ups.claude.problems == [] and len(ups.claude.bodies) == 3
+    for body in ups.claude.bodies[1:]:
+        assert body["thinking"]["type"] == "enabled"
+        for msg in (m for m in body["messages"] if m["role"] == "assistant"):
+            assert msg["content"][0]["type"] == "thinking"

@@ -24,10 +24,10 @@ from typing import Any
 
 import orjson
 
-from ..core.model import Message, Part, Request, Response, ToolCallPart
+from ..core.model import ID_MINTED, Message, Part, Request, Response, ToolCallPart
 from ..store.base import KVStore
 from ..store.memory import MemoryKVStore
-from .keys import Scope, assistant_turn_key, cache_key, user_turn_key
+from .keys import Scope, assistant_turn_key, cache_key, call_key, user_turn_key
 from .neutral import from_json, to_json
 from .paths import find, get_at, insert_at, merge_at, set_at
 from .rules import Rule, extract, selected
@@ -132,7 +132,7 @@ class FieldCache:
         values = _dedupe(v for v, _ in hits)[-rule.max_values :]
         ttl = rule.ttl or self.ttl
         if rule.mode == "per_tool_call":
-            calls = {p.id: p.name for p in content if isinstance(p, ToolCallPart) and p.id}
+            calls = {p.id: p for p in content if isinstance(p, ToolCallPart) and p.id}
             per_id: dict[str, list[Any]] = {cid: [] for cid in calls}
             for value, own in hits:
                 for cid in [own] if own is not None else calls:
@@ -142,8 +142,10 @@ class FieldCache:
             for cid, found in per_id.items():
                 kept = _dedupe(found)[-rule.max_values :]
                 if kept:
-                    entry = {"name": calls[cid], "values": kept}
+                    entry = {"name": calls[cid].name, "values": kept}
                     writes.append(self._set(cache_key(rule.name, protocol, sv, "call", cid), entry, ttl))
+                    by_args = cache_key(rule.name, protocol, sv, "call_args", call_key(calls[cid]))
+                    writes.append(self._set(by_args, entry, ttl))  # for a client that drops the id
             await asyncio.gather(*writes)
         elif rule.mode == "last_assistant_turn":
             key = assistant_turn_key(content)
@@ -185,7 +187,8 @@ class FieldCache:
                         continue
                     for p in msg.content:
                         if isinstance(p, ToolCallPart) and p.id:
-                            lookups.append(_Lookup(rule, sv, "call", p.id, i, p.id, p.name))
+                            kind, turn = ("call_args", call_key(p)) if p.extensions.get(ID_MINTED) else ("call", p.id)
+                            lookups.append(_Lookup(rule, sv, kind, turn, i, p.id, p.name))
             elif rule.mode == "last_assistant_turn":
                 if turn_keys is None:
                     turn_keys = [assistant_turn_key(m.content) if m.role == "assistant" else None for m in req.messages]

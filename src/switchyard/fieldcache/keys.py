@@ -67,6 +67,16 @@ def user_turn_key(messages: Sequence[Message]) -> str | None:
     return None
 
 
+def call_key(part: ToolCallPart) -> str:
+    """Hash of a tool call's name and arguments (key order and spacing ignored): how a call whose
+    client dropped its id is recognised within its session."""
+    try:
+        args: Any = orjson.loads(part.arguments) if part.arguments.strip() else {}
+    except orjson.JSONDecodeError:
+        args = part.arguments
+    return _digest([part.name, args])
+
+
 def assistant_turn_key(content: Sequence[Part]) -> str | None:
     """Hash of an assistant output's visible text and tool-call ids, the two things every client
     protocol sends back unchanged (None when it has neither)."""
