@@ -5,10 +5,12 @@ back as issued (issue 13, items 1, 4, 5).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import openai
+import orjson
 import pytest
 from gateway_harness import CLIENT_KEY, Gateway, config_from_yaml
 from google import genai
@@ -255,3 +257,89 @@ def test_id_less_gemini_client_tool_loop_to_anthropic_keeps_thinking(strict, str
         assert body["thinking"]["type"] == "enabled"
         for msg in (m for m in body["messages"] if m["role"] == "assistant"):
             assert msg["content"][0]["type"] == "thinking"
+
+
+# ---------------------------------------------------------------- 2: state in another protocol's carrier
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory) -> Iterator[tuple[list[Gateway], Upstreams]]:
+    """Two gateway replicas that share only their data_dir (the envelope secret): each keeps its
+    responses and field cache in memory, so what one handed out the other can only get back from
+    the client."""
+    ups = Upstreams()
+    data = tmp_path_factory.mktemp("replicas")
+    yaml = ups.yaml() + "state: {backend: memory}\n"
+    gateways = [Gateway(config_from_yaml(yaml, base_dir=data)).start() for _ in range(2)]
+    yield gateways, ups
+    for gateway in gateways:
+        gateway.stop()
+    ups.host.close()
+
+
+def codex_turns(gateways: list[Gateway], model: str, stream: bool) -> list[Any]:
+    """A Codex-style stateless tool loop (``store: false``, encrypted reasoning included), each turn
+    on the other replica; the client sends every output item back as it got it."""
+    items: list[Any] = [{"role": "user", "content": "Weather in two cities, one at a time"}]
+    answers = []
+    for turn in range(3):
+        client = sdk(gateways[turn % 2])
+        answer = respond(
+            client, stream, model=model, input=items, tools=[WEATHER_RESPONSES], reasoning={"effort": "medium"},
+            store=False, include=["reasoning.encrypted_content"],
+        )  # fmt: skip
+        answers.append(answer)
+        calls = [item for item in answer.output if item.type == "function_call"]
+        if not calls:
+            break
+        items += [item.model_dump(exclude_none=True) for item in answer.output]
+        items += [{"type": "function_call_output", "call_id": c.call_id, "output": "sunny"} for c in calls]
+    return answers
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_codex_stateless_round_trip_gives_anthropic_its_thinking_back(replicas, stream):
+    gateways, ups = replicas
+    ups.claude.reset()
+    answers = codex_turns(gateways, "an-claude/claude", stream)
+    assert answers[-1].output_text == DONE and ups.claude.problems == [] and len(ups.claude.bodies) == 3
+    reasoning = [i for i in answers[0].output if i.type == "reasoning"]
+    assert reasoning[0].encrypted_content and "EqAnthropicSig1" not in reasoning[0].encrypted_content  # sealed
+    for turn, body in enumerate(ups.claude.bodies[1:], start=2):
+        assert body["thinking"]["type"] == "enabled"
+        thinking = [m["content"][0] for m in body["messages"] if m["role"] == "assistant"]
+        assert [t["signature"] for t in thinking] == [f"EqAnthropicSig{n}" + "A" * 60 for n in range(1, turn)]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_codex_stateless_round_trip_gives_gemini_its_thought_signatures_back(replicas, stream):
+    gateways, ups = replicas
+    gemini = ups.pools["gemini"]
+    gemini.reset()
+    answers = codex_turns(gateways, "pool-gemini/gemini", stream)
+    assert answers[-1].output_text == DONE and gemini.problems == [] and len(gemini.bodies) == 3
+    for body in gemini.bodies[1:]:
+        signed = [p for c in body["contents"] for p in c["parts"] if p.get("thoughtSignature")]
+        assert signed and all(p["thoughtSignature"] == gemini.issued[p["functionCall"]["id"]] for p in signed)
+
+
+def test_forged_or_foreign_envelope_is_dropped_never_forwarded(replicas):
+    """A reasoning item whose envelope was tampered with, or one that Anthropic issued sent to Gemini
+    or to a Responses upstream (same protocol as the client: no fast path then), never reaches an
+    upstream."""
+    gateways, ups = replicas
+    ups.claude.reset()
+    first = codex_turns(gateways, "an-claude/claude", False)[0]
+    sealed = next(i for i in first.output if i.type == "reasoning").model_dump(exclude_none=True)
+    call = next(i for i in first.output if i.type == "function_call").model_dump(exclude_none=True)
+    forged = {**sealed, "encrypted_content": sealed["encrypted_content"][:-6] + "AAAAAA"}
+    for reasoning, model, upstream in ((forged, "an-claude/claude", ups.claude),
+                                       (sealed, "pool-gemini/gemini", ups.pools["gemini"]),
+                                       (sealed, "pool-openai_responses/gpt", ups.pools["openai_responses"])):  # fmt: skip
+        upstream.reset()
+        items = [{"role": "user", "content": "Weather?"}, reasoning, call,
+                 {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]  # fmt: skip
+        with contextlib.suppress(openai.BadRequestError):  # the strict Anthropic upstream refuses the loop
+            sdk(gateways[1]).responses.create(model=model, input=items, tools=[WEATHER_RESPONSES], store=False)
+        sent = orjson.dumps(upstream.bodies[-1]).decode()
+        assert "EqAnthropicSig" not in sent and sealed["encrypted_content"][:40] not in sent

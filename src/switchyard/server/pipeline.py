@@ -105,6 +105,9 @@ class Pipeline:
             if ctx.response_id:
                 resp.id = ctx.response_id
             resp.created = resp.created or int(time.time())  # Anthropic answers carry no time
+            envelopes = self.providers[outcome.target.provider].envelopes
+            if envelopes is not None:
+                resp = envelopes.seal_response(resp, ctx.protocol)
             formatted = codec(ctx.protocol).format_response(resp, ctx.request())
             if stored:
                 await self.responses.save(ctx, formatted)  # type: ignore[union-attr]
@@ -114,7 +117,9 @@ class Pipeline:
             stream = relay_fast(ctx, answer, done)
         else:
             assert isinstance(answer, UpstreamStream | MockEvents)
-            stream = relay_translated(ctx, answer, done)
+            provider = self.providers[outcome.target.provider]
+            seal = provider.envelopes.sealer(ctx.protocol, provider.protocol) if provider.envelopes else None
+            stream = relay_translated(ctx, answer, done, seal)
         if stored and ctx.store_response:
             stream = self._stored(ctx, stream)
         return Reply(stream=stream)

@@ -30,6 +30,7 @@ from .upstream import MockEvents, UpstreamStream
 log = logging.getLogger("switchyard.server")
 
 Done = Callable[[GatewayError | None], None]
+Seal = Callable[[Event], list[Event]]
 
 
 def observe(ctx: Exchange, events: list[Event]) -> None:
@@ -94,8 +95,10 @@ async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> Async
 
 
 async def relay_translated(
-    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done
+    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done, seal: Seal | None = None
 ) -> AsyncGenerator[bytes, None]:
+    """``seal``: the envelope stream transform, after the provider's chain (which records the
+    upstream's own values for the field cache)."""
     encoder = client_encoder(ctx)
     try:
         if isinstance(source, MockEvents):
@@ -111,6 +114,8 @@ async def relay_translated(
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if chain is not None and events:
                     events = [out for event in events for out in chain.feed(event)]
+                if seal is not None and events:
+                    events = [out for event in events for out in seal(event)]
                 if events:
                     observe(ctx, events)
                     out = b"".join([encoder.feed(event) for event in _stamp(ctx, events)])
@@ -118,6 +123,8 @@ async def relay_translated(
                         yield out
         if ctx.chain_stream is not None:
             tail = await ctx.chain_stream.finish()  # the field cache saves what the stream carried
+            if seal is not None:
+                tail = [out for event in tail for out in seal(event)]
             out = b"".join([encoder.feed(event) for event in tail])
             if out:
                 yield out

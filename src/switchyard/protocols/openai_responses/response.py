@@ -304,7 +304,7 @@ def reasoning_item(part: ReasoningPart, minted: str, same: bool) -> dict[str, An
         return None
     own = part.signature_source == NAME
     if same or own:
-        return build_reasoning(part, True, minted)
+        return build_reasoning(part, same, minted)
     return {
         "id": minted,
         "type": "reasoning",
