@@ -17,15 +17,8 @@ from google import genai
 from google.genai import types as gtypes
 from mock_upstreams import UpstreamHost
 from strict_upstreams import DONE, StrictAnthropic, StrictGemini, StrictResponses, StrictUpstream
+from test_server_fieldcache import WEATHER_OPENAI as WEATHER
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 WEATHER_RESPONSES = {"type": "function", **WEATHER["function"]}
 PREAMBLE = "Let me look that up."
 

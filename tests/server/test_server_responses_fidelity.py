@@ -9,12 +9,8 @@ from typing import Any
 
 import openai
 import pytest
-from gateway_harness import CLIENT_KEY, PROVIDER
-from test_server_responses_store import PROTOCOLS, STREAM, TEXT, TOOL_CALL, WEATHER, reply
-
-
-def client(gateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0)
+from gateway_harness import PROVIDER
+from test_server_responses_store import PROTOCOLS, STREAM, TEXT, TOOL_CALL, WEATHER, client, reply
 
 
 def references(response: Any) -> list[dict[str, str]]:
