@@ -108,6 +108,8 @@ class StrictAnthropic(StrictUpstream):
     def __init__(self, calls: int = 2, preamble: str | None = None) -> None:
         super().__init__(calls)
         self.preamble = preamble
+        self.thoughts: dict[str, str] = {}
+        """signature -> the thinking text it signs"""
 
     def check(self, body: dict[str, Any]) -> str | None:
         if (body.get("thinking") or {}).get("type") != "enabled":
@@ -121,6 +123,8 @@ class StrictAnthropic(StrictUpstream):
                 issued = self.issued.get(uses[0]["id"]) or self.issued.get(_call(uses[0]["name"], uses[0]["input"]))
                 if first.get("type") != "thinking" or first.get("signature") != issued:
                     return "messages: assistant turn with tool_use must start with its thinking block"
+                if first.get("thinking") != self.thoughts[issued]:
+                    return "messages: invalid signature in thinking block"  # the signature signs the text
         return None
 
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
@@ -133,7 +137,8 @@ class StrictAnthropic(StrictUpstream):
             signature = f"EqAnthropicSig{n}" + "A" * 60
             tool_id = f"toolu_strict_{n:04d}"
             self.issued[tool_id] = self.issued[_call("get_weather", {"city": f"City{n}"})] = signature
-            content = [{"type": "thinking", "thinking": f"I should look up city {n}.", "signature": signature}]
+            self.thoughts[signature] = f"I should look up city {n}."
+            content = [{"type": "thinking", "thinking": self.thoughts[signature], "signature": signature}]
             if self.preamble:
                 content.append({"type": "text", "text": self.preamble})
             content.append({"type": "tool_use", "id": tool_id, "name": "get_weather", "input": {"city": f"City{n}"}})

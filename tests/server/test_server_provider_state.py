@@ -202,6 +202,34 @@ def test_key_pool_tool_loop_moves_to_another_key_with_its_state(strict, protocol
 # ---------------------------------------------------------------- 5: a client that drops the call ids
 
 
+def gemini_sdk(gateway: Gateway) -> genai.Client:
+    options = gtypes.HttpOptions(
+        base_url=gateway.url, api_version="v1beta", retry_options=gtypes.HttpRetryOptions(attempts=1)
+    )
+    return genai.Client(api_key=CLIENT_KEY, http_options=options)
+
+
+def gemini_config() -> gtypes.GenerateContentConfig:
+    """The weather tool, thinking on with visible thoughts."""
+    weather = gtypes.FunctionDeclaration(
+        name="get_weather", description="Weather for a city", parameters_json_schema=WEATHER["function"]["parameters"]
+    )
+    return gtypes.GenerateContentConfig(
+        tools=[gtypes.Tool(function_declarations=[weather])],
+        thinking_config=gtypes.ThinkingConfig(thinking_budget=2048, include_thoughts=True),
+    )
+
+
+def gemini_turn(client: genai.Client, model: str, contents: list[Any], stream: bool) -> list[Any]:
+    """The parts of one answer (a stream's chunks joined)."""
+    config = gemini_config()
+    if stream:
+        chunks = list(client.models.generate_content_stream(model=model, contents=contents, config=config))
+    else:
+        chunks = [client.models.generate_content(model=model, contents=contents, config=config)]
+    return [p for c in chunks for p in (c.candidates[0].content.parts or [])]
+
+
 @pytest.mark.parametrize("stream", [False, True])
 def test_id_less_gemini_client_tool_loop_to_anthropic_keeps_thinking(strict, stream):
     """LangChain's ChatGoogleGenerativeAI sends functionCall / functionResponse back without the id
@@ -209,38 +237,19 @@ def test_id_less_gemini_client_tool_loop_to_anthropic_keeps_thinking(strict, str
     signed thinking goes back and thinking stays on."""
     gateway, ups = strict
     ups.claude.reset()
-    sdk_client = genai.Client(
-        api_key=CLIENT_KEY,
-        http_options=gtypes.HttpOptions(
-            base_url=gateway.url, api_version="v1beta", retry_options=gtypes.HttpRetryOptions(attempts=1)
-        ),
-    )
-    weather = gtypes.Tool(function_declarations=[gtypes.FunctionDeclaration(
-        name="get_weather", description="Weather for a city", parameters_json_schema=WEATHER["function"]["parameters"])])  # fmt: skip
-    config = gtypes.GenerateContentConfig(
-        tools=[weather], thinking_config=gtypes.ThinkingConfig(thinking_budget=2048, include_thoughts=True)
-    )
+    client = gemini_sdk(gateway)
     contents = [gtypes.Content(role="user", parts=[gtypes.Part(text="Weather in two cities, one at a time")])]
     for _turn in range(3):
-        if stream:
-            chunks = list(sdk_client.models.generate_content_stream(model="an-claude/claude", contents=contents,
-                                                                     config=config))  # fmt: skip
-        else:
-            chunks = [sdk_client.models.generate_content(model="an-claude/claude", contents=contents, config=config)]
-        parts = [p for c in chunks for p in (c.candidates[0].content.parts or [])]
+        parts = gemini_turn(client, "an-claude/claude", contents, stream)
         calls = [p.function_call for p in parts if p.function_call]
         if not calls:
             break
         assert all(c.id for c in calls)  # the gateway gave ids ...
-        # ... and the client sends the calls and their answers back without them
-        contents.append(
-            gtypes.Content(
-                role="model",
-                parts=[
-                    gtypes.Part(function_call=gtypes.FunctionCall(name=c.name, args=dict(c.args or {}))) for c in calls
-                ],
-            )
-        )
+        # ... and the client sends the calls and their answers back without them (and without thoughts)
+        calls_back = [
+            gtypes.Part(function_call=gtypes.FunctionCall(name=c.name, args=dict(c.args or {}))) for c in calls
+        ]
+        contents.append(gtypes.Content(role="model", parts=calls_back))
         contents.append(gtypes.Content(role="user", parts=[
             gtypes.Part(function_response=gtypes.FunctionResponse(name=c.name, response={"result": "sunny"}))
             for c in calls]))  # fmt: skip
@@ -336,3 +345,24 @@ def test_forged_or_foreign_envelope_is_dropped_never_forwarded(replicas):
             sdk(gateways[1]).responses.create(model=model, input=items, tools=[WEATHER_RESPONSES], store=False)
         sent = orjson.dumps(upstream.bodies[-1]).decode()
         assert "EqAnthropicSig" not in sent and sealed["encrypted_content"][:40] not in sent
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_client_stateless_round_trip_gives_anthropic_its_thinking_back(replicas, stream):
+    """A Gemini client keeps the model's parts as it got them (the google-genai chat history does),
+    each turn on the other replica: Anthropic's signature comes back from the thoughtSignature it
+    was sealed in, with the exact thinking text it signs."""
+    gateways, ups = replicas
+    ups.claude.reset()
+    contents = [gtypes.Content(role="user", parts=[gtypes.Part(text="Weather in two cities, one at a time")])]
+    for turn in range(3):
+        parts = gemini_turn(gemini_sdk(gateways[turn % 2]), "an-claude/claude", contents, stream)
+        calls = [p.function_call for p in parts if p.function_call]
+        if not calls:
+            break
+        contents.append(gtypes.Content(role="model", parts=parts))
+        contents.append(gtypes.Content(role="user", parts=[gtypes.Part(function_response=gtypes.FunctionResponse(
+            id=c.id, name=c.name, response={"result": "sunny"})) for c in calls]))  # fmt: skip
+    assert "".join(p.text or "" for p in parts) == DONE and ups.claude.problems == []
+    for body in ups.claude.bodies[1:]:
+        assert body["thinking"]["type"] == "enabled"

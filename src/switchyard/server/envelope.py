@@ -14,12 +14,16 @@ hands such values out sealed, and opens them when they come back:
 - **Opening** (requests to any upstream): an envelope that verifies and names the upstream's own
   family gives the upstream its value back, byte for byte, on the part it came from (or on the
   call it names). An envelope that does not verify, or that another family issued, is dropped:
-  the part (or the call's signature) goes, and nothing of it is forwarded.
+  the part (or the call's signature) goes, and nothing of it is forwarded. Anthropic verifies a
+  thinking block's text with its signature, so its envelopes also carry the thinking text, given
+  back as it was whatever the client did with its copy (a Gemini client gets the text and the
+  signature of a streamed thought in separate parts).
 
-Wire form: standard base64 (a Gemini client decodes ``thoughtSignature`` as bytes) of
+Wire form: standard base64 (a Gemini client decodes ``thoughtSignature`` as bytes, and may send
+it back URL-safe or unpadded: both are accepted) of
 ``MAGIC (6 bytes: "SYenv" + version 1) | HMAC-SHA256(secret, MAGIC | payload)[:16] | payload``,
-where payload is the JSON ``[family, value, call id or null]``; ``family`` is the issuing
-upstream protocol. The secret is per installation (``data_dir/envelope.key``, 32 random bytes,
+where payload is the JSON ``[family, value, call id or null, text or null]``; ``family`` is the
+issuing upstream protocol. The secret is per installation (``data_dir/envelope.key``, 32 random bytes,
 created on first start; replicas that share state must share it). Every envelope starts with
 :data:`PREFIX`, so a body that holds one is found with one substring search.
 """
@@ -39,7 +43,7 @@ from pathlib import Path
 
 import orjson
 
-from ..core.events import Event, PartStart, PartStop, SignatureDelta
+from ..core.events import Event, PartStart, PartStop, ReasoningDelta, SignatureDelta
 from ..core.model import Message, Part, ReasoningPart, Request, Response, ToolCallPart
 
 log = logging.getLogger("switchyard.envelope")
@@ -50,6 +54,8 @@ PREFIX = base64.b64encode(MAGIC).decode()
 MAC_BYTES = 16
 SECRET_FILE = "envelope.key"
 
+TEXT_BOUND = frozenset({"anthropic"})
+"""Families whose signature covers the reasoning text (the envelope carries the text too)."""
 REASONING_CARRIERS = frozenset({"openai_responses", "anthropic", "gemini"})
 """Client protocols that carry a signature on a reasoning part (OpenAI Chat carries none)."""
 CALL_CARRIERS = frozenset({"gemini"})
@@ -62,6 +68,8 @@ class Opened:
     value: str
     call: str | None = None
     """The id of the tool call the value belongs to (None: the part that carried it)."""
+    text: str | None = None
+    """The reasoning text the value signs (:data:`TEXT_BOUND` families)."""
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -109,27 +117,31 @@ class Envelopes:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, MAGIC + payload, hashlib.sha256).digest()[:MAC_BYTES]
 
-    def seal(self, family: str, value: str, call: str | None = None) -> str:
-        payload = orjson.dumps([family, value, call])
+    def seal(self, family: str, value: str, call: str | None = None, text: str | None = None) -> str:
+        payload = orjson.dumps([family, value, call, text])
         return base64.b64encode(MAGIC + self._mac(payload) + payload).decode()
 
     def open(self, text: str) -> Opened | None:
         """The sealed value; None for an envelope that does not verify (forged, damaged, or
         sealed under another secret)."""
+        # the URL-safe alphabet, or padding left out, as clients re-encode bytes (google-genai does)
+        standard = text.replace("-", "+").replace("_", "/")
         try:
-            raw = base64.b64decode(text, validate=True)
+            raw = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
         except (binascii.Error, ValueError):
             return None
         mac, payload = raw[len(MAGIC) : len(MAGIC) + MAC_BYTES], raw[len(MAGIC) + MAC_BYTES :]
         if not raw.startswith(MAGIC) or not hmac.compare_digest(mac, self._mac(payload)):
             return None
         try:
-            family, value, call = orjson.loads(payload)
+            family, value, call, text = orjson.loads(payload)
         except (orjson.JSONDecodeError, ValueError, TypeError):
             return None
-        if not isinstance(family, str) or not isinstance(value, str) or not isinstance(call, str | None):
+        if not isinstance(family, str) or not isinstance(value, str):
             return None
-        return Opened(family, value, call)
+        if not isinstance(call, str | None) or not isinstance(text, str | None):
+            return None
+        return Opened(family, value, call, text)
 
     # ------------------------------------------------------------------ answers
 
@@ -152,9 +164,8 @@ class Envelopes:
         if part.signature_source != upstream:
             return [part]
         if isinstance(part, ReasoningPart):  # the upstream's wire extras are not the client's
-            return [
-                replace(part, signature=self.seal(upstream, part.signature), signature_source=client, extensions={})
-            ]
+            sealed = self.seal(upstream, part.signature, text=part.text if upstream in TEXT_BOUND else None)
+            return [replace(part, signature=sealed, signature_source=client, extensions={})]
         if client in CALL_CARRIERS:
             return [replace(part, signature=self.seal(upstream, part.signature), signature_source=client)]
         carrier = ReasoningPart(signature=self.seal(upstream, part.signature, part.id), signature_source=client)
@@ -193,7 +204,10 @@ class Envelopes:
             if opened.call is not None:
                 for_calls[opened.call] = opened.value
                 continue
-            content.append(replace(part, signature=opened.value, signature_source=upstream))
+            part = replace(part, signature=opened.value, signature_source=upstream)
+            if opened.text is not None and isinstance(part, ReasoningPart):
+                part = replace(part, text=opened.text)
+            content.append(part)
         content = [
             replace(p, signature=for_calls[p.id], signature_source=upstream)
             if isinstance(p, ToolCallPart) and p.id in for_calls
@@ -222,6 +236,7 @@ class StreamSealer:
         self._upstream = upstream
         self._parts: dict[int, Part] = {}
         self._held: dict[int, list[str]] = {}
+        self._texts: dict[int, list[str]] = {}  # reasoning text of TEXT_BOUND families, by part
         self._offset = 0
 
     def feed(self, event: Event) -> list[Event]:
@@ -235,7 +250,11 @@ class StreamSealer:
                 if part.signature and part.signature_source == self._upstream:
                     self._held[index] = [part.signature]
                     part = replace(part, signature=None, signature_source=None)
+                if isinstance(part, ReasoningPart) and self._upstream in TEXT_BOUND:
+                    self._texts[index] = [part.text]
             return [PartStart(index + self._offset, part)]
+        if isinstance(event, ReasoningDelta) and index in self._texts:
+            self._texts[index].append(event.text)
         if isinstance(event, SignatureDelta) and event.source == self._upstream and index in self._parts:
             self._held.setdefault(index, []).append(event.signature)
             return []
@@ -244,13 +263,14 @@ class StreamSealer:
         return [replace(event, index=index + self._offset) if self._offset else event]  # type: ignore[call-arg]
 
     def _stop(self, index: int) -> list[Event]:
-        part, held = self._parts.pop(index, None), self._held.pop(index, None)
+        part, held, text = self._parts.pop(index, None), self._held.pop(index, None), self._texts.pop(index, None)
         at = index + self._offset
         if part is None or not held:
             return [PartStop(at)]
         value = "".join(held)
         if isinstance(part, ReasoningPart) or self._client in CALL_CARRIERS:
-            return [SignatureDelta(at, self._env.seal(self._upstream, value), self._client), PartStop(at)]
+            sealed = self._env.seal(self._upstream, value, text="".join(text) if text is not None else None)
+            return [SignatureDelta(at, sealed, self._client), PartStop(at)]
         assert isinstance(part, ToolCallPart)
         self._offset += 1
         sealed = self._env.seal(self._upstream, value, part.id)
