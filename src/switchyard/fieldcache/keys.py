@@ -2,8 +2,10 @@
 
 A value is stored under ``sha256(rule name, protocol, scope fields, entry kind, turn key)``, so
 it can only be found again by the same rule for the same provider, model, credential and
-session. A scope with any of the rule's scope fields missing gives no key at all: the rule does
-nothing (fail closed).
+session (or, through ``Scope.other_keys``, another credential of the same provider). A scope
+with any of the rule's scope fields missing gives no key at all: the rule does nothing (fail
+closed). Tool calls are found by id, or by name and arguments (:func:`call_key`) when the client
+dropped the id.
 """
 
 from __future__ import annotations
