@@ -87,3 +87,20 @@ def test_a_gemini_call_signature_rides_on_a_carrier_after_the_call() -> None:
     ]  # fmt: skip
     opened = ENV.open(next(e.signature for e in out if isinstance(e, SignatureDelta)))
     assert opened is not None and (opened.family, opened.value, opened.call) == ("gemini", "GSIG", "g1")
+
+
+def test_redacted_thinking_travels_sealed_and_comes_back_redacted() -> None:
+    """Anthropic's redacted thinking has no form in other protocols: it rides in an envelope."""
+    resp = Response("r", "m", [ReasoningPart(redacted="OPAQUE", signature_source="anthropic")], protocol="anthropic")
+    carrier = ENV.seal_response(resp, "openai_responses").content[0]
+    assert carrier.redacted is None and carrier.signature_source == "openai_responses"  # type: ignore[union-attr]
+    back = ENV.open_request(Request("m", [Message("assistant", [carrier])]), "anthropic").messages[0].content
+    assert back == [ReasoningPart(redacted="OPAQUE", signature_source="anthropic")]
+
+    seal = ENV.sealer("gemini", "anthropic")
+    assert seal is not None
+    events = [PartStart(0, ReasoningPart("", None, "anthropic", "OPAQUE")), PartStop(0)]
+    out = [e for event in events for e in seal(event)]
+    assert out[0] == PartStart(0, ReasoningPart()) and isinstance(out[1], SignatureDelta)
+    opened = ENV.open(out[1].signature)
+    assert opened is not None and (opened.value, opened.redacted) == ("OPAQUE", True)

@@ -17,13 +17,14 @@ hands such values out sealed, and opens them when they come back:
   the part (or the call's signature) goes, and nothing of it is forwarded. Anthropic verifies a
   thinking block's text with its signature, so its envelopes also carry the thinking text, given
   back as it was whatever the client did with its copy (a Gemini client gets the text and the
-  signature of a streamed thought in separate parts).
+  signature of a streamed thought in separate parts). Anthropic's redacted thinking, which no
+  other protocol can show, travels the same way (an envelope with no text, marked redacted).
 
 Wire form: standard base64 (a Gemini client decodes ``thoughtSignature`` as bytes, and may send
 it back URL-safe or unpadded: both are accepted) of
 ``MAGIC (6 bytes: "SYenv" + version 1) | HMAC-SHA256(secret, MAGIC | payload)[:16] | payload``,
-where payload is the JSON ``[family, value, call id or null, text or null]``; ``family`` is the
-issuing upstream protocol. The secret is per installation (``data_dir/envelope.key``, 32 random bytes,
+where payload is the JSON ``[family, value, call id or null, text or null, redacted]``;
+``family`` is the issuing upstream protocol. The secret is per installation (``data_dir/envelope.key``, 32 random bytes,
 created on first start; replicas that share state must share it). Every envelope starts with
 :data:`PREFIX`, so a body that holds one is found with one substring search.
 """
@@ -70,6 +71,8 @@ class Opened:
     """The id of the tool call the value belongs to (None: the part that carried it)."""
     text: str | None = None
     """The reasoning text the value signs (:data:`TEXT_BOUND` families)."""
+    redacted: bool = False
+    """The value is redacted reasoning data (Anthropic ``redacted_thinking``), not a signature."""
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -117,8 +120,10 @@ class Envelopes:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, MAGIC + payload, hashlib.sha256).digest()[:MAC_BYTES]
 
-    def seal(self, family: str, value: str, call: str | None = None, text: str | None = None) -> str:
-        payload = orjson.dumps([family, value, call, text])
+    def seal(
+        self, family: str, value: str, call: str | None = None, text: str | None = None, redacted: bool = False
+    ) -> str:
+        payload = orjson.dumps([family, value, call, text, redacted])
         return base64.b64encode(MAGIC + self._mac(payload) + payload).decode()
 
     def open(self, text: str) -> Opened | None:
@@ -134,14 +139,14 @@ class Envelopes:
         if not raw.startswith(MAGIC) or not hmac.compare_digest(mac, self._mac(payload)):
             return None
         try:
-            family, value, call, text = orjson.loads(payload)
+            family, value, call, text, redacted = orjson.loads(payload)
         except (orjson.JSONDecodeError, ValueError, TypeError):
             return None
         if not isinstance(family, str) or not isinstance(value, str):
             return None
-        if not isinstance(call, str | None) or not isinstance(text, str | None):
+        if not isinstance(call, str | None) or not isinstance(text, str | None) or not isinstance(redacted, bool):
             return None
-        return Opened(family, value, call, text)
+        return Opened(family, value, call, text, redacted)
 
     # ------------------------------------------------------------------ answers
 
@@ -159,9 +164,11 @@ class Envelopes:
         return replace(resp, content=content) if changed else resp
 
     def _seal_part(self, part: Part, upstream: str, client: str) -> list[Part]:
-        if not isinstance(part, ReasoningPart | ToolCallPart) or not part.signature:
+        if not isinstance(part, ReasoningPart | ToolCallPart) or part.signature_source != upstream:
             return [part]
-        if part.signature_source != upstream:
+        if isinstance(part, ReasoningPart) and part.redacted is not None:
+            return [ReasoningPart(signature=self.seal(upstream, part.redacted, redacted=True), signature_source=client)]
+        if not part.signature:
             return [part]
         if isinstance(part, ReasoningPart):  # the upstream's wire extras are not the client's
             sealed = self.seal(upstream, part.signature, text=part.text if upstream in TEXT_BOUND else None)
@@ -204,6 +211,9 @@ class Envelopes:
             if opened.call is not None:
                 for_calls[opened.call] = opened.value
                 continue
+            if opened.redacted and isinstance(part, ReasoningPart):
+                content.append(ReasoningPart(redacted=opened.value, signature_source=upstream))
+                continue
             part = replace(part, signature=opened.value, signature_source=upstream)
             if opened.text is not None and isinstance(part, ReasoningPart):
                 part = replace(part, text=opened.text)
@@ -237,6 +247,7 @@ class StreamSealer:
         self._parts: dict[int, Part] = {}
         self._held: dict[int, list[str]] = {}
         self._texts: dict[int, list[str]] = {}  # reasoning text of TEXT_BOUND families, by part
+        self._redacted: set[int] = set()
         self._offset = 0
 
     def feed(self, event: Event) -> list[Event]:
@@ -250,7 +261,14 @@ class StreamSealer:
                 if part.signature and part.signature_source == self._upstream:
                     self._held[index] = [part.signature]
                     part = replace(part, signature=None, signature_source=None)
-                if isinstance(part, ReasoningPart) and self._upstream in TEXT_BOUND:
+                if (
+                    isinstance(part, ReasoningPart)
+                    and part.redacted is not None
+                    and part.signature_source == self._upstream
+                ):
+                    self._held[index], self._redacted = [part.redacted], self._redacted | {index}
+                    part = ReasoningPart()
+                elif isinstance(part, ReasoningPart) and self._upstream in TEXT_BOUND:
                     self._texts[index] = [part.text]
             return [PartStart(index + self._offset, part)]
         if isinstance(event, ReasoningDelta) and index in self._texts:
@@ -269,7 +287,9 @@ class StreamSealer:
             return [PartStop(at)]
         value = "".join(held)
         if isinstance(part, ReasoningPart) or self._client in CALL_CARRIERS:
-            sealed = self._env.seal(self._upstream, value, text="".join(text) if text is not None else None)
+            joined = "".join(text) if text is not None else None
+            sealed = self._env.seal(self._upstream, value, text=joined, redacted=index in self._redacted)
+            self._redacted.discard(index)
             return [SignatureDelta(at, sealed, self._client), PartStop(at)]
         assert isinstance(part, ToolCallPart)
         self._offset += 1
