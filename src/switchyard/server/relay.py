@@ -147,6 +147,8 @@ async def relay_translated(
 def _stamp(ctx: Exchange, events: list[Event]) -> list[Event]:
     """The start event with the gateway's own Responses id (ids must be unique per stored response)
     and the real time when the upstream gave none (Anthropic streams carry no time)."""
+    if not any(isinstance(e, MessageStart) for e in events):
+        return events
     return [_stamped(ctx, e) if isinstance(e, MessageStart) else e for e in events]
 
 
