@@ -57,8 +57,9 @@ SECRET_FILE = "envelope.key"
 
 TEXT_BOUND = frozenset({"anthropic"})
 """Families whose signature covers the reasoning text (the envelope carries the text too)."""
-REASONING_CARRIERS = frozenset({"openai_responses", "anthropic", "gemini"})
-"""Client protocols that carry a signature on a reasoning part (OpenAI Chat carries none)."""
+STATEFUL = frozenset({"openai_responses", "anthropic", "gemini"})
+"""Protocols with opaque reasoning state: upstreams of them issue it, clients of them carry it on a
+reasoning part (OpenAI Chat does neither; nor does the mock)."""
 CALL_CARRIERS = frozenset({"gemini"})
 """Client protocols that carry a signature on a tool call itself."""
 
@@ -153,7 +154,7 @@ class Envelopes:
     def seal_response(self, resp: Response, client: str) -> Response:
         """``resp`` (from an upstream of another protocol) with its signatures sealed for ``client``."""
         upstream = resp.protocol
-        if client == upstream or client not in REASONING_CARRIERS:
+        if client == upstream or client not in STATEFUL or upstream not in STATEFUL:
             return resp
         content: list[Part] = []
         changed = False
@@ -180,7 +181,7 @@ class Envelopes:
 
     def sealer(self, client: str, upstream: str) -> Callable[[Event], list[Event]] | None:
         """A stream transform sealing ``upstream``'s signatures for ``client`` (None: nothing to do)."""
-        if client == upstream or client not in REASONING_CARRIERS:
+        if client == upstream or client not in STATEFUL or upstream not in STATEFUL:
             return None
         return StreamSealer(self, client, upstream).feed
 
