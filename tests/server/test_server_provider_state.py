@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import openai
 import orjson
 import pytest
@@ -366,3 +367,38 @@ def test_gemini_client_stateless_round_trip_gives_anthropic_its_thinking_back(re
     assert "".join(p.text or "" for p in parts) == DONE and ups.claude.problems == []
     for body in ups.claude.bodies[1:]:
         assert body["thinking"]["type"] == "enabled"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_client_stateless_round_trip_gives_gemini_its_call_signatures_back(replicas, stream):
+    """Claude Code against Gemini, each turn on the other replica: a call's thoughtSignature reaches
+    the client on a thinking block after its tool_use, and goes back onto the call."""
+    gateways, ups = replicas
+    gemini = ups.pools["gemini"]
+    gemini.reset()
+    tool = {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "input_schema": WEATHER["function"]["parameters"],
+    }
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in two cities, one at a time"}]
+    for turn in range(3):
+        client = anthropic.Anthropic(base_url=gateways[turn % 2].url, api_key=CLIENT_KEY, max_retries=0)
+        kwargs = {"model": "pool-gemini/gemini", "max_tokens": 500, "messages": messages, "tools": [tool]}
+        if stream:
+            with client.messages.stream(**kwargs) as s:
+                answer = s.get_final_message()
+        else:
+            answer = client.messages.create(**kwargs)
+        uses = [b for b in answer.content if b.type == "tool_use"]
+        if not uses:
+            break
+        assert [b.type for b in answer.content] == ["tool_use", "thinking", "tool_use"]
+        messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in answer.content]})
+        messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": u.id, "content": "sunny"} for u in uses]})  # fmt: skip
+    assert answer.content[-1].text == DONE and gemini.problems == [] and len(gemini.bodies) == 3
+    for body in gemini.bodies[1:]:
+        signed = [p for c in body["contents"] for p in c["parts"] if p.get("thoughtSignature")]
+        assert len(signed) == sum(c["role"] == "model" for c in body["contents"])  # one signed call a step
+        assert all(p["thoughtSignature"] == gemini.issued[p["functionCall"]["id"]] for p in signed)
