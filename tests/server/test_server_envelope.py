@@ -7,6 +7,11 @@ import base64
 import os
 import stat
 
+import anthropic
+import orjson
+from gateway_harness import CLIENT_KEY
+from mock_upstreams import fixture_reply
+
 from switchyard.core.events import MessageStart, PartStart, PartStop, SignatureDelta, ToolArgsDelta
 from switchyard.core.model import Message, ReasoningPart, Request, Response, TextPart, ToolCallPart
 from switchyard.server.envelope import PREFIX, SECRET_FILE, Envelopes, load_secret
@@ -104,3 +109,21 @@ def test_redacted_thinking_travels_sealed_and_comes_back_redacted() -> None:
     assert out[0] == PartStart(0, ReasoningPart()) and isinstance(out[1], SignatureDelta)
     opened = ENV.open(out[1].signature)
     assert opened is not None and (opened.value, opened.redacted) == ("OPAQUE", True)
+
+
+def test_count_tokens_never_forwards_an_envelope(gateway, upstreams):
+    """Claude Code counting a conversation that went through another provider family: its thinking
+    block holds an envelope, which an Anthropic target never receives."""
+    upstreams["anthropic"].queue(fixture_reply("anthropic/response_count_tokens.json"))
+    foreign = Envelopes(b"another installation's secret").seal("gemini", "GSIG")
+    messages = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "", "signature": foreign},
+                                          {"type": "text", "text": "Sunny."}]},
+        {"role": "user", "content": "Thanks"},
+    ]  # fmt: skip
+    sdk = anthropic.Anthropic(base_url=gateway.url, api_key=CLIENT_KEY, max_retries=0)
+    assert sdk.messages.count_tokens(model="an/claude-count", messages=messages).input_tokens == 14
+    sent = upstreams["anthropic"].last.json
+    assert PREFIX not in orjson.dumps(sent).decode() and "max_tokens" not in sent
+    assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
