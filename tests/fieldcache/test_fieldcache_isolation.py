@@ -13,7 +13,7 @@ import pytest
 import redis
 from fc_helpers import SCOPE, assistant_turn, decode, gemini_strict_error, new_cache, raw, record_stream, run
 
-from switchyard.core.model import Message, Request, Response, TextPart, ToolCallPart, ToolResultPart
+from switchyard.core.model import ID_MINTED, Message, Request, Response, TextPart, ToolCallPart, ToolResultPart
 from switchyard.fieldcache import Extract, FieldCache, Inject, Rule, Scope, builtin_rules
 from switchyard.protocols import codec
 from switchyard.store import KVStore, MemoryKVStore
@@ -52,6 +52,50 @@ def test_values_never_cross_scopes(other: Scope) -> None:
         req = await _recorded(cache)
         assert await cache.inject(req, "gemini", other) is req
         assert gemini_strict_error(gemini.build_request(await cache.inject(req, "gemini", SCOPE))) is None
+
+    run(flow())
+
+
+def test_value_issued_under_one_key_is_found_under_another_key_of_the_provider() -> None:
+    """The key that issued a tool loop's state is no longer usable: another key of the same
+    provider looks it up under the provider's other keys (its own values first); the session and
+    the provider still bound it."""
+    cache = new_cache()
+    other_key = replace(SCOPE, key_id="key-2", other_keys=("key-3", SCOPE.key_id))
+
+    async def flow() -> None:
+        req = await _recorded(cache)
+        moved = gemini.build_request(await cache.inject(req, "gemini", other_key))
+        assert gemini_strict_error(moved) is None
+        assert moved == gemini.build_request(await cache.inject(req, "gemini", SCOPE))
+        for stranger in (replace(other_key, session="session-2"), replace(other_key, provider="upstream-b")):
+            assert await cache.inject(req, "gemini", stranger) is req
+
+    run(flow())
+
+
+def test_call_sent_back_without_its_id_is_matched_by_name_and_arguments() -> None:
+    """A client that dropped the call ids (the parser minted new ones, marked ID_MINTED) gets the
+    state back by name and arguments; other arguments, or another session, get nothing."""
+    cache = new_cache()
+
+    def id_less(req: Request, arguments: str | None = None) -> Request:
+        def strip(p):
+            if isinstance(p, ToolResultPart):
+                return replace(p, tool_call_id="call_gm" + p.tool_call_id)
+            if not isinstance(p, ToolCallPart):
+                return p
+            return replace(p, id="call_gm" + p.id, arguments=arguments or p.arguments, extensions={ID_MINTED: True})
+
+        return replace(req, messages=[replace(m, content=[strip(p) for p in m.content]) for m in req.messages])
+
+    async def flow() -> None:
+        req = id_less(await _recorded(cache))
+        assert gemini_strict_error(gemini.build_request(req)) is not None
+        assert gemini_strict_error(gemini.build_request(await cache.inject(req, "gemini", SCOPE))) is None
+        other_args = id_less(await _recorded(cache), '{"a": 999}')
+        assert await cache.inject(other_args, "gemini", SCOPE) is other_args
+        assert await cache.inject(req, "gemini", replace(SCOPE, session="session-2")) is req
 
     run(flow())
 

@@ -15,11 +15,10 @@ from typing import Any
 
 import anthropic
 import openai
-import orjson
 import pytest
-from aiohttp import web
 from gateway_harness import CLIENT_KEY, Gateway, config_from_yaml
 from mock_upstreams import UpstreamHost
+from strict_upstreams import StrictAnthropic, StrictGemini
 
 WEATHER_OPENAI = {
     "type": "function",
@@ -36,156 +35,11 @@ WEATHER_ANTHROPIC = {
 }
 
 
-def sse(events: list[tuple[str | None, dict]], crlf: bool = False) -> bytes:
-    eol = "\r\n" if crlf else "\n"
-    out = ""
-    for name, data in events:
-        out += (f"event: {name}{eol}" if name else "") + f"data: {orjson.dumps(data).decode()}{eol}{eol}"
-    return out.encode()
-
-
-class StrictUpstream:
-    """Records each request body and answers 400 (``error``) when ``check`` finds a problem,
-    else with ``answer``; ``issued`` holds the signatures handed out, by call id."""
-
-    def __init__(self) -> None:
-        self.issued: dict[str, str] = {}
-        self.bodies: list[dict[str, Any]] = []
-
-    def check(self, body: dict[str, Any]) -> str | None:
-        raise NotImplementedError
-
-    def error(self, problem: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
-        raise NotImplementedError
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.bodies.append(body)
-        problem = self.check(body)
-        if problem:
-            return web.json_response(self.error(problem), status=400)
-        return self.answer(request, body, len(self.bodies))
-
-
-class StrictAnthropic(StrictUpstream):
-    """``issued``: tool_use id -> the signature of the thinking before it."""
-
-    def check(self, body: dict[str, Any]) -> str | None:
-        if (body.get("thinking") or {}).get("type") != "enabled":
-            return "thinking was turned off"
-        for msg in body["messages"]:
-            blocks = msg["content"] if isinstance(msg["content"], list) else []
-            ids = [b["id"] for b in blocks if b.get("type") == "tool_use"]
-            if msg["role"] == "assistant" and ids:
-                first = blocks[0]
-                if first.get("type") != "thinking" or first.get("signature") != self.issued.get(ids[0]):
-                    return "messages: assistant turn with tool_use must start with its thinking block"
-        return None
-
-    def error(self, problem: str) -> dict[str, Any]:
-        return {"type": "error", "error": {"type": "invalid_request_error", "message": problem}}
-
-    def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
-        content: list[dict[str, Any]]
-        if n <= 2:
-            signature = f"EqAnthropicSig{n}" + "A" * 60
-            tool_id = f"toolu_strict_{n:04d}"
-            self.issued[tool_id] = signature
-            content = [
-                {"type": "thinking", "thinking": f"I should look up city {n}.", "signature": signature},
-                {"type": "tool_use", "id": tool_id, "name": "get_weather", "input": {"city": f"City{n}"}},
-            ]
-            stop = "tool_use"
-        else:
-            content, stop = [{"type": "text", "text": "All done: sunny everywhere."}], "end_turn"
-        usage = {"input_tokens": 20, "output_tokens": 10}
-        message = {"id": f"msg_strict_{n}", "type": "message", "role": "assistant", "model": "claude-strict",
-                   "content": content, "stop_reason": stop, "stop_sequence": None, "usage": usage}  # fmt: skip
-        if not body.get("stream"):
-            return web.json_response(message)
-        events: list[tuple[str | None, dict]] = [
-            ("message_start", {"type": "message_start", "message": {**message, "content": [], "stop_reason": None}})
-        ]
-        for i, block in enumerate(content):
-            if block["type"] == "thinking":
-                start = {"type": "thinking", "thinking": "", "signature": ""}
-                deltas = [
-                    {"type": "thinking_delta", "thinking": block["thinking"]},
-                    {"type": "signature_delta", "signature": block["signature"]},
-                ]
-            elif block["type"] == "tool_use":
-                start = {**block, "input": {}}
-                deltas = [{"type": "input_json_delta", "partial_json": orjson.dumps(block["input"]).decode()}]
-            else:
-                start = {"type": "text", "text": ""}
-                deltas = [{"type": "text_delta", "text": block["text"]}]
-            events.append(("content_block_start", {"type": "content_block_start", "index": i, "content_block": start}))
-            events += [("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d}) for d in deltas]
-            events.append(("content_block_stop", {"type": "content_block_stop", "index": i}))
-        events.append(
-            (
-                "message_delta",
-                {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage},
-            )
-        )
-        events.append(("message_stop", {"type": "message_stop"}))
-        return web.Response(body=sse(events), content_type="text/event-stream")
-
-
-class StrictGemini(StrictUpstream):
-    """``issued``: functionCall id -> thoughtSignature."""
-
-    def check(self, body: dict[str, Any]) -> str | None:
-        for content in body["contents"]:
-            for part in content.get("parts", []):
-                call = part.get("functionCall")
-                if call and call.get("id") in self.issued and part.get("thoughtSignature") != self.issued[call["id"]]:
-                    return f"Function call is missing a thought_signature in functionCall parts ({call.get('id')})"
-        return None
-
-    def error(self, problem: str) -> dict[str, Any]:
-        return {"error": {"code": 400, "message": problem, "status": "INVALID_ARGUMENT"}}
-
-    def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
-        if n <= 2:
-            first = {
-                "functionCall": {"id": f"g{n}a", "name": "get_weather", "args": {"city": f"Paris{n}"}},
-                "thoughtSignature": f"GmSig{n}" + "B" * 40,
-            }
-            second = {"functionCall": {"id": f"g{n}b", "name": "get_weather", "args": {"city": f"Rome{n}"}}}
-            self.issued[f"g{n}a"] = first["thoughtSignature"]
-            parts = [first, second]
-        else:
-            parts = [{"text": "All done: sunny everywhere."}]
-        chunk = {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-                 "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 10, "totalTokenCount": 30},
-                 "modelVersion": "gemini-strict", "responseId": f"strict{n}"}  # fmt: skip
-        if "streamGenerateContent" in request.path:
-            return web.Response(body=sse([(None, chunk)], crlf=True), content_type="text/event-stream")
-        return web.json_response(chunk)
-
-
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory) -> Iterator[tuple[Gateway, StrictAnthropic, StrictGemini]]:
     an, gm = StrictAnthropic(), StrictGemini()
     upstream_host = UpstreamHost()
-    urls = []
-    for upstream in (an, gm):
-
-        async def start(handler=upstream.handle) -> str:
-            app = web.Application()
-            app.router.add_route("*", "/{tail:.*}", handler)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            upstream_host.runners.append(runner)
-            return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-
-        urls.append(upstream_host.call(start()))
+    urls = [upstream.start(upstream_host) for upstream in (an, gm)]
     yaml = f"""
 server: {{auth_keys: ["{CLIENT_KEY}"]}}
 providers:

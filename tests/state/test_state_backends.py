@@ -10,8 +10,10 @@ import pytest
 import redis
 
 from switchyard.store import MemoryKVStore, MemoryResponseStore, StoredResponse, open_store
+from switchyard.store._sqlite import migrate
+from switchyard.store.base import with_item_ids
 from switchyard.store.redis import RedisKVStore, RedisResponseStore
-from switchyard.store.sqlite import SqliteKVStore, SqliteResponseStore
+from switchyard.store.sqlite import MIGRATIONS, SqliteKVStore, SqliteResponseStore
 
 
 def rec(rid: str, parent: str | None = None) -> StoredResponse:
@@ -74,8 +76,31 @@ def test_sqlite_is_wal_with_a_schema_version(tmp_path):
     assert asyncio.run(main()) != threading.get_ident()  # the event loop's thread never touches the file
     conn = sqlite3.connect(tmp_path / "state.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(len(MIGRATIONS),)]
     conn.close()
+
+
+def test_sqlite_item_index_is_filled_for_responses_stored_before_it(tmp_path):
+    """Migration 2 indexes the items of the responses a version-1 database already holds."""
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path)
+    migrate(conn, MIGRATIONS[:1], "old")
+    stored = with_item_ids(rec("r_old"))
+    conn.execute(
+        "INSERT INTO responses (id, parent_id, created_at, body) VALUES (?, NULL, 0, ?)", ("r_old", stored.to_json())
+    )
+    conn.commit()
+    conn.close()
+
+    async def main():
+        store = await SqliteResponseStore(path).open()
+        try:
+            for item in (*stored.input_items, *stored.output):
+                assert await store.find_item(item["id"]) == item
+        finally:
+            await store.close()
+
+    asyncio.run(main())
 
 
 def test_sqlite_refuses_a_newer_schema(tmp_path):

@@ -105,6 +105,29 @@ def test_non_json_record_is_rejected(backend):
     backend.run(main)
 
 
+def test_find_item_by_its_id(backend):
+    """``item_reference`` input items name stored items: every input and output item is found by
+    its id (minted ids included); an id put again belongs to the latest record; a deleted
+    record's items are gone."""
+
+    async def main():
+        store = await backend.responses()
+        call = {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}
+        await store.put(record("resp_1", outputs=[msg("msg_out1", "one", "assistant"), call]))
+        stored = await store.get("resp_1")
+        minted = stored.output[1]["id"]
+        assert await store.find_item("msg_out1") == msg("msg_out1", "one", "assistant")
+        assert await store.find_item(minted) == stored.output[1]
+        assert await store.find_item("resp_1_in") == msg("resp_1_in", "hello from resp_1")
+        assert await store.find_item("msg_unknown") is None
+        await store.put(record("resp_2", inputs=[msg("msg_out1", "one", "assistant")], outputs=[]))
+        assert await store.item_owner("msg_out1") == "resp_2"
+        await store.delete("resp_2")
+        assert await store.find_item("msg_out1") is None
+
+    backend.run(main)
+
+
 def test_delete(backend):
     async def main():
         store = await backend.responses()

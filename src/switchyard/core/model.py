@@ -71,6 +71,12 @@ class DocumentPart:
     kind: Literal["document"] = "document"
 
 
+ID_MINTED = "_id_minted"
+"""``ToolCallPart.extensions`` hint: the client sent the call back without the id it was given
+(LangChain's Gemini client does), so the parser made one up; state kept for the call is then
+found by its name and arguments."""
+
+
 @dataclass(slots=True)
 class ToolCallPart:
     """A call the model made. ``arguments`` is JSON text (may be partial only inside streams)."""

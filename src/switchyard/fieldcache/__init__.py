@@ -27,9 +27,12 @@ A rule whose scope fields are not all present does nothing (fail closed). Values
 :class:`~switchyard.store.KVStore` interface (bounded by entries, bytes and TTL; memory by
 default, Redis for multi-replica deployments).
 
-The session comes from the same signals as key affinity (session headers). OpenAI Chat clients
-(Cursor, opencode, the openai SDK) often send none: the server should then pass the caller's own
-gateway identity (e.g. a hash of its gateway key) as the session, else nothing is cached for them.
+The session comes from a session header, else a body signal, else the caller's own gateway
+identity (OpenAI Chat clients such as Cursor, opencode and the openai SDK often send neither);
+the server keeps a tool loop on one key by the same signals. ``Scope.other_keys`` names the
+provider's other credentials: a value missing under ``key_id`` is looked up under them (state
+issued by one key of a provider is accepted by its other keys), so a loop whose key is no longer
+usable goes on with its state on another.
 A deployment may instead configure ``scope: [provider, model, key_id]`` on ``per_tool_call``
 rules: tool-call ids are unique, so conversations do not mix, but callers sharing one upstream
 key are then kept apart only by the unguessability of those ids.

@@ -24,10 +24,10 @@ from typing import Any
 
 import orjson
 
-from ..core.model import Message, Part, Request, Response, ToolCallPart
+from ..core.model import ID_MINTED, Message, Part, Request, Response, ToolCallPart
 from ..store.base import KVStore
 from ..store.memory import MemoryKVStore
-from .keys import Scope, assistant_turn_key, cache_key, user_turn_key
+from .keys import Scope, assistant_turn_key, cache_key, call_key, user_turn_key
 from .neutral import from_json, to_json
 from .paths import find, get_at, insert_at, merge_at, set_at
 from .rules import Rule, extract, selected
@@ -36,6 +36,24 @@ from .stream import StreamRecorder
 log = logging.getLogger("switchyard.fieldcache")
 
 DEFAULT_TTL = 3600.0
+
+
+@dataclass(slots=True)
+class _Lookup:
+    """One value an injection looks for: ``rule``'s entry of ``kind`` / ``turn`` under the scope
+    values ``values``, for message ``msg`` (None: the request) and tool call ``call_id`` / ``name``."""
+
+    rule: Rule
+    values: tuple[str, ...] | None
+    kind: str
+    turn: str = ""
+    msg: int | None = None
+    call_id: str | None = None
+    name: str | None = None
+
+    def key(self, protocol: str) -> str:
+        assert self.values is not None
+        return cache_key(self.rule.name, protocol, self.values, self.kind, self.turn)
 
 
 @dataclass(slots=True)
@@ -114,7 +132,7 @@ class FieldCache:
         values = _dedupe(v for v, _ in hits)[-rule.max_values :]
         ttl = rule.ttl or self.ttl
         if rule.mode == "per_tool_call":
-            calls = {p.id: p.name for p in content if isinstance(p, ToolCallPart) and p.id}
+            calls = {p.id: p for p in content if isinstance(p, ToolCallPart) and p.id}
             per_id: dict[str, list[Any]] = {cid: [] for cid in calls}
             for value, own in hits:
                 for cid in [own] if own is not None else calls:
@@ -124,8 +142,10 @@ class FieldCache:
             for cid, found in per_id.items():
                 kept = _dedupe(found)[-rule.max_values :]
                 if kept:
-                    entry = {"name": calls[cid], "values": kept}
+                    entry = {"name": calls[cid].name, "values": kept}
                     writes.append(self._set(cache_key(rule.name, protocol, sv, "call", cid), entry, ttl))
+                    by_args = cache_key(rule.name, protocol, sv, "call_args", call_key(calls[cid]))
+                    writes.append(self._set(by_args, entry, ttl))  # for a client that drops the id
             await asyncio.gather(*writes)
         elif rule.mode == "last_assistant_turn":
             key = assistant_turn_key(content)
@@ -155,7 +175,7 @@ class FieldCache:
         if not rules:
             return req
         await self._record_request(req, rules, protocol, scope)
-        lookups: list[tuple[str, Rule, int | None, str | None, str | None]] = []  # key, rule, msg, call id, name
+        lookups: list[_Lookup] = []
         turn_keys: list[str | None] | None = None
         for rule in rules:
             sv = scope.values(rule.scope)
@@ -167,13 +187,14 @@ class FieldCache:
                         continue
                     for p in msg.content:
                         if isinstance(p, ToolCallPart) and p.id:
-                            lookups.append((cache_key(rule.name, protocol, sv, "call", p.id), rule, i, p.id, p.name))
+                            kind, turn = ("call_args", call_key(p)) if p.extensions.get(ID_MINTED) else ("call", p.id)
+                            lookups.append(_Lookup(rule, sv, kind, turn, i, p.id, p.name))
             elif rule.mode == "last_assistant_turn":
                 if turn_keys is None:
                     turn_keys = [assistant_turn_key(m.content) if m.role == "assistant" else None for m in req.messages]
                 for i, key in enumerate(turn_keys):
                     if key is not None:
-                        lookups.append((cache_key(rule.name, protocol, sv, "assistant", key), rule, i, None, None))
+                        lookups.append(_Lookup(rule, sv, "assistant", key, i))
             elif rule.mode == "last_user_turn":
                 turn = user_turn_key(req.messages)
                 if turn is None:
@@ -181,15 +202,17 @@ class FieldCache:
                 if rule.extract.source != "request":
                     await self._set(cache_key(rule.name, protocol, sv, "pending"), {"turn": turn}, rule.ttl or self.ttl)
                 target = _last_role(req.messages, "user") if rule.anchor == "message" else None
-                lookups.append((cache_key(rule.name, protocol, sv, "user", turn), rule, target, None, None))
+                lookups.append(_Lookup(rule, sv, "user", turn, target))
             else:
-                lookups.append((cache_key(rule.name, protocol, sv, rule.mode), rule, None, None, None))
+                lookups.append(_Lookup(rule, sv, rule.mode))
         if not lookups:
             return req
-        found = await self._get_many([key for key, *_ in lookups])
+        found = await self._get_many([look.key(protocol) for look in lookups])
+        found = await self._from_other_keys(lookups, found, protocol, scope)
         ops: dict[tuple[str, int | None, str | None], _Op] = {}
-        for (_, rule, msg, call_id, name), entry in zip(lookups, found, strict=True):
-            if not isinstance(entry, dict) or not isinstance(entry.get("values"), list) or not entry["values"]:
+        for look, entry in zip(lookups, found, strict=True):
+            rule, msg, call_id, name = look.rule, look.msg, look.call_id, look.name
+            if not _usable(entry):
                 continue
             if call_id is not None and entry.get("name") not in (None, "", name):
                 log.debug("field cache: %s value for %s belongs to another tool, ignored", rule.name, call_id)
@@ -201,6 +224,24 @@ class FieldCache:
             else:
                 ops[(rule.name, msg, anchored_call)] = _Op(rule, list(entry["values"]), msg, anchored_call)
         return _apply(req, list(ops.values()), protocol) if ops else req
+
+    async def _from_other_keys(
+        self, lookups: list[_Lookup], found: list[Any], protocol: str, scope: Scope
+    ) -> list[Any]:
+        """``found`` with each miss of a rule scoped by credential looked up again under the
+        provider's other keys (the first hit in pool order wins): the key that issued a tool
+        loop's state may no longer be usable, and its other keys accept that state."""
+        misses = [n for n, entry in enumerate(found) if not _usable(entry) and "key_id" in lookups[n].rule.scope]
+        if not misses or not scope.other_keys:
+            return found
+        tries = [(n, replace(lookups[n], values=scope.under(k).values(lookups[n].rule.scope))) for n in misses
+                 for k in scope.other_keys]  # fmt: skip
+        again = await self._get_many([look.key(protocol) for _, look in tries])
+        found = list(found)
+        for (n, _), entry in zip(tries, again, strict=True):
+            if not _usable(found[n]) and _usable(entry):
+                found[n] = entry
+        return found
 
     async def _record_request(self, req: Request, rules: Sequence[Rule], protocol: str, scope: Scope) -> None:
         """Keep what ``request`` rules find in what the client sent. Per-message modes look at the
@@ -339,6 +380,11 @@ def _remove(doc: Any, paths: list[tuple[str | int, ...]]) -> None:
         parent = get_at(doc, where[:-1])
         if isinstance(parent, list) and 0 <= where[-1] < len(parent):
             del parent[where[-1]]
+
+
+def _usable(entry: Any) -> bool:
+    """A stored entry with values to inject."""
+    return isinstance(entry, dict) and isinstance(entry.get("values"), list) and bool(entry["values"])
 
 
 def _last_role(messages: Sequence[Message], role: str) -> int | None:

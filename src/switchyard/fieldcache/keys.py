@@ -2,15 +2,17 @@
 
 A value is stored under ``sha256(rule name, protocol, scope fields, entry kind, turn key)``, so
 it can only be found again by the same rule for the same provider, model, credential and
-session. A scope with any of the rule's scope fields missing gives no key at all: the rule does
-nothing (fail closed).
+session (or, through ``Scope.other_keys``, another credential of the same provider). A scope
+with any of the rule's scope fields missing gives no key at all: the rule does nothing (fail
+closed). Tool calls are found by id, or by name and arguments (:func:`call_key`) when the client
+dropped the id.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -31,6 +33,13 @@ class Scope:
     model: str | None = None
     key_id: str | None = None
     session: str | None = None
+    other_keys: tuple[str, ...] = ()
+    """The ids of the provider's other credentials: state issued under one key of a provider is
+    accepted by its other keys, so a value not found under ``key_id`` is looked up under these."""
+
+    def under(self, key_id: str) -> Scope:
+        """This scope for another credential of the same provider."""
+        return replace(self, key_id=key_id)
 
     def values(self, names: Sequence[str]) -> tuple[str, ...] | None:
         """The named fields, or None when one is missing or empty."""
@@ -58,6 +67,16 @@ def user_turn_key(messages: Sequence[Message]) -> str | None:
         if msg.role == "user":
             return _digest(to_json(msg.content))
     return None
+
+
+def call_key(part: ToolCallPart) -> str:
+    """Hash of a tool call's name and arguments (key order and spacing ignored): how a call whose
+    client dropped its id is recognised within its session."""
+    try:
+        args: Any = orjson.loads(part.arguments) if part.arguments.strip() else {}
+    except orjson.JSONDecodeError:
+        args = part.arguments
+    return _digest([part.name, args])
 
 
 def assistant_turn_key(content: Sequence[Part]) -> str | None:

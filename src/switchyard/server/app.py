@@ -39,6 +39,7 @@ from ..transport import Transport
 from . import admin, endpoints
 from .auth import ANONYMOUS, Authenticator
 from .context import Exchange
+from .envelope import Envelopes, load_secret
 from .errors import as_gateway_error, error_protocol, error_response
 from .http import (
     ClientGone,
@@ -185,7 +186,9 @@ class App:
         self.pipeline.responses = ResponsesState(self.stores.responses)
         rules = merge_rules(builtin_rules(), self.config.field_cache.rules)
         cache = FieldCache(self.stores.kv, rules, ttl=self.config.field_cache.ttl)
+        envelopes = Envelopes(load_secret(self.config.server.data_dir))
         for provider in self.pipeline.providers.values():
+            provider.envelopes = envelopes
             if provider.chain is not None:
                 provider.chain.field_cache = cache
         if self.usage_log is not None:

@@ -73,7 +73,8 @@ class Exchange:
     """The client session: a session header, else a body signal (Anthropic ``metadata.user_id``,
     OpenAI ``prompt_cache_key`` / ``user``), else the caller's gateway identity. Scopes the field cache."""
     affinity: str | None = None
-    """The session named by the client itself (no identity fallback): keeps a session on one key."""
+    """Keeps a session on one key: the session a client named in a header; for a request with
+    tools (a tool loop, whose provider state was issued by one key) also ``session``."""
     chain_stream: Any = None
     """The provider adapter chain's stream stage for a translated stream."""
     trace: Callable[[str, Any], None] | None = None
@@ -100,6 +101,8 @@ class Exchange:
                 mod.parse_request(self.body, self.model) if self.protocol == "gemini" else mod.parse_request(self.body)
             )
             req.stream = self.stream
+            if self.previous_response_id:  # resolved by the gateway, echoed to the client
+                req.extensions["_previous_response_id"] = self.previous_response_id
             self._request = req
         return self._request
 

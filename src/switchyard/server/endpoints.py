@@ -20,14 +20,13 @@ import orjson
 
 from .. import mock
 from ..core.errors import ErrorKind, GatewayError
-from ..core.model import Request
 from ..keys import Lease
 from ..protocols import codec
 from ..providers import count_tokens_path
 from ..routing import Target
 from .context import Exchange
 from .pipeline import Pipeline, Reply
-from .upstream import fast_body, post_json
+from .upstream import ENVELOPE, fast_body, post_json
 
 EPOCH = "1970-01-01T00:00:00Z"
 GEMINI_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
@@ -109,19 +108,23 @@ async def count_tokens(pipeline: Pipeline, ctx: Exchange) -> Reply:
     # a count_tokens body is a Messages body without max_tokens, which the Messages parser requires
     counted = Exchange("anthropic", ctx.scope, body={"max_tokens": 1, **ctx.body}, model=ctx.model)
 
-    def core(model: str) -> Request:
-        return counted.request_for(model)
-
     async def call(target: Target, lease: Lease) -> int:
         provider = pipeline.providers[target.provider]
         protocol = provider.protocol
+        req = counted.request_for(target.model)
+        if provider.envelopes is not None:
+            req = provider.envelopes.open_request(req, protocol)
         if protocol == "mock":
-            return mock.count_tokens(core(target.model))
+            return mock.count_tokens(req)
         path = count_tokens_path(protocol, target.model)
         if protocol == "anthropic" and path:
-            answer = await post_json(ctx, provider, lease, path, fast_body(ctx, target.model), pipeline.transport)
+            body = fast_body(ctx, target.model)
+            if ENVELOPE in body:  # envelopes are opened or dropped, never forwarded
+                native = codec(protocol).build_request(req)
+                body = orjson.dumps({k: v for k, v in native.items() if k != "max_tokens"})
+            answer = await post_json(ctx, provider, lease, path, body, pipeline.transport)
             return _count(answer, "input_tokens")
-        built = codec(protocol).build_request(core(target.model))
+        built = codec(protocol).build_request(req)
         if protocol == "gemini" and path:
             name = target.model if target.model.startswith(("models/", "tunedModels/")) else f"models/{target.model}"
             body = {"generateContentRequest": {"model": name, **built}}

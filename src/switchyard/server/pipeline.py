@@ -63,8 +63,9 @@ class Pipeline:
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
         targets = self.resolver.resolve(ctx.model)
-        ctx.affinity = _session(ctx)
-        ctx.session = ctx.affinity or _body_session(ctx) or _identity(ctx)
+        named = _session(ctx)
+        ctx.session = named or _body_session(ctx) or _identity(ctx)
+        ctx.affinity = named or (ctx.session if (ctx.body or {}).get("tools") else None)
         routing = self.config.routing
         try:
             outcome = await run_attempts(
@@ -103,6 +104,10 @@ class Pipeline:
             ctx.usage, ctx.stop_reason = resp.usage, resp.stop_reason
             if ctx.response_id:
                 resp.id = ctx.response_id
+            resp.created = resp.created or int(time.time())  # Anthropic answers carry no time
+            envelopes = self.providers[outcome.target.provider].envelopes
+            if envelopes is not None:
+                resp = envelopes.seal_response(resp, ctx.protocol)
             formatted = codec(ctx.protocol).format_response(resp, ctx.request())
             if stored:
                 await self.responses.save(ctx, formatted)  # type: ignore[union-attr]
@@ -112,7 +117,9 @@ class Pipeline:
             stream = relay_fast(ctx, answer, done)
         else:
             assert isinstance(answer, UpstreamStream | MockEvents)
-            stream = relay_translated(ctx, answer, done)
+            provider = self.providers[outcome.target.provider]
+            seal = provider.envelopes.sealer(ctx.protocol, provider.protocol) if provider.envelopes else None
+            stream = relay_translated(ctx, answer, done, seal)
         if stored and ctx.store_response:
             stream = self._stored(ctx, stream)
         return Reply(stream=stream)

@@ -14,6 +14,7 @@ went away), so the caller can release the key.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 
@@ -29,6 +30,7 @@ from .upstream import MockEvents, UpstreamStream
 log = logging.getLogger("switchyard.server")
 
 Done = Callable[[GatewayError | None], None]
+Seal = Callable[[Event], list[Event]]
 
 
 def observe(ctx: Exchange, events: list[Event]) -> None:
@@ -93,12 +95,14 @@ async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> Async
 
 
 async def relay_translated(
-    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done
+    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done, seal: Seal | None = None
 ) -> AsyncGenerator[bytes, None]:
+    """``seal``: the envelope stream transform, after the provider's chain (which records the
+    upstream's own values for the field cache)."""
     encoder = client_encoder(ctx)
     try:
         if isinstance(source, MockEvents):
-            for event in _renamed(ctx, source.events):
+            for event in _stamp(ctx, source.events):
                 observe(ctx, [event])
                 out = encoder.feed(event)
                 if out:
@@ -110,13 +114,17 @@ async def relay_translated(
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if chain is not None and events:
                     events = [out for event in events for out in chain.feed(event)]
+                if seal is not None and events:
+                    events = [out for event in events for out in seal(event)]
                 if events:
                     observe(ctx, events)
-                    out = b"".join([encoder.feed(event) for event in _renamed(ctx, events)])
+                    out = b"".join([encoder.feed(event) for event in _stamp(ctx, events)])
                     if out:
                         yield out
         if ctx.chain_stream is not None:
             tail = await ctx.chain_stream.finish()  # the field cache saves what the stream carried
+            if seal is not None:
+                tail = [out for event in tail for out in seal(event)]
             out = b"".join([encoder.feed(event) for event in tail])
             if out:
                 yield out
@@ -136,8 +144,13 @@ async def relay_translated(
         done(ctx.error)
 
 
-def _renamed(ctx: Exchange, events: list[Event]) -> list[Event]:
-    """The gateway's own Responses id on the start event (ids must be unique per stored response)."""
-    if ctx.response_id is None:
+def _stamp(ctx: Exchange, events: list[Event]) -> list[Event]:
+    """The start event with the gateway's own Responses id (ids must be unique per stored response)
+    and the real time when the upstream gave none (Anthropic streams carry no time)."""
+    if not any(isinstance(e, MessageStart) for e in events):
         return events
-    return [replace(e, id=ctx.response_id) if isinstance(e, MessageStart) else e for e in events]
+    return [_stamped(ctx, e) if isinstance(e, MessageStart) else e for e in events]
+
+
+def _stamped(ctx: Exchange, event: MessageStart) -> MessageStart:
+    return replace(event, id=ctx.response_id or event.id, created=event.created or int(time.time()))

@@ -8,6 +8,10 @@
   lineage (each ancestor's input and output items, function calls with their outputs and
   reasoning items included) is replayed in front of the request's own input, and the field is
   not sent upstream. ``instructions`` are not inherited, as in OpenAI's API.
+- ``item_reference`` input items (``{"type": "item_reference", "id": "msg_..."}``, as the Vercel
+  AI SDK sends earlier output items when ``store`` is on) are resolved by the gateway from the
+  store, whatever the upstream protocol, before anything else: the stored item takes the
+  reference's place. An unknown id is a 404 naming the item.
 - Responses the gateway translated get a gateway-made id (``resp_`` + the request id), unique per
   request; same-protocol responses keep the upstream's id.
 - ``background`` and ``conversation`` are not implemented: a clear 400 names the field.
@@ -30,7 +34,7 @@ from .context import Exchange
 UNSUPPORTED = ("background", "conversation")
 ECHOED = (
     "tools", "tool_choice", "text", "reasoning", "temperature", "top_p", "max_output_tokens",
-    "parallel_tool_calls", "incomplete_details", "error", "truncation", "service_tier",
+    "parallel_tool_calls", "incomplete_details", "error", "truncation", "service_tier", "user",
 )  # fmt: skip
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -51,6 +55,10 @@ class ResponsesState:
                 raise RequestError(f"'{name}' is not supported by this gateway", param=name)
         ctx.store_response = body.get("store") is not False
         ctx.response_id = "resp_" + ctx.id.removeprefix("req_")
+        items = body.get("input")
+        if isinstance(items, list) and any(_reference(item) for item in items):
+            body = {**body, "input": await self._resolve(items)}
+            ctx.body, ctx.raw = body, orjson.dumps(body)
         previous = body.get("previous_response_id")
         if previous is None:
             return
@@ -67,6 +75,22 @@ class ResponsesState:
         ctx.body, ctx.raw = expanded, orjson.dumps(expanded)
         ctx.previous_response_id = previous
         ctx.own_input = input_as_items(body.get("input"))
+
+    async def _resolve(self, items: list[Any]) -> list[Any]:
+        """``items`` with each ``item_reference`` replaced by the stored item it names."""
+        out = []
+        for i, item in enumerate(items):
+            if _reference(item):
+                ref = item.get("id")
+                if not isinstance(ref, str) or not ref:
+                    raise RequestError(f"field 'input[{i}].id' must be an item id", param=f"input[{i}].id")
+                item = await self.store.find_item(ref)
+                if item is None:
+                    err = not_found(ref, "Item")
+                    err.param = f"input[{i}]"
+                    raise err
+            out.append(item)
+        return out
 
     async def save(self, ctx: Exchange, response: dict[str, Any] | None) -> None:
         """After the answer ended: store it (once) unless the client said ``store: false``."""
@@ -117,6 +141,10 @@ class ResponsesState:
         if page is None:
             raise not_found(response_id)
         return page.to_dict()
+
+
+def _reference(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("type") == "item_reference"
 
 
 def as_response(record: StoredResponse) -> dict[str, Any]:

@@ -48,6 +48,9 @@ from ..providers import PROVIDER_TYPES, auth_headers, endpoint_path
 from ..routing import Target
 from ..transport import Transport, read_limited, upstream_failure
 from .context import Exchange
+from .envelope import PREFIX, Envelopes
+
+ENVELOPE = PREFIX.encode()
 
 HOSTED_TOOLS = "_hosted_tools"  # Request.extensions key where the Responses codec keeps hosted tools
 
@@ -55,7 +58,7 @@ HOSTED_TOOLS = "_hosted_tools"  # Request.extensions key where the Responses cod
 class Provider:
     """A configured provider, ready for requests: static headers, URL base, key pool."""
 
-    __slots__ = ("auth", "base_url", "chain", "config", "headers", "name", "pool", "protocol", "timeouts")
+    __slots__ = ("auth", "base_url", "chain", "config", "envelopes", "headers", "name", "pool", "protocol", "timeouts")
 
     def __init__(self, config: ProviderConfig) -> None:
         ptype = PROVIDER_TYPES[config.type]
@@ -70,6 +73,8 @@ class Provider:
             AdapterChain.from_config(config.adapters, protocol=self.protocol) if self.protocol != "mock" else None
         )
         """Transforms for translated requests; the field cache is attached at start-up."""
+        self.envelopes: Envelopes | None = None
+        """Seals state handed out in another protocol's carrier, opens it when it comes back (start-up)."""
         self.pool = KeyPool(
             config.name,
             config.api_keys or [""],  # a keyless provider (mock, a local server) has one empty key
@@ -217,8 +222,13 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
         req = ctx.request_for(target.model)
         ctx.dropped_tools = hosted_tools(req.extensions)
         return MockEvents(mock.events(req)) if ctx.stream else Translated(mock.respond(req))
-    fast = provider.protocol == ctx.protocol and (provider.config.adapters is None or not provider.chain.rewrites)
-    scope = Scope(provider.name, target.model, lease.key_id, ctx.session)
+    fast = (
+        provider.protocol == ctx.protocol
+        and (provider.config.adapters is None or not provider.chain.rewrites)
+        and ENVELOPE not in ctx.raw  # a client's envelope is never forwarded: opened or dropped
+    )
+    others = tuple(k.id for k in provider.pool.keys if k.id != lease.key_id)
+    scope = Scope(provider.name, target.model, lease.key_id, ctx.session, others)
     if fast:
         body = fast_body(ctx, target.model)
     else:
@@ -315,7 +325,10 @@ def fast_body(ctx: Exchange, model: str) -> bytes:
 
 async def translated_body(ctx: Exchange, provider: Provider, model: str, scope: Scope) -> bytes:
     protocol = provider.protocol
-    req = await provider.chain.apply_request(ctx.request_for(model), _stage_trace(ctx), scope)
+    req = ctx.request_for(model)
+    if provider.envelopes is not None:
+        req = provider.envelopes.open_request(req, protocol)
+    req = await provider.chain.apply_request(req, _stage_trace(ctx), scope)
     if ctx.trace is not None:
         ctx.trace(trace.NEUTRAL_REQUEST, dataclasses.asdict(req))
     ctx.dropped_tools = hosted_tools(req.extensions) if protocol != "openai_responses" else []

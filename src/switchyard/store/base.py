@@ -12,6 +12,9 @@ Invariants every backend keeps (the contract tests in ``tests/state`` check them
   ``put`` does not change what is stored, and non-JSON values are rejected at ``put``.
 - Every input and output item gets an ``id`` at ``put`` when it has none (deterministic, from
   the response id and the item's position), so ``input_items`` can paginate by item id.
+- ``find_item(item_id)`` finds a stored input or output item by its id (the Responses
+  ``item_reference`` input item names one): each backend indexes every item id at ``put``; an id
+  held by several records belongs to the latest one put.
 - ``lineage(id)`` is root..id following ``previous_response_id``. When an ancestor is missing
   (deleted), the chain starts at the oldest record still present; the caller sees that
   ``lineage[0].previous_response_id`` is not None and can decide what a broken chain means.
@@ -63,6 +66,14 @@ class StoredResponse:
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
 
+    def item_ids(self) -> list[str]:
+        """The ids of the record's input and output items (those that have one)."""
+        return [i["id"] for i in (*self.input_items, *self.output) if isinstance(i.get("id"), str) and i["id"]]
+
+    def item(self, item_id: str) -> dict[str, Any] | None:
+        """The output (else input) item with this id."""
+        return next((i for i in (*self.output, *self.input_items) if i.get("id") == item_id), None)
+
     @classmethod
     def from_json(cls, data: bytes | str) -> StoredResponse:
         raw = orjson.loads(data)
@@ -106,6 +117,16 @@ class ResponseStore(abc.ABC):
     @abc.abstractmethod
     async def lineage(self, response_id: str) -> list[StoredResponse]:
         """Records root..``response_id`` following ``previous_response_id`` ([] if unknown)."""
+
+    @abc.abstractmethod
+    async def item_owner(self, item_id: str) -> str | None:
+        """The id of the record an item id was last put with (None if unknown)."""
+
+    async def find_item(self, item_id: str) -> dict[str, Any] | None:
+        """The stored item with this id (None if unknown, or its record was deleted)."""
+        owner = await self.item_owner(item_id)
+        record = await self.get(owner) if owner is not None else None
+        return record.item(item_id) if record is not None else None
 
     async def input_items(
         self,

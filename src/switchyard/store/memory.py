@@ -20,12 +20,17 @@ class MemoryResponseStore(ResponseStore):
     def __init__(self) -> None:
         self._records: dict[str, bytes] = {}
         self._parents: dict[str, str | None] = {}
+        self._items: dict[str, str] = {}
 
     async def put(self, record: StoredResponse) -> None:
         rec = with_item_ids(record)
         data = rec.to_json()
         self._records[rec.id] = data
         self._parents[rec.id] = rec.previous_response_id
+        self._items.update(dict.fromkeys(rec.item_ids(), rec.id))
+
+    async def item_owner(self, item_id: str) -> str | None:
+        return self._items.get(item_id)
 
     async def get(self, response_id: str) -> StoredResponse | None:
         data = self._records.get(response_id)

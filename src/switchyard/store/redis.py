@@ -3,6 +3,7 @@
 Key layout, all under a configurable ``prefix`` (default ``switchyard:``):
 
 - ``{prefix}resp:{id}``: hash ``data`` (record JSON), ``parent`` (previous_response_id or "").
+- ``{prefix}item:{item id}``: the id of the record holding that input or output item.
 - ``{prefix}kv:v:{key}``: a value, with a native TTL when it has one.
 - ``{prefix}kv:lru`` (zset key -> access counter), ``{prefix}kv:exp`` (zset key -> expiry ms),
   ``{prefix}kv:size`` (hash key -> bytes), ``{prefix}kv:bytes`` (total), ``{prefix}kv:clock``.
@@ -134,13 +135,23 @@ class RedisResponseStore(ResponseStore):
     def __init__(self, client: aioredis.Redis, *, prefix: str = DEFAULT_PREFIX, owns_client: bool = False) -> None:
         self._r = client
         self._key = f"{prefix}resp:"
+        self._item = f"{prefix}item:"
         self._owns = owns_client
         self._lineage = client.register_script(_LINEAGE)
 
     async def put(self, record: StoredResponse) -> None:
         rec = with_item_ids(record)
         mapping: dict[str, Any] = {"data": rec.to_json(), "parent": rec.previous_response_id or ""}
-        await self._r.hset(self._key + rec.id, mapping=mapping)
+        async with self._r.pipeline(transaction=True) as pipe:  # MULTI/EXEC: the record and its index at once
+            pipe.hset(self._key + rec.id, mapping=mapping)
+            items = {self._item + i: rec.id for i in rec.item_ids()}
+            if items:
+                pipe.mset(items)
+            await pipe.execute()
+
+    async def item_owner(self, item_id: str) -> str | None:
+        owner = await self._r.get(self._item + item_id)
+        return owner.decode() if owner is not None else None
 
     async def get(self, response_id: str) -> StoredResponse | None:
         data = await self._r.hget(self._key + response_id, "data")

@@ -35,6 +35,21 @@ MIGRATIONS = (
     CREATE INDEX kv_touched ON kv (touched);
     CREATE INDEX kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL
     """,
+    # 2: item id -> response id (item_reference input items), filled for the responses already kept
+    """
+    CREATE TABLE response_items (
+        item_id TEXT PRIMARY KEY,
+        response_id TEXT NOT NULL
+    );
+    INSERT OR REPLACE INTO response_items (item_id, response_id)
+        SELECT json_extract(item.value, '$.id'), responses.id
+        FROM responses, json_each(responses.body, '$.input_items') AS item
+        WHERE json_extract(item.value, '$.id') IS NOT NULL;
+    INSERT OR REPLACE INTO response_items (item_id, response_id)
+        SELECT json_extract(item.value, '$.id'), responses.id
+        FROM responses, json_each(responses.body, '$.output') AS item
+        WHERE json_extract(item.value, '$.id') IS NOT NULL
+    """,
 )
 
 _LINEAGE_SQL = """
@@ -66,7 +81,7 @@ class SqliteResponseStore(ResponseStore):
     async def put(self, record: StoredResponse) -> None:
         rec = with_item_ids(record)
         body = rec.to_json()  # serialised here: a snapshot, and non-JSON fails in the caller
-        await self._db.run(_put, rec.id, rec.previous_response_id, rec.created_at, body)
+        await self._db.run(transaction, _put, rec.id, rec.previous_response_id, rec.created_at, body, rec.item_ids())
 
     async def get(self, response_id: str) -> StoredResponse | None:
         return await self._db.run(_get, response_id)
@@ -77,18 +92,29 @@ class SqliteResponseStore(ResponseStore):
     async def lineage(self, response_id: str) -> list[StoredResponse]:
         return await self._db.run(_lineage, response_id)
 
+    async def item_owner(self, item_id: str) -> str | None:
+        return await self._db.run(_item_owner, item_id)
+
     async def close(self) -> None:
         await self._db.close()
 
 
-def _put(conn: sqlite3.Connection, rid: str, parent: str | None, created: float, body: bytes) -> None:
-    # One statement in autocommit mode is one transaction: the row is there whole or not at all.
+def _put(conn: sqlite3.Connection, rid: str, parent: str | None, created: float, body: bytes, items: list[str]) -> None:
+    # In one transaction: the row and its item index are there whole or not at all.
     conn.execute(
         "INSERT INTO responses (id, parent_id, created_at, body) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, "
         "created_at = excluded.created_at, body = excluded.body",
         (rid, parent, created, body),
     )
+    conn.executemany(
+        "INSERT OR REPLACE INTO response_items (item_id, response_id) VALUES (?, ?)", [(i, rid) for i in items]
+    )
+
+
+def _item_owner(conn: sqlite3.Connection, item_id: str) -> str | None:
+    row = conn.execute("SELECT response_id FROM response_items WHERE item_id = ?", (item_id,)).fetchone()
+    return row[0] if row else None
 
 
 def _get(conn: sqlite3.Connection, rid: str) -> StoredResponse | None:

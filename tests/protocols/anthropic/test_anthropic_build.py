@@ -200,6 +200,26 @@ def test_consecutive_same_role_merged_and_empty_text_dropped() -> None:
     ]
 
 
+def test_merged_assistant_turn_starts_with_its_thinking() -> None:
+    """Text and a tool call sent back as separate assistant messages (the signed thinking at the
+    start of the one holding the call, as the field cache puts it): the merged turn starts with
+    the thinking, a thinking block sent twice appears once, and thinking stays on."""
+    thinking = ReasoningPart("plan", signature="sig-1", signature_source="anthropic")
+    req = core(
+        [
+            user("weather?"),
+            Message("assistant", [thinking]),
+            Message("assistant", [TextPart("Let me look.")]),
+            Message("assistant", [thinking, ToolCallPart("toolu_1", "get_weather", '{"city":"Oslo"}')]),
+            Message("tool", [ToolResultPart("toolu_1", [TextPart("sunny")])]),
+        ],
+        reasoning=Reasoning(effort="low"),
+    )
+    body = build_request(req)
+    assert [b["type"] for b in body["messages"][1]["content"]] == ["thinking", "text", "tool_use"]
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": EFFORT_BUDGET["low"]}
+
+
 def test_system_hoisting_and_mid_conversation_system() -> None:
     req = core(
         [

@@ -15,7 +15,9 @@ Building for an Anthropic upstream from another protocol:
   ``role: "system"`` messages (Anthropic's mid-conversation form).
 - Tool results go into ONE user message right after the assistant turn, ``tool_result`` blocks
   first, then any text; results of several core messages are merged. Consecutive messages of one
-  role are merged (the API wants alternation).
+  role are merged (the API wants alternation); a merged assistant turn starts with its thinking
+  blocks (the API reads thinking only at the start of a turn; clients such as the Agents SDK send
+  thinking, text and a tool call back as separate items).
 - ``test_orphan_tool_result``: a result whose call is not in the preceding assistant turn (the API
   answers 400 for it) becomes a text block ``[result of tool call <id>]\\n<text>`` (``(error)``
   added for failed calls), so the model still sees it. A second result for the same call is an
@@ -182,20 +184,27 @@ def _build_foreign(req: Request) -> tuple[list[Part], list[dict[str, Any]]]:
     return hoisted, out
 
 
+THINKING = ("thinking", "redacted_thinking")
+_LEADS = {"user": ("tool_result",), "assistant": THINKING}
+"""Blocks that must lead a merged message: tool results in a user message, thinking in an
+assistant turn (the API reads a turn's thinking only at its start)."""
+
+
 def _append(out: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    """Add a turn, merging it into the previous one of the same role; ``tool_result`` blocks go
-    before everything else of the merged user message."""
+    """Add a turn, merging it into the previous one of the same role
+    (``test_merged_assistant_turn_starts_with_its_thinking``): the blocks of :data:`_LEADS` go
+    before everything else of the merged message, in order, a thinking block sent twice once."""
     if not blocks:
         return
-    if out and out[-1]["role"] == role:
-        previous = out[-1]["content"]
-        if blocks[0]["type"] == "tool_result":
-            lead = [b for b in previous if b["type"] == "tool_result"]
-            out[-1]["content"] = lead + blocks + [b for b in previous if b["type"] != "tool_result"]
-        else:
-            previous.extend(blocks)
+    if not out or out[-1]["role"] != role:
+        out.append({"role": role, "content": list(blocks)})
         return
-    out.append({"role": role, "content": list(blocks)})
+    merged = out[-1]["content"] + blocks
+    leads = _LEADS.get(role, ())
+    lead = [b for b in merged if b["type"] in leads]
+    if role == "assistant":
+        lead = [b for i, b in enumerate(lead) if b not in lead[:i]]
+    out[-1]["content"] = lead + [b for b in merged if b["type"] not in leads]
 
 
 def _assistant_blocks(msg: Message, where: str) -> list[dict[str, Any]]:

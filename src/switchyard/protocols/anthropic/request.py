@@ -45,7 +45,7 @@ from ...core.errors import RequestError, TranslationError
 from ...core.model import Reasoning, Request, TextPart
 from ...core.util import optional, require
 from .blocks import build_block, parse_block
-from .messages import build_messages, parse_messages, system_text
+from .messages import THINKING, build_messages, parse_messages, system_text
 from .tools import build_tool_choice, build_tools, parse_tool_choice, parse_tools
 from .wire import NAME, public
 
@@ -323,7 +323,7 @@ def unsigned_tool_loop(messages: list[dict[str, Any]]) -> bool:
     for msg in reversed(messages[:-1]):
         if msg["role"] == "assistant":
             blocks = msg["content"] if isinstance(msg["content"], list) else []
-            return not blocks or blocks[0].get("type") not in ("thinking", "redacted_thinking")
+            return not blocks or blocks[0].get("type") not in THINKING
     return False
 
 

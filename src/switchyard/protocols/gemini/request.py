@@ -9,8 +9,9 @@ messages where needed: its ``functionResponse`` parts form a ``tool`` message (t
 tool results), the rest a user message; the later pieces carry the hint ``_continues`` so a
 same-protocol build glues them back into one content (consecutive contents of the same role stay
 separate then, as the Gemini CLI sends them). Function calls and responses without ``id``
-(Gemini 2.5) get stable minted ids; a response without id takes the id of the first unanswered
-call of the same name (positional matching for repeated names).
+(Gemini 2.5, and clients such as LangChain's that drop the ids they were given) get stable minted
+ids, marked ``ID_MINTED``; a response without id takes the id of the first unanswered call of the
+same name (positional matching for repeated names).
 
 Builds for Gemini from other protocols: system/developer messages are hoisted into
 ``systemInstruction`` after ``Request.system``, in order; consecutive messages of the same Gemini
@@ -24,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import RequestError, TranslationError
-from ...core.model import Message, Part, Request, TextPart, ToolCallPart, ToolResultPart
+from ...core.model import ID_MINTED, Message, Part, Request, TextPart, ToolCallPart, ToolResultPart
 from .generation import build_generation_config, parse_generation_config
 from .parts import build_function_response, build_part, parse_part
 from .tools import build_tool_config, build_tools, parse_tool_config, parse_tools
@@ -111,6 +112,7 @@ def _parse_contents(contents: list[Any], native_only: list[str]) -> list[Message
                     raise RequestError("functionCall parts belong in model contents", param=f"{pwhere}.functionCall")
                 if not part.id:
                     part.id = mint_call_id("request", ci, pi, part.name)
+                    part.extensions[ID_MINTED] = True
                 calls.append([part.id, part.name, False])
                 msg_role = "assistant"
             elif isinstance(part, ToolResultPart):

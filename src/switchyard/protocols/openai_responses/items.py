@@ -16,13 +16,15 @@ Parsing (``input`` is a string -> one user message; or a list of items):
 - ``additional_tools`` items: their tools join ``Request.tools`` (:mod:`.tools`); the item itself
   is kept for a Responses build. Hosted-tool call items (``web_search_call`` ...) are kept for
   Responses and left out for other protocols, like the hosted tools. ``item_reference`` and any
-  other item type are kept for Responses and are native_only.
+  other item type are kept for Responses and are native_only (the server resolves
+  ``item_reference`` items from its store before parsing, see ``server/responses_state.py``).
 
 Items kept as they are go to ``extensions["_items"]`` as ``[index, item]``; a Responses build
 puts them back at their index.
 
 Building for Responses from other protocols: system/developer messages become developer
-message items in place; text/images/documents message items; tool calls ``function_call``
+message items in place; text/images/documents message items (empty text left out: a message
+item between a reasoning item and its function call breaks the pair); tool calls ``function_call``
 items (``call_id`` = the core id, ``id`` a stable minted ``fc_...``; ``custom_tool_call`` when
 the tool is freeform); tool results ``function_call_output`` items (an error result is prefixed
 with ``Error: ``, Responses has no error flag); reasoning only when its signature came from
@@ -265,6 +267,8 @@ def _build_message(
     start = 0
     for pi, part in enumerate(msg.content):
         pwhere = f"{where}.content[{pi}]"
+        if isinstance(part, TextPart) and not part.text and not same:
+            continue  # a Chat client's "content": "" beside its tool calls: no message item
         if isinstance(part, TextPart | ImagePart | DocumentPart):
             if not pending:
                 start = pi

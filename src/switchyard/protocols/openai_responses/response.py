@@ -208,7 +208,9 @@ def status_fields(stop: str | None, error: dict[str, Any] | None = None) -> dict
 
 
 def echo(req: Request) -> dict[str, Any]:
-    """The request settings a Response object repeats (for a response built by the gateway)."""
+    """The request settings a Response object repeats (for a response built by the gateway).
+    ``previous_response_id`` is also read from ``extensions["_previous_response_id"]``, where a
+    server that resolved it itself (and so took it out of the body) puts it."""
     ext = req.extensions if req.protocol == NAME else {}
     same = req.protocol == NAME
     reasoning = build_reasoning_config(req.reasoning, same) if req.reasoning is not None else None
@@ -219,7 +221,7 @@ def echo(req: Request) -> dict[str, Any]:
         "max_output_tokens": req.max_tokens,
         "max_tool_calls": ext.get("max_tool_calls"),
         "parallel_tool_calls": req.parallel_tool_calls if req.parallel_tool_calls is not None else True,
-        "previous_response_id": ext.get("previous_response_id"),
+        "previous_response_id": ext.get("previous_response_id") or ext.get("_previous_response_id"),
         "prompt_cache_key": ext.get("prompt_cache_key"),
         "reasoning": {"effort": None, "summary": None, **(reasoning or {})},
         "safety_identifier": ext.get("safety_identifier"),
@@ -302,7 +304,7 @@ def reasoning_item(part: ReasoningPart, minted: str, same: bool) -> dict[str, An
         return None
     own = part.signature_source == NAME
     if same or own:
-        return build_reasoning(part, True, minted)
+        return build_reasoning(part, same, minted)
     return {
         "id": minted,
         "type": "reasoning",
