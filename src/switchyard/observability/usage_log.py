@@ -360,7 +360,9 @@ def usage_sql(by: GroupBy | None, since: float | None, until: float | None, dial
         if bound is not None:
             args.append(bound)
             where.append(f"ts {op} " + ("?" if dialect == "sqlite" else f"${len(args)}"))
-    day = "date(ts, 'unixepoch')" if dialect == "sqlite" else "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    day = (
+        "date(ts, 'unixepoch')" if dialect == "sqlite" else "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    )
     group = _GROUP_SQL[by].replace("{day}", day)
     sql = f"""
         SELECT {group} AS grp,

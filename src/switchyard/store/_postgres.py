@@ -63,9 +63,7 @@ async def migrate(conn: asyncpg.Connection, component: str, migrations: Sequence
             )
         for script in migrations[version:]:
             await conn.execute(script)
-        await conn.execute(
-            "UPDATE switchyard_schema SET version = $2 WHERE component = $1", component, len(migrations)
-        )
+        await conn.execute("UPDATE switchyard_schema SET version = $2 WHERE component = $1", component, len(migrations))
     return len(migrations)
 
 
