@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -113,13 +114,21 @@ def pg_dsn(pg_database: str) -> Iterator[str]:
         yield dsn
 
 
-class TcpProxy:
-    """Forwards 127.0.0.1:``port`` to ``target`` on its own thread. :meth:`down` closes the port
-    and cuts every open connection; :meth:`up` opens the port again (the same one)."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def __init__(self, target: tuple[str, int], port: int) -> None:
-        self.target = target
-        self.port = port
+
+class TcpProxy:
+    """Forwards 127.0.0.1:``port`` to the test server on its own thread; starts down. :meth:`up`
+    opens the port; :meth:`down` closes it and cuts every open connection; :meth:`dsn` is a dsn
+    through it."""
+
+    def __init__(self) -> None:
+        parts = urlsplit(PG_URL)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.port = free_port()
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
@@ -161,6 +170,10 @@ class TcpProxy:
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
+
+    def dsn(self, dsn: str) -> str:
+        """``dsn`` (of the test server), reached through this proxy."""
+        return with_port(dsn, self.port)
 
     def up(self) -> None:
         self._call(self._up())
