@@ -36,9 +36,7 @@ def rec(rid: str, **kw) -> UsageRecord:
     return UsageRecord(**{**base, **kw})
 
 
-ROWS_SQL = (
-    "SELECT request_id, status, input_tokens, cost, client_key_id, client_key_name, team FROM requests ORDER BY id"
-)
+ROWS_SQL = "SELECT request_id, status, input_tokens, cost, client_key_id, client_key_name, team, stream FROM requests ORDER BY id"
 
 
 def rows(data_dir: Path) -> list[tuple]:
@@ -286,12 +284,12 @@ def test_client_key_columns_are_written_and_grouped(sink):
     async def main():
         async with sink.log() as log:
             log.record(rec("a", client_key_id="ck_1", client_key_name="ana", team="web", cost=0.5))
-            log.record(rec("b", client_key_id="ck_1", client_key_name="ana", team="web", cost=0.25))
+            log.record(rec("b", client_key_id="ck_1", client_key_name="ana", team="web", cost=0.25, stream=True))
             log.record(rec("c", client_key_id="ck_2", client_key_name="ci", cost=0.125))
             log.record(rec("d"))
 
     asyncio.run(main())
-    assert [r[4:] for r in sink.rows()] == [("ck_1", "ana", "web"), ("ck_1", "ana", "web"), ("ck_2", "ci", None), (None, None, None)]  # fmt: skip
+    assert [r[4:] for r in sink.rows()] == [("ck_1", "ana", "web", 0), ("ck_1", "ana", "web", 1), ("ck_2", "ci", None, 0), (None, None, None, 0)]  # fmt: skip
     by_client = {r["group"]: (r["requests"], r["cost"]) for r in sink.query(by="client")}
     assert by_client == {"ana (ck_1)": (2, 0.75), "ci (ck_2)": (1, 0.125), "-": (1, None)}
     assert {r["group"]: r["requests"] for r in sink.query(by="team")} == {"web": 2, "-": 2}

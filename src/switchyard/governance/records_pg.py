@@ -15,33 +15,15 @@ import logging
 
 import asyncpg
 
-from ..store._postgres import UNAVAILABLE, PgLink
+from ..store._postgres import UNAVAILABLE, PgLink, from_sqlite
 from .model import ClientKey, Team
+from .records import MIGRATIONS as SQLITE_MIGRATIONS
 from .records import Records, SpendRow, key_data, key_from, team_data, team_from
 
 log = logging.getLogger("switchyard.governance")
 
 COMPONENT = "governance"
-MIGRATIONS = (
-    """
-    CREATE TABLE client_keys (
-        id TEXT PRIMARY KEY,
-        hash TEXT NOT NULL UNIQUE,
-        data TEXT NOT NULL
-    );
-    CREATE TABLE teams (
-        name TEXT PRIMARY KEY,
-        data TEXT NOT NULL
-    );
-    CREATE TABLE spend (
-        subject TEXT NOT NULL,
-        "window" TEXT NOT NULL,
-        nano BIGINT NOT NULL DEFAULT 0,
-        requests BIGINT NOT NULL DEFAULT 0,
-        PRIMARY KEY (subject, "window")
-    )
-    """,
-)
+MIGRATIONS = tuple(map(from_sqlite, SQLITE_MIGRATIONS))
 
 OPEN_RETRY_MAX = 10.0
 

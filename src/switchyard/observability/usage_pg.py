@@ -18,51 +18,24 @@ from typing import Any
 
 import asyncpg
 
-from ..store._postgres import UNAVAILABLE, PgLink
+from ..store._postgres import UNAVAILABLE, PgLink, from_sqlite
 from .usage_log import COLUMNS, UsageSink
+from .usage_log import MIGRATIONS as SQLITE_MIGRATIONS
 
 log = logging.getLogger("switchyard.usage")
 
 COMPONENT = "usage"
 MIGRATIONS = (
-    """
-    CREATE TABLE requests (
-        id BIGSERIAL PRIMARY KEY,
-        request_id TEXT NOT NULL,
-        ts DOUBLE PRECISION NOT NULL,
-        client_protocol TEXT,
-        provider TEXT,
-        model_requested TEXT,
-        model_served TEXT,
-        key_id TEXT,
-        status INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 1,
-        input_tokens BIGINT NOT NULL DEFAULT 0,
-        cache_read_tokens BIGINT NOT NULL DEFAULT 0,
-        cache_write_tokens BIGINT NOT NULL DEFAULT 0,
-        output_tokens BIGINT NOT NULL DEFAULT 0,
-        reasoning_tokens BIGINT NOT NULL DEFAULT 0,
-        cost DOUBLE PRECISION,
-        ttfb_ms DOUBLE PRECISION,
-        latency_ms DOUBLE PRECISION,
-        overhead_ms DOUBLE PRECISION,
-        stream BOOLEAN NOT NULL DEFAULT false,
-        error TEXT
-    );
-    CREATE INDEX requests_ts ON requests (ts);
-    CREATE INDEX requests_request_id ON requests (request_id);
+    from_sqlite(SQLITE_MIGRATIONS[0])
+    + """;
     CREATE TABLE usage_batches (
         id TEXT PRIMARY KEY,
         written_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )
     """,
-    """
-    ALTER TABLE requests ADD COLUMN client_key_id TEXT;
-    ALTER TABLE requests ADD COLUMN client_key_name TEXT;
-    ALTER TABLE requests ADD COLUMN team TEXT;
-    CREATE INDEX requests_client_key ON requests (client_key_id, ts)
-    """,
+    *map(from_sqlite, SQLITE_MIGRATIONS[1:]),
 )
+"""usage.db's migrations (the same ``requests`` table), plus the ids of the batches written."""
 
 
 async def _prune(conn: asyncpg.Connection) -> None:

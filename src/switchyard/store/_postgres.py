@@ -10,6 +10,7 @@ refused, never downgraded.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -34,6 +35,22 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InterfaceError,
 )
 """What a lost or refused connection raises: the server is (for now) out of reach."""
+
+
+_FROM_SQLITE = (
+    (re.compile(r"\bINTEGER PRIMARY KEY\b"), "BIGSERIAL PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b"), "BIGINT"),  # SQLite's integers are 64-bit
+    (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
+    (re.compile(r"\bwindow\b"), '"window"'),  # a reserved word in PostgreSQL
+)
+
+
+def from_sqlite(ddl: str) -> str:
+    """A SQLite migration of ours, for PostgreSQL: one table definition for both databases, so a
+    column added to one is added to the other."""
+    for pattern, replacement in _FROM_SQLITE:
+        ddl = pattern.sub(replacement, ddl)
+    return ddl
 
 
 def public_dsn(dsn: str) -> str:
