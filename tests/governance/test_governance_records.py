@@ -136,23 +136,28 @@ def test_the_records_follow_the_usage_logs_dsn_unless_governance_names_one(tmp_p
     assert isinstance(open_records(config(usage, None, usage_log=False)), SqliteRecords)
 
 
-def test_postgres_records_wait_for_the_server_at_start(pg_dsn, caplog):
+def test_postgres_records_out_of_reach_raise_what_the_service_retries(pg_dsn):
     proxy = TcpProxy()
 
     async def main() -> tuple[list, list]:
         records = PostgresRecords(proxy.dsn(pg_dsn))
-        opening = asyncio.create_task(records.open())
-        await asyncio.sleep(1.0)
-        assert not opening.done()  # no keys to check requests against: it waits, it does not crash
+        await records.open()  # out of reach: not an error at start (the service retries)
+        with pytest.raises(records.unavailable):
+            await records.load()
         proxy.up()
-        await asyncio.wait_for(opening, 15)
         try:
-            return await records.load()
+            await records.put_team(Team(created_at=1.0, budget=None, limits=Limits(), name="ops"))
+            proxy.down()  # the connection is cut
+            with pytest.raises(records.unavailable):
+                await records.load()
+            proxy.up()
+            return await records.load()  # a new connection
         finally:
             await records.close()
 
     try:
-        assert asyncio.run(main()) == ([], [])
+        keys, teams = asyncio.run(main())
     finally:
         proxy.close()
-    assert "unreachable" in caplog.text and "retrying" in caplog.text
+    assert keys == [] and [t.name for t in teams] == ["ops"]
+    assert SqliteRecords.unavailable == ()  # a local file's errors are not waited out

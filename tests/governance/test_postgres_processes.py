@@ -118,3 +118,46 @@ def test_gateway_keeps_serving_while_the_usage_log_postgres_is_down(tmp_path, pg
         proxy.close()
     assert sorted(r[0] for r in usage_rows(pg_dsn)) == sorted(ids) and len(ids) == 80
     assert "unreachable" in log
+
+
+async def answer(url: str, protocol: str) -> tuple[int, dict, str | None]:
+    path, body = request(protocol, "mock-1", False, 16)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url + path, json=body, headers={"authorization": f"Bearer {CONFIG_KEY}"}) as resp,
+    ):
+        return resp.status, await resp.json(), resp.headers.get("retry-after")
+
+
+def test_gateway_whose_governance_postgres_is_down_at_start_refuses_client_keys_until_it_returns(tmp_path, pg_dsn):
+    proxy = TcpProxy()  # the usage log and the governance records reach PostgreSQL through it
+    try:
+        cfg = config(tmp_path / "data", proxy.dsn(pg_dsn))
+        with GatewayProcs(cfg, tmp_path, 1) as gw:  # starts, though its client keys cannot be loaded
+            status, body, retry_after = asyncio.run(answer(gw.urls[0], "openai_chat"))
+            assert (status, retry_after) == (502, "5")
+            assert "governance database is unreachable" in body["error"]["message"]
+            status, body, _ = asyncio.run(answer(gw.urls[0], "anthropic"))
+            assert status == 502 and body["type"] == "error"  # in each client protocol's shape
+            assert gw.stop() == [GRACEFUL]  # SIGTERM works while it waits
+            assert "client keys cannot be loaded" in gw.log_text()
+            assert "rows could not be written" in gw.log_text()
+        second = tmp_path / "second"
+        second.mkdir()
+        with GatewayProcs(cfg, second, 1) as gw:
+            statuses = [asyncio.run(answer(gw.urls[0], "openai_chat"))[0]]
+            proxy.up()
+            deadline = time.monotonic() + 20
+            while statuses[-1] == 502 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                statuses.append(asyncio.run(answer(gw.urls[0], "openai_chat"))[0])
+            assert statuses[0] == 502 and statuses[-1] == 200
+            assert gw.stop() == [GRACEFUL]
+    finally:
+        proxy.close()
+    # the second gateway's rows, refusals included (the first one's could not be written: it stopped while
+    # PostgreSQL was still out of reach, and said so)
+    counts = {
+        r["status"]: r["n"] for r in fetch_sync(pg_dsn, "SELECT status, count(*) AS n FROM requests GROUP BY status")
+    }
+    assert counts == {502: len(statuses) - 1, 200: 1}

@@ -2,16 +2,14 @@
 semantics as :class:`~switchyard.governance.records.SqliteRecords`, shared by every gateway
 process and replica with the same ``dsn``.
 
-Client keys cannot be checked without these records, so :meth:`PostgresRecords.open` waits for
-the server (logging every failed try) instead of starting a gateway that would not know its keys.
-Once open, a lost connection is opened again on the next call; the ledger's batches that failed
-are kept by the governance service and written on a later try.
+A lost connection is opened again on the next call; an unreachable server raises one of
+:data:`~switchyard.store._postgres.UNAVAILABLE` (the governance service retries: the ledger keeps
+its failed batches, and until the records are first loaded, client keys are answered with 503).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import contextlib
 
 import asyncpg
 
@@ -20,12 +18,8 @@ from .model import ClientKey, Team
 from .records import MIGRATIONS as SQLITE_MIGRATIONS
 from .records import Records, SpendRow, key_data, key_from, team_data, team_from
 
-log = logging.getLogger("switchyard.governance")
-
 COMPONENT = "governance"
 MIGRATIONS = tuple(map(from_sqlite, SQLITE_MIGRATIONS))
-
-OPEN_RETRY_MAX = 10.0
 
 
 async def _nothing(conn: asyncpg.Connection) -> None:
@@ -33,27 +27,16 @@ async def _nothing(conn: asyncpg.Connection) -> None:
 
 
 class PostgresRecords(Records):
+    unavailable = UNAVAILABLE
+
     def __init__(self, dsn: str) -> None:
         self._link = PgLink(dsn, COMPONENT, MIGRATIONS)
         self.where = self._link.where
 
     async def open(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self._link.run(_nothing)
-                return
-            except UNAVAILABLE as exc:
-                log.error(
-                    "governance: PostgreSQL at %s is unreachable (%s: %s); client keys cannot be checked "
-                    "without it: retrying in %.1f s",
-                    self.where,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, OPEN_RETRY_MAX)
+        """Connect and migrate; an unreachable server is not an error here (the service retries)."""
+        with contextlib.suppress(*UNAVAILABLE):
+            await self._link.run(_nothing)
 
     async def close(self) -> None:
         await self._link.close()
