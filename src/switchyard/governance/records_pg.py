@@ -4,7 +4,7 @@ process and replica with the same ``dsn``.
 
 A lost connection is opened again on the next call; an unreachable server raises one of
 :data:`~switchyard.store._postgres.UNAVAILABLE` (the governance service retries: the ledger keeps
-its failed batches, and until the records are first loaded, client keys are answered with 503).
+its failed batches, and until the records are first loaded, requests are refused with retry-after).
 """
 
 from __future__ import annotations

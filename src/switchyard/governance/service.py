@@ -59,8 +59,9 @@ log = logging.getLogger("switchyard.governance")
 
 DEFAULT_MAX_OUTPUT = 65_536
 LEDGER_INTERVAL = 0.1
-LOAD_RETRY_MAX = 10.0  # seconds between tries to load the records that were out of reach
 """Seconds between ledger writes: a crash loses at most this much settled spend (plus the write)."""
+LOAD_RETRY_MAX = 10.0
+"""Most seconds between tries to load records that were out of reach at start."""
 
 # where each client protocol puts the request's output limit
 _OUTPUT_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -145,7 +146,7 @@ class Governance:
     async def start(self) -> None:
         """Open the records and load keys and teams. Records out of reach (a remote database that
         does not answer) do not stop the start: they are loaded in the background, and until
-        then :attr:`loaded` is False (the authenticator answers 503 to all but admin keys)."""
+        then :attr:`loaded` is False (the authenticator refuses all but admin keys, asking to retry)."""
         await self.records.open()
         try:
             await self._reload()
@@ -161,8 +162,8 @@ class Governance:
 
     def _unreachable(self, exc: BaseException) -> None:
         log.error(
-            "governance: the client keys cannot be loaded (%s: %s); requests other than admin get 503 "
-            "until they are; retrying",
+            "governance: the client keys cannot be loaded (%s: %s); requests without an admin key are "
+            "refused until they are; retrying",
             type(exc).__name__,
             exc,
         )
