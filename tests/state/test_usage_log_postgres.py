@@ -13,6 +13,8 @@ import pytest
 from test_observability_usage_log import rec
 
 from pg_support import TcpProxy, fetch
+from switchyard.cli import usage_command
+from switchyard.config import load_config
 from switchyard.observability.usage_log import COLUMNS, UsageLog, _row
 from switchyard.observability.usage_pg import MIGRATIONS, PostgresSink
 
@@ -167,3 +169,15 @@ def test_a_schema_from_a_newer_switchyard_is_refused(pg_dsn):
         await log.close()
 
     asyncio.run(main())
+
+
+def test_usage_command_says_when_postgres_is_out_of_reach(tmp_path, capsys):
+    config = load_config(write_config(tmp_path, "postgresql://postgres@127.0.0.1:1/nowhere"))
+    assert usage_command(config, None, "client", False) == 1
+    assert "cannot read the usage log" in capsys.readouterr().err
+
+
+def write_config(tmp_path, dsn: str):
+    path = tmp_path / "switchyard.yaml"
+    path.write_text(f'observability: {{usage_log: {{backend: postgres, dsn: "{dsn}"}}}}\n')
+    return path
