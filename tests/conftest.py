@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent / "golden"))
 sys.path.insert(0, str(Path(__file__).parent / "protocols"))  # protocol_helpers
 
+from pg_support import pg_database, pg_dsn  # noqa: F401 - fixtures for the PostgreSQL tests
 from replay_server import ReplayServer, replay_server
 
 

@@ -152,3 +152,39 @@ def test_max_concurrency_per_key(tmp_path):
         load_config(path, env={})
     path = write(tmp_path, "providers:\n  oa: {type: openai, api_keys: [k], max_concurrency: 4}\n")
     assert load_config(path, env={}).providers["oa"].max_concurrency == 4
+
+
+def test_usage_log_boolean_and_mapping_forms(tmp_path):
+    assert load_config(write(tmp_path, "observability: {usage_log: false}\n")).observability.usage_log is False
+    obs = load_config(write(tmp_path, "observability: {usage_log: true}\n")).observability
+    assert (obs.usage_log, obs.usage_backend, obs.usage_dsn) == (True, "sqlite", None)
+    text = "observability:\n  usage_log: {backend: postgres, dsn: 'postgresql://sy:${PGPASS}@db:5432/switchyard'}\n"
+    config = load_config(write(tmp_path, text), env={"PGPASS": "s3cret"})
+    obs = config.observability
+    assert (obs.usage_log, obs.usage_backend) == (True, "postgres")
+    assert obs.usage_dsn == "postgresql://sy:s3cret@db:5432/switchyard"
+    assert config.governance.dsn is None  # the records follow the usage log's dsn (open_records)
+    assert (
+        load_config(write(tmp_path, "observability: {usage_log: {backend: sqlite}}\n")).observability.usage_dsn is None
+    )
+    gov = load_config(write(tmp_path, "governance: {dsn: 'postgres://u@h/gov'}\n")).governance
+    assert gov.dsn == "postgres://u@h/gov"
+
+
+def test_usage_log_mapping_problems_are_reported(tmp_path):
+    text = """observability:
+  usage_log: {backend: postgres}
+governance: {dsn: "mysql://h/db"}
+"""
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    problems = "\n".join(info.value.problems)
+    assert "usage_log: backend postgres needs a dsn" in problems
+    assert "governance.dsn: must be a PostgreSQL URL" in problems
+    for text, message in [
+        ("observability: {usage_log: {backend: mongo}}\n", "usage_log.backend: must be sqlite or postgres"),
+        ("observability: {usage_log: {backend: sqlite, dsn: 'postgresql://h/d'}}\n", "a dsn needs backend postgres"),
+        ("observability: {usage_log: {dsn: 'postgresql://h/d', color: 1}}\n", "usage_log.color: unknown key"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            load_config(write(tmp_path, text))

@@ -153,7 +153,11 @@ def usage_command(config: Config, since: str | None, by: str | None, as_json: bo
     except ValueError as exc:
         print(f"switchyard: --since: {exc}", file=sys.stderr)
         return 2
-    rows = query_usage(config.server.data_dir, since=start, by=by)  # type: ignore[arg-type]
+    try:
+        rows = query_usage(config.server.data_dir, since=start, by=by, dsn=config.observability.usage_dsn)  # type: ignore[arg-type]
+    except OSError as exc:  # the usage log's PostgreSQL is out of reach
+        print(f"switchyard: usage: cannot read the usage log: {exc}", file=sys.stderr)
+        return 1
     print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() if as_json else format_table(rows, by))  # type: ignore[arg-type]
     return 0
 

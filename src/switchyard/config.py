@@ -111,6 +111,8 @@ class GovernanceConfig:
     """Seconds per rate window: ``rpm`` and ``tpm`` count requests and tokens per window."""
     lease_seconds: float = 120.0
     """How long a request's hold on the counters lasts unless renewed (its process died)."""
+    dsn: str | None = None
+    """PostgreSQL for the keys, teams and ledger (default: the usage log's ``dsn``, if any)."""
 
 
 @dataclass(slots=True)
@@ -125,6 +127,9 @@ class FieldCacheConfig:
 @dataclass(slots=True)
 class ObservabilityConfig:
     usage_log: bool = True
+    usage_backend: str = "sqlite"
+    """Where the usage log goes: ``sqlite`` (``data_dir/usage.db``) or ``postgres`` (``usage_dsn``)."""
+    usage_dsn: str | None = None
     trace: bool = False
     trace_max_file_mb: float = 4.0
 
@@ -378,7 +383,7 @@ def _auth_keys(ck: _Checker, raw: Any, path: tuple) -> tuple[list[str], dict[str
 
 def _governance(ck: _Checker, raw: Any) -> GovernanceConfig:
     path = ("governance",)
-    raw = ck.mapping(raw, path, ("unpriced", "rate_window", "lease_seconds"))
+    raw = ck.mapping(raw, path, ("unpriced", "rate_window", "lease_seconds", "dsn"))
     out = GovernanceConfig()
     unpriced = ck.typed(raw, "unpriced", path, str, out.unpriced)
     if unpriced not in ("allow", "deny"):
@@ -387,7 +392,16 @@ def _governance(ck: _Checker, raw: Any) -> GovernanceConfig:
         out.unpriced = unpriced
     out.rate_window = ck.positive(raw, "rate_window", path, out.rate_window)
     out.lease_seconds = ck.positive(raw, "lease_seconds", path, out.lease_seconds)
+    out.dsn = _dsn(ck, raw, path)
     return out
+
+
+def _dsn(ck: _Checker, raw: dict[str, Any], path: tuple) -> str | None:
+    dsn = ck.typed(raw, "dsn", path, str, None)
+    if dsn is not None and not dsn.startswith(("postgresql://", "postgres://")):
+        ck.problem((*path, "dsn"), "must be a PostgreSQL URL: postgresql://user:password@host:port/database")
+        return None
+    return dsn
 
 
 def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, ProviderConfig]:
@@ -469,7 +483,20 @@ def _observability(ck: _Checker, raw: Any) -> ObservabilityConfig:
     path = ("observability",)
     raw = ck.mapping(raw, path, ("usage_log", "trace", "trace_max_file_mb"))
     out = ObservabilityConfig()
-    out.usage_log = ck.typed(raw, "usage_log", path, bool, out.usage_log)
+    usage = raw.get("usage_log")
+    if isinstance(usage, dict):
+        upath = (*path, "usage_log")
+        usage = ck.mapping(usage, upath, ("backend", "dsn"))
+        out.usage_dsn = _dsn(ck, usage, upath)
+        backend = ck.typed(usage, "backend", upath, str, "postgres" if out.usage_dsn else "sqlite")
+        if backend not in ("sqlite", "postgres"):
+            ck.problem((*upath, "backend"), "must be sqlite or postgres")
+        elif (backend == "postgres") != (out.usage_dsn is not None):
+            ck.problem(upath, "backend postgres needs a dsn (and a dsn needs backend postgres)")
+        else:
+            out.usage_backend = backend
+    else:
+        out.usage_log = ck.typed(raw, "usage_log", path, bool, out.usage_log)
     out.trace = ck.typed(raw, "trace", path, bool, out.trace)
     out.trace_max_file_mb = ck.positive(raw, "trace_max_file_mb", path, out.trace_max_file_mb)
     return out

@@ -1,4 +1,5 @@
-"""The usage log: batching, flush on close (and on SIGTERM), no row lost, query grouping."""
+"""The usage log: batching, flush on close (and on SIGTERM), no row lost, query grouping — the
+contract on both sinks (SQLite and PostgreSQL, see the ``sink`` fixture)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pg_support import fetch_sync
 from switchyard.core.model import Usage
 from switchyard.observability import usage_log
 from switchyard.observability.usage_log import UsageLog, UsageRecord, format_table, parse_since, query_usage
@@ -34,12 +36,39 @@ def rec(rid: str, **kw) -> UsageRecord:
     return UsageRecord(**{**base, **kw})
 
 
+ROWS_SQL = "SELECT request_id, status, input_tokens, cost, client_key_id, client_key_name, team, stream FROM requests ORDER BY id"
+
+
 def rows(data_dir: Path) -> list[tuple]:
     conn = sqlite3.connect(data_dir / "usage.db")
     try:
-        return conn.execute("SELECT request_id, status, input_tokens, cost FROM requests ORDER BY id").fetchall()
+        return conn.execute(ROWS_SQL).fetchall()
     finally:
         conn.close()
+
+
+class Sink:
+    """One backend of the usage log: makes logs on it, reads its rows back, queries it."""
+
+    def __init__(self, data_dir: Path, dsn: str | None) -> None:
+        self.data_dir = data_dir
+        self.dsn = dsn
+
+    def log(self, **kw) -> UsageLog:
+        return UsageLog(self.data_dir, dsn=self.dsn, **kw)
+
+    def rows(self) -> list[tuple]:
+        if self.dsn is None:
+            return rows(self.data_dir)
+        return [tuple(r) for r in fetch_sync(self.dsn, ROWS_SQL)]
+
+    def query(self, **kw) -> list[dict]:
+        return query_usage(self.data_dir, dsn=self.dsn, **kw)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sink(request: pytest.FixtureRequest, tmp_path: Path) -> Sink:
+    return Sink(tmp_path, request.getfixturevalue("pg_dsn") if request.param == "postgres" else None)
 
 
 async def _until(predicate, timeout: float = 5.0) -> None:
@@ -48,9 +77,9 @@ async def _until(predicate, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
-def test_a_full_batch_triggers_a_write(tmp_path):
+def test_a_full_batch_triggers_a_write(sink):
     async def main():
-        log = await UsageLog(tmp_path, batch_size=50, flush_interval=30).start()
+        log = await sink.log(batch_size=50, flush_interval=30).start()
         for i in range(49):
             log.record(rec(f"r{i}"))
         assert log.pending == 49  # record() only queues
@@ -58,7 +87,7 @@ def test_a_full_batch_triggers_a_write(tmp_path):
         assert log.written == 0  # neither a full batch nor the interval yet
         log.record(rec("r49"))
         await _until(lambda: log.written == 50)
-        assert log.written == 50 and log.batches == 1 and len(rows(tmp_path)) == 50
+        assert log.written == 50 and log.batches == 1 and len(sink.rows()) == 50
         for i in range(50, 120):
             log.record(rec(f"r{i}"))
         await _until(lambda: log.written >= 100)
@@ -67,25 +96,25 @@ def test_a_full_batch_triggers_a_write(tmp_path):
         assert log.written == 120 and log.pending == 0
 
     asyncio.run(main())
-    assert [r[0] for r in rows(tmp_path)] == [f"r{i}" for i in range(120)]
+    assert [r[0] for r in sink.rows()] == [f"r{i}" for i in range(120)]
 
 
-def test_rows_are_written_after_flush_interval_without_a_full_batch(tmp_path):
+def test_rows_are_written_after_flush_interval_without_a_full_batch(sink):
     async def main():
-        log = await UsageLog(tmp_path, batch_size=1000, flush_interval=0.05).start()
+        log = await sink.log(batch_size=1000, flush_interval=0.05).start()
         for i in range(5):
             log.record(rec(f"r{i}"))
         await _until(lambda: log.written == 5)
         assert log.written == 5
-        assert len(rows(tmp_path)) == 5  # on disk before close
+        assert len(sink.rows()) == 5  # stored before close
         await log.close()
 
     asyncio.run(main())
 
 
-def test_close_flushes_everything_pending(tmp_path):
+def test_close_flushes_everything_pending(sink):
     async def main():
-        async with UsageLog(tmp_path, batch_size=10_000, flush_interval=60) as log:
+        async with sink.log(batch_size=10_000, flush_interval=60) as log:
             for i in range(37):
                 log.record(rec(f"r{i}"))
             assert log.written == 0
@@ -93,12 +122,12 @@ def test_close_flushes_everything_pending(tmp_path):
         assert log.dropped == 1
 
     asyncio.run(main())
-    assert len(rows(tmp_path)) == 37
+    assert len(sink.rows()) == 37
 
 
-def test_no_row_lost_under_concurrent_record_calls(tmp_path):
+def test_no_row_lost_under_concurrent_record_calls(sink):
     async def main():
-        log = await UsageLog(tmp_path, batch_size=64, flush_interval=0.01).start()
+        log = await sink.log(batch_size=64, flush_interval=0.01).start()
 
         async def client(c: int) -> None:
             for i in range(40):
@@ -111,7 +140,7 @@ def test_no_row_lost_under_concurrent_record_calls(tmp_path):
         return log
 
     log = asyncio.run(main())
-    got = rows(tmp_path)
+    got = sink.rows()
     assert len(got) == 2000 == log.written
     assert {r[0] for r in got} == {f"c{c}-{i}" for c in range(50) for i in range(40)}
     assert log.batches > 1
@@ -178,7 +207,7 @@ def test_graceful_shutdown_on_sigterm_loses_nothing(tmp_path):
     assert len(rows(tmp_path)) == 500
 
 
-def _seed(tmp_path: Path, now: float) -> None:
+def _seed(sink: Sink, now: float) -> None:
     day = 86400
     records = [
         rec("a", ts=now - 10, provider="openai", model_served="gpt-4o", key_id="k1", input_tokens=100, output_tokens=10, cost=0.5, latency_ms=100),
@@ -189,56 +218,58 @@ def _seed(tmp_path: Path, now: float) -> None:
     ]  # fmt: skip
 
     async def main():
-        async with UsageLog(tmp_path) as log:
+        async with sink.log() as log:
             for r in records:
                 log.record(r)
 
     asyncio.run(main())
 
 
-def test_query_totals_and_grouping(tmp_path):
+def test_query_totals_and_grouping(sink):
     now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
-    _seed(tmp_path, now)
+    _seed(sink, now)
+    query_usage = sink.query
 
-    (total,) = query_usage(tmp_path)
+    (total,) = query_usage()
     assert total["group"] == "total" and total["requests"] == 5 and total["errors"] == 2
     assert total["input_tokens"] == 161 and total["cache_read_tokens"] == 5 and total["reasoning_tokens"] == 2
     assert total["cost"] == pytest.approx(0.751) and total["unpriced"] == 1
 
-    by_model = {r["group"]: r for r in query_usage(tmp_path, by="model")}
+    by_model = {r["group"]: r for r in query_usage(by="model")}
     assert set(by_model) == {"gpt-4o", "claude-sonnet-4-5", "claude-x", "gemini-2.5-pro"}
     assert by_model["gpt-4o"]["requests"] == 2 and by_model["gpt-4o"]["cost"] == pytest.approx(0.75)
     assert by_model["gpt-4o"]["avg_latency_ms"] == pytest.approx(200)
     assert by_model["claude-sonnet-4-5"]["cost"] is None  # unknown stays unknown, never 0
     assert by_model["claude-x"]["unpriced"] == 0  # no tokens used: nothing to price
 
-    by_provider = query_usage(tmp_path, by="provider")
+    by_provider = query_usage(by="provider")
     assert by_provider[0]["group"] == "openai"  # dearest first
     assert {r["group"]: r["requests"] for r in by_provider} == {"openai": 2, "anthropic": 2, "gemini": 1}
 
-    by_key = {r["group"]: r["requests"] for r in query_usage(tmp_path, by="key")}
+    by_key = {r["group"]: r["requests"] for r in query_usage(by="key")}
     assert by_key == {"openai k1": 1, "openai k2": 1, "anthropic k9": 1, "anthropic -": 1, "gemini g1": 1}
 
-    by_day = query_usage(tmp_path, by="day")
+    by_day = query_usage(by="day")
     assert [(r["group"], r["requests"]) for r in by_day] == [("2027-01-12", 1), ("2027-01-14", 1), ("2027-01-15", 3)]
 
-    recent = query_usage(tmp_path, since=now - 3600, by="model")
+    recent = query_usage(since=now - 3600, by="model")
     assert {r["group"] for r in recent} == {"gpt-4o", "gemini-2.5-pro"}
-    assert query_usage(tmp_path, since=now + 1) == []
+    assert query_usage(since=now + 1) == []
     with pytest.raises(ValueError):
-        query_usage(tmp_path, by="color")
+        query_usage(by="color")
 
 
-def test_query_without_a_log_is_empty(tmp_path):
+def test_query_without_a_log_is_empty(tmp_path, pg_dsn):
     assert query_usage(tmp_path) == []
     assert not (tmp_path / "usage.db").exists()
+    assert query_usage(tmp_path, dsn=pg_dsn) == []  # no tables in that schema yet
     assert format_table([]) == "no requests logged in this period"
 
 
-def test_format_table(tmp_path):
+def test_format_table(sink):
     now = time.time()
-    _seed(tmp_path, now)
-    text = format_table(query_usage(tmp_path, by="model"), by="model")
+    _seed(sink, now)
+    text = format_table(sink.query(by="model"), by="model")
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["MODEL", "REQUESTS", "ERRORS"]
     assert "COST (USD)" in lines[0] and "UNPRICED" in lines[0]
@@ -247,6 +278,21 @@ def test_format_table(tmp_path):
     total = next(line for line in lines if line.startswith("total"))
     assert "$0.7510" in total and " 5 " in total
     assert len({len(line) for line in lines[:3]}) == 1  # aligned columns
+
+
+def test_client_key_columns_are_written_and_grouped(sink):
+    async def main():
+        async with sink.log() as log:
+            log.record(rec("a", client_key_id="ck_1", client_key_name="ana", team="web", cost=0.5))
+            log.record(rec("b", client_key_id="ck_1", client_key_name="ana", team="web", cost=0.25, stream=True))
+            log.record(rec("c", client_key_id="ck_2", client_key_name="ci", cost=0.125))
+            log.record(rec("d"))
+
+    asyncio.run(main())
+    assert [r[4:] for r in sink.rows()] == [("ck_1", "ana", "web", 0), ("ck_1", "ana", "web", 1), ("ck_2", "ci", None, 0), (None, None, None, 0)]  # fmt: skip
+    by_client = {r["group"]: (r["requests"], r["cost"]) for r in sink.query(by="client")}
+    assert by_client == {"ana (ck_1)": (2, 0.75), "ci (ck_2)": (1, 0.125), "-": (1, None)}
+    assert {r["group"]: r["requests"] for r in sink.query(by="team")} == {"web": 2, "-": 2}
 
 
 def test_set_usage_copies_the_buckets():

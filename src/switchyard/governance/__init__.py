@@ -24,6 +24,7 @@ __all__ = [
     "Ticket",
     "config_keys",
     "open_governance",
+    "open_records",
 ]
 
 
@@ -52,6 +53,22 @@ def config_keys(config: Config) -> list[ClientKey]:
     return out
 
 
+def records_dsn(config: Config) -> str | None:
+    """The PostgreSQL of the governance records: ``governance.dsn``, else the usage log's."""
+    obs = config.observability
+    return config.governance.dsn or (obs.usage_dsn if obs.usage_log else None)
+
+
+def open_records(config: Config) -> Records:
+    """The governance records for ``config`` (not opened): PostgreSQL or ``data_dir/governance.db``."""
+    dsn = records_dsn(config)
+    if dsn is None:
+        return SqliteRecords(config.server.data_dir)
+    from .records_pg import PostgresRecords
+
+    return PostgresRecords(dsn)
+
+
 def open_governance(config: Config, pricing: Pricing) -> Governance:
     """The governance service for ``config`` (not started: ``await gov.start()``)."""
     state, settings = config.state, config.governance
@@ -64,7 +81,7 @@ def open_governance(config: Config, pricing: Pricing) -> Governance:
     else:
         counters = MemoryCounters()
     return Governance(
-        SqliteRecords(config.server.data_dir),
+        open_records(config),
         counters,
         pricing,
         unpriced=settings.unpriced,

@@ -105,6 +105,10 @@ def team_from(raw: bytes | str) -> Team:
 
 
 class Records(abc.ABC):
+    unavailable: tuple[type[BaseException], ...] = ()
+    """What a call raises when the records are out of reach for now (a remote database): the
+    governance service retries those instead of failing."""
+
     @abc.abstractmethod
     async def open(self) -> None: ...
 

@@ -62,6 +62,8 @@ LEDGER_INTERVAL = 0.1
 """Seconds between ledger writes: a crash loses at most this much settled spend (plus the write)."""
 RETRY_SHARED = 1.0
 """Seconds to count locally after the shared counters failed, before trying them again."""
+LOAD_RETRY_MAX = 10.0
+"""Most seconds between tries to load records that were out of reach at start."""
 
 # where each client protocol puts the request's output limit
 _OUTPUT_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -164,17 +166,46 @@ class Governance(AdminOps):
         self._leases = (f"{os.getpid():x}.{secrets.token_hex(4)}.{n}" for n in itertools.count())
         self._ledger: dict[tuple[str, str], list[int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.loaded = False
+        """Keys and teams have been read from the records (at least once)."""
 
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
+        """Open the records and load keys and teams. Records out of reach (a remote database that
+        does not answer) do not stop the start: they are loaded in the background, and until
+        then :attr:`loaded` is False (the authenticator refuses all but admin keys, asking to retry)."""
         await self.records.open()
-        await self._reload()
+        try:
+            await self._reload()
+        except self.records.unavailable as exc:
+            self._unreachable(exc)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._every(LEDGER_INTERVAL, self.flush), name="switchyard-ledger"),
             loop.create_task(self._every(self.lease_seconds / 3, self._renew), name="switchyard-leases"),
         ]
+        if not self.loaded:
+            self._tasks.append(loop.create_task(self._load_when_reachable(), name="switchyard-governance-load"))
+
+    def _unreachable(self, exc: BaseException) -> None:
+        log.error(
+            "governance: the client keys cannot be loaded (%s: %s); requests without an admin key are "
+            "refused until they are; retrying",
+            type(exc).__name__,
+            exc,
+        )
+
+    async def _load_when_reachable(self) -> None:
+        delay = 0.5
+        while not self.loaded:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LOAD_RETRY_MAX)
+            try:
+                await self._reload()
+            except Exception as exc:
+                self._unreachable(exc)
+        log.info("governance: client keys and teams loaded; serving")
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -242,6 +273,7 @@ class Governance(AdminOps):
             for (subject, window), (nano, _) in (await self.records.spend(pairs)).items():
                 await self.counters.seed(subject, window, nano)
             self._version = version
+            self.loaded = True
 
     async def _changed(self) -> None:
         await self.counters.bump()
@@ -251,7 +283,7 @@ class Governance(AdminOps):
 
     @property
     def has_keys(self) -> bool:
-        return bool(self._by_hash)
+        return bool(self._by_hash) or not self.loaded  # not loaded yet: keys may exist
 
     async def lookup(self, secret: bytes) -> ClientKey | None:
         """The key ``secret`` belongs to (revoked and expired keys included; see :meth:`check_key`)."""

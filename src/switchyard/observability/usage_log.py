@@ -1,10 +1,13 @@
-"""The usage log: one row per request in ``data_dir/usage.db`` (SQLite, WAL), written in batches.
+"""The usage log: one row per request, written in batches to a sink — ``data_dir/usage.db``
+(SQLite, WAL; the default) or a PostgreSQL database shared by several gateway processes.
 
 :meth:`UsageLog.record` only appends to a list (O(1), never blocks, call it from the event-loop
 thread). A background task writes the pending rows every ``batch_size`` rows or every
-``flush_interval`` seconds, whichever comes first, in one transaction on the database's own
-thread. :meth:`UsageLog.close` writes everything still pending: the server calls it on graceful
-shutdown (SIGTERM), so nothing is lost then. A failed write keeps its rows and is retried.
+``flush_interval`` seconds, whichever comes first, in one transaction (SQLite: on the database's
+own thread; PostgreSQL: one COPY). :meth:`UsageLog.close` writes everything still pending: the
+server calls it on graceful shutdown (SIGTERM), so nothing is lost then. A failed write keeps its
+rows and is retried as the same batch (with backoff), so an unreachable database only delays rows:
+they wait in memory, up to ``max_pending``, and none is lost or written twice while that holds.
 
 Reading is for the CLI: :func:`query_usage` (totals grouped by model, provider, key or day since
 a time) and :func:`format_table`.
@@ -12,12 +15,14 @@ a time) and :func:`format_table`.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
 import re
 import sqlite3
 import time
+import uuid
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -139,13 +144,52 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
         conn.execute(_insert_sql(len(part)), [value for row in part for value in row])
 
 
+class UsageSink(abc.ABC):
+    """Where :class:`UsageLog` writes its batches."""
+
+    where: str
+    """The database, for logs (no secrets)."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Create or migrate the schema (an unreachable remote database is not an error here)."""
+
+    @abc.abstractmethod
+    async def write(self, batch_id: str, rows: list[tuple[Any, ...]]) -> None:
+        """Write ``rows`` (values in :data:`COLUMNS` order) in one transaction. A batch retried
+        after a failure comes again with the same ``batch_id``; one already written is skipped."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+class SqliteSink(UsageSink):
+    """``data_dir/usage.db``. A local commit cannot be in doubt: ``batch_id`` is not needed."""
+
+    def __init__(self, data_dir: Path | str, synchronous: str = "NORMAL") -> None:
+        self.path = Path(data_dir) / USAGE_DB
+        self.where = str(self.path)
+        self._db = SqliteWorker(self.path, MIGRATIONS, synchronous=synchronous)
+
+    async def open(self) -> None:
+        await self._db.open()
+
+    async def write(self, batch_id: str, rows: list[tuple[Any, ...]]) -> None:
+        await self._db.run(transaction, _insert, rows)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
 class UsageLog:
-    """Batched, off-the-hot-path writer of :class:`UsageRecord` rows."""
+    """Batched, off-the-hot-path writer of :class:`UsageRecord` rows (to PostgreSQL with ``dsn``,
+    else to ``data_dir/usage.db``)."""
 
     def __init__(
         self,
         data_dir: Path | str,
         *,
+        dsn: str | None = None,
         batch_size: int = 200,
         flush_interval: float = 0.5,
         max_pending: int = 1_000_000,
@@ -153,12 +197,20 @@ class UsageLog:
     ) -> None:
         if batch_size < 1 or flush_interval <= 0 or max_pending < batch_size:
             raise ValueError("batch_size >= 1, flush_interval > 0 and max_pending >= batch_size are required")
-        self.path = Path(data_dir) / USAGE_DB
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_pending = max_pending
-        self._db = SqliteWorker(self.path, MIGRATIONS, synchronous=synchronous)
+        self._sink: UsageSink
+        if dsn is None:
+            self._sink = SqliteSink(data_dir, synchronous)
+        else:
+            from .usage_pg import PostgresSink
+
+            self._sink = PostgresSink(dsn)
+        self.where = self._sink.where
         self._pending: list[UsageRecord] = []
+        self._retry: tuple[str, list[UsageRecord]] | None = None
+        """A batch whose write failed: written again first, as the same batch."""
         self._wake: asyncio.Event | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -170,7 +222,7 @@ class UsageLog:
 
     async def start(self) -> UsageLog:
         """Open (and migrate) the database and start the background writer."""
-        await self._db.open()
+        await self._sink.open()
         self._ensure_task()
         return self
 
@@ -182,7 +234,7 @@ class UsageLog:
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + (len(self._retry[1]) if self._retry is not None else 0)
 
     def record(self, rec: UsageRecord) -> None:
         """Queue one row. O(1); must be called from the event-loop thread.
@@ -190,10 +242,10 @@ class UsageLog:
         Rows recorded after :meth:`close` (or beyond ``max_pending``) are dropped, counted in
         ``dropped`` and logged: recording never raises into the request path.
         """
-        if self._closing or len(self._pending) >= self.max_pending:
+        if self._closing or self.pending >= self.max_pending:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 10_000 == 0:
-                why = "it is closed" if self._closing else f"{self.path} is not keeping up"
+                why = "it is closed" if self._closing else f"{self.where} is not keeping up"
                 log.error("usage log: %d rows dropped, %s", self.dropped, why)
             return
         self._pending.append(rec)
@@ -218,31 +270,35 @@ class UsageLog:
             if self._closing:
                 break
             try:
-                while self._pending:
+                while self.pending:
                     await self._write_some()
                 backoff = self.flush_interval
             except Exception:
-                log.exception("usage log: writing to %s failed; %d rows kept for retry", self.path, self.pending)
+                log.exception("usage log: writing to %s failed; %d rows kept for retry", self.where, self.pending)
                 with contextlib.suppress(TimeoutError):  # back off (a full batch does not cut this short)
                     await asyncio.wait_for(self._stop.wait(), timeout=backoff)
                 backoff = min(backoff * 2, 30.0)
 
     async def _write_some(self) -> int:
-        """Write the pending rows (all of them, in one transaction). Rows are kept on failure."""
+        """Write the batch that failed last, else the pending rows (all of them, in one
+        transaction). A failed batch is kept, whole, for the next call."""
         assert self._write_lock is not None
         async with self._write_lock:
-            batch, self._pending = self._pending, []
+            if self._retry is not None:
+                (batch_id, batch), self._retry = self._retry, None
+            else:
+                batch_id, batch, self._pending = uuid.uuid4().hex, self._pending, []
             if not batch:
                 return 0
             try:
-                await self._db.run(transaction, _insert, [_row(r) for r in batch])
+                await self._sink.write(batch_id, [_row(r) for r in batch])
             except asyncio.CancelledError:
-                # The write still runs to its end on the database thread (before the database
-                # is closed); putting the rows back would write them twice.
+                # The write still runs to its end (on the database thread, or shielded), before
+                # the database is closed; putting the rows back would write them twice.
                 self.written += len(batch)
                 raise
             except BaseException:
-                self._pending[:0] = batch
+                self._retry = (batch_id, batch)
                 raise
             self.written += len(batch)
             self.batches += 1
@@ -253,7 +309,7 @@ class UsageLog:
         if self._task is None:
             self._ensure_task()
         written = 0
-        while self._pending:
+        while self.pending:
             written += await self._write_some()
         return written
 
@@ -269,11 +325,11 @@ class UsageLog:
             with contextlib.suppress(Exception):
                 await self._task
             try:
-                while self._pending:
+                while self.pending:
                     await self._write_some()
             except Exception:
-                log.exception("usage log: %d rows could not be written to %s at shutdown", self.pending, self.path)
-        await self._db.close()
+                log.exception("usage log: %d rows could not be written to %s at shutdown", self.pending, self.where)
+        await self._sink.close()
 
 
 # ---------------------------------------------------------------------------- reading (CLI)
@@ -283,10 +339,47 @@ _GROUP_SQL = {
     "model": "COALESCE(model_served, model_requested, '-')",
     "provider": "COALESCE(provider, '-')",
     "key": "COALESCE(provider, '-') || ' ' || COALESCE(key_id, '-')",
-    "day": "date(ts, 'unixepoch')",
+    "day": "{day}",
     "client": "COALESCE(client_key_name || ' (' || client_key_id || ')', '-')",
     "team": "COALESCE(team, '-')",
 }
+_KEYS = (
+    "group", "requests", "errors", "input_tokens", "cache_read_tokens", "cache_write_tokens",
+    "output_tokens", "reasoning_tokens", "cost", "unpriced", "avg_latency_ms", "avg_ttfb_ms",
+    "avg_overhead_ms",
+)  # fmt: skip
+
+
+def usage_sql(by: GroupBy | None, since: float | None, until: float | None, dialect: str) -> tuple[str, list[float]]:
+    """The totals query and its arguments, for ``dialect`` ``sqlite`` or ``postgres``."""
+    if by not in _GROUP_SQL:
+        raise ValueError(f"by must be one of {', '.join(GROUPS)}")
+    where: list[str] = []
+    args: list[float] = []
+    for bound, op in ((since, ">="), (until, "<")):
+        if bound is not None:
+            args.append(bound)
+            where.append(f"ts {op} " + ("?" if dialect == "sqlite" else f"${len(args)}"))
+    day = (
+        "date(ts, 'unixepoch')" if dialect == "sqlite" else "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    )
+    group = _GROUP_SQL[by].replace("{day}", day)
+    sql = f"""
+        SELECT {group} AS grp,
+               COUNT(*),
+               CAST(SUM(CASE WHEN status >= 400 OR error IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT),
+               CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(cache_read_tokens) AS BIGINT),
+               CAST(SUM(cache_write_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT),
+               CAST(SUM(reasoning_tokens) AS BIGINT),
+               SUM(cost),
+               CAST(SUM(CASE WHEN cost IS NULL AND input_tokens + cache_read_tokens + cache_write_tokens
+                        + output_tokens > 0 THEN 1 ELSE 0 END) AS BIGINT),
+               AVG(latency_ms), AVG(ttfb_ms), AVG(overhead_ms)
+        FROM requests {"WHERE " + " AND ".join(where) if where else ""}
+        GROUP BY grp
+        ORDER BY {"grp" if by == "day" else "SUM(COALESCE(cost, 0)) DESC, COUNT(*) DESC, grp"}
+    """
+    return sql, args
 
 
 def query_usage(
@@ -295,53 +388,33 @@ def query_usage(
     since: float | None = None,
     until: float | None = None,
     by: GroupBy | None = None,
+    dsn: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Totals per group (or one ``total`` row) of requests with ``since <= ts < until``.
+    """Totals per group (or one ``total`` row) of requests with ``since <= ts < until``, from
+    PostgreSQL with ``dsn``, else from ``data_dir``'s usage.db.
 
     ``model`` groups by the served model (what was priced), ``key`` by provider and masked key
     id, ``day`` by UTC date, ``client`` by client key (name and id), ``team`` by team. ``cost`` sums known costs (None when none is known); ``unpriced``
     counts requests that used tokens but have no known cost. Returns [] when there is no log.
     """
-    if by not in _GROUP_SQL:
-        raise ValueError(f"by must be one of {', '.join(GROUPS)}")
-    path = Path(data_dir)
-    path = path if path.suffix == ".db" else path / USAGE_DB
-    if not path.exists():
-        return []
-    where, args = [], []
-    if since is not None:
-        where.append("ts >= ?")
-        args.append(since)
-    if until is not None:
-        where.append("ts < ?")
-        args.append(until)
-    group = _GROUP_SQL[by]
-    sql = f"""
-        SELECT {group} AS grp,
-               COUNT(*),
-               SUM(CASE WHEN status >= 400 OR error IS NOT NULL THEN 1 ELSE 0 END),
-               SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
-               SUM(output_tokens), SUM(reasoning_tokens),
-               SUM(cost),
-               SUM(CASE WHEN cost IS NULL AND input_tokens + cache_read_tokens + cache_write_tokens
-                        + output_tokens > 0 THEN 1 ELSE 0 END),
-               AVG(latency_ms), AVG(ttfb_ms), AVG(overhead_ms)
-        FROM requests {"WHERE " + " AND ".join(where) if where else ""}
-        GROUP BY grp
-        ORDER BY {"grp" if by == "day" else "SUM(COALESCE(cost, 0)) DESC, COUNT(*) DESC, grp"}
-    """
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        conn.execute("PRAGMA busy_timeout = 10000")
-        rows = conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
-    keys = (
-        "group", "requests", "errors", "input_tokens", "cache_read_tokens", "cache_write_tokens",
-        "output_tokens", "reasoning_tokens", "cost", "unpriced", "avg_latency_ms", "avg_ttfb_ms",
-        "avg_overhead_ms",
-    )  # fmt: skip
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    if dsn is not None:
+        from .usage_pg import query_postgres
+
+        sql, args = usage_sql(by, since, until, "postgres")
+        rows = query_postgres(dsn, sql, args)
+    else:
+        sql, args = usage_sql(by, since, until, "sqlite")
+        path = Path(data_dir)
+        path = path if path.suffix == ".db" else path / USAGE_DB
+        if not path.exists():
+            return []
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            rows = conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+    return [dict(zip(_KEYS, row, strict=True)) for row in rows]
 
 
 _LABELS = {

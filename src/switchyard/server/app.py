@@ -166,7 +166,8 @@ class App:
         """Called with every chunk of a streamed answer, in order, as it goes to the client (tests
         install one to check the stream invariants)."""
         self.metrics = Metrics(lambda: self.pipeline.pools)
-        self.usage_log = UsageLog(config.server.data_dir) if config.observability.usage_log else None
+        obs = config.observability
+        self.usage_log = UsageLog(config.server.data_dir, dsn=obs.usage_dsn) if obs.usage_log else None
         self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing))
 
     async def startup(self) -> None:

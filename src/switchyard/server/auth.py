@@ -61,6 +61,14 @@ class Authenticator:
         if not self.enabled:
             return ANONYMOUS
         presented = _presented(scope)
+        if self.governance is not None and not self.governance.loaded:
+            if any(_among(value, self._admin) for value in presented):
+                return ADMIN
+            raise GatewayError(
+                ErrorKind.UNAVAILABLE,
+                "the gateway cannot check client keys yet (its governance database is unreachable); retry shortly",
+                retry_after=5,
+            )
         if not presented:
             raise GatewayError(
                 ErrorKind.AUTHENTICATION,
