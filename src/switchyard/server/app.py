@@ -28,6 +28,7 @@ from ..fieldcache import FieldCache, builtin_rules, merge_rules
 from ..observability import trace
 from ..observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..observability.metrics import Metrics
+from ..observability.redact import SecretMask, mask_logs, secret_header
 from ..observability.trace import TraceWriter
 from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
@@ -129,6 +130,29 @@ def _gemini_verb(rest: str) -> tuple[Route | None, str]:
     return (route, model) if route is not None and model else (None, "")
 
 
+def upstream_secrets(config: Config) -> list[str]:
+    """The upstream credentials: every provider key, and the values of secret-named extra headers."""
+    secrets = [k for p in config.providers.values() for k in p.api_keys if k]
+    for provider in config.providers.values():
+        secrets += [v for k, v in provider.headers.items() if secret_header(k) and v]
+    return secrets
+
+
+async def masked(stream: AsyncGenerator[bytes, None], mask: SecretMask) -> AsyncGenerator[bytes, None]:
+    """``stream`` with the upstream credentials masked, also when one is cut across chunks."""
+    chunks = mask.stream()
+    try:
+        async for chunk in stream:
+            out = chunks.feed(chunk)
+            if out:
+                yield out
+        out = chunks.flush()
+        if out:
+            yield out
+    finally:
+        await stream.aclose()
+
+
 class App:
     """``App(config)`` is the ASGI callable; it starts its upstream client on lifespan start-up
     (or on the first request when the server runs without lifespan events)."""
@@ -142,7 +166,11 @@ class App:
         self.observers: list[Callable[[Exchange], None]] = []
         """Called with every finished generate / count_tokens exchange (after the response)."""
         self.stores: Stores | None = None
-        secrets = [k for p in config.providers.values() for k in p.api_keys] + list(config.server.auth_keys)
+        upstream = upstream_secrets(config)
+        secrets = [*upstream, *config.server.auth_keys]
+        self.mask = self.pipeline.mask = SecretMask(upstream)
+        """Upstream credentials (and key-like text in errors) masked in everything sent to clients."""
+        mask_logs(secrets)
         self.tracer = TraceWriter(
             config.server.data_dir,
             enabled=config.observability.trace,
@@ -280,7 +308,7 @@ class App:
         ctx.first_byte_at = time.perf_counter()
         headers = ctx.response_headers() + reply.headers
         if reply.stream is not None:
-            stream = reply.stream
+            stream = masked(reply.stream, self.mask)
             if self.frame_observers or ctx.trace is not None:
                 stream = self.observed(ctx, stream)
             await send_stream(send, reply.status, headers, stream)
@@ -288,9 +316,10 @@ class App:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
         else:
+            body = self.mask.content(reply.body)
             if ctx.trace is not None:
-                ctx.trace(trace.CLIENT_RESPONSE, reply.body.decode("utf-8", "replace"))
-            await send_bytes(send, reply.status, reply.body, headers, reply.content_type)
+                ctx.trace(trace.CLIENT_RESPONSE, body.decode("utf-8", "replace"))
+            await send_bytes(send, reply.status, body, headers, reply.content_type)
 
     async def observed(self, ctx: Exchange, stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
         """``stream`` with each chunk shown to the frame observers and the trace on its way out."""
@@ -343,6 +372,7 @@ class App:
         return await state.input_items(ctx.model, query)
 
     async def send_error(self, ctx: Exchange, send: Send, err: GatewayError) -> None:
+        err = self.mask.error(err)  # upstreams repeat the key in their error texts
         status, body, extra = error_response(ctx.protocol, err)
         ctx.status, ctx.error = status, err
         if ctx.attempts and status >= 500:

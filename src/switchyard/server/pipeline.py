@@ -24,6 +24,7 @@ import orjson
 from ..config import Config
 from ..core.errors import GatewayError
 from ..keys import Lease, classify
+from ..observability.redact import SecretMask
 from ..protocols import codec
 from ..routing import AttemptsExhausted, ModelResolver, Outcome, Target, run_attempts
 from ..transport import Transport
@@ -59,6 +60,8 @@ class Pipeline:
         self.pools = pools(self.providers)
         self.responses: ResponsesState | None = None
         """Stored Responses; set once the state store is open (App start-up)."""
+        self.mask = SecretMask()
+        """Masks upstream credentials in errors relayed in-band (set by the App)."""
 
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
@@ -109,10 +112,10 @@ class Pipeline:
             return Reply(body=orjson.dumps(formatted))
         done = _releaser(lease)
         if isinstance(answer, UpstreamStream) and answer.fast:
-            stream = relay_fast(ctx, answer, done)
+            stream = relay_fast(ctx, answer, done, self.mask)
         else:
             assert isinstance(answer, UpstreamStream | MockEvents)
-            stream = relay_translated(ctx, answer, done)
+            stream = relay_translated(ctx, answer, done, self.mask)
         if stored and ctx.store_response:
             stream = self._stored(ctx, stream)
         return Reply(stream=stream)

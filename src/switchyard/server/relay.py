@@ -21,6 +21,7 @@ from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, MessageDelta, MessageStart, StreamError
 from ..core.model import Request
 from ..observability import trace
+from ..observability.redact import SecretMask
 from ..protocols import codec
 from .context import Exchange
 from .responses_state import TerminalCapture
@@ -29,6 +30,7 @@ from .upstream import MockEvents, UpstreamStream
 log = logging.getLogger("switchyard.server")
 
 Done = Callable[[GatewayError | None], None]
+FRAME_ENDS = (b"\n\n", b"\r\r", b"\n\r\n")  # a blank line ends an SSE frame (\r\n\r\n: the last one)
 
 
 def observe(ctx: Exchange, events: list[Event]) -> None:
@@ -60,9 +62,14 @@ def client_encoder(ctx: Exchange) -> object:
     return codec(ctx.protocol).StreamEncoder(req)
 
 
-async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> AsyncGenerator[bytes, None]:
+async def relay_fast(
+    ctx: Exchange, stream: UpstreamStream, done: Done, mask: SecretMask | None = None
+) -> AsyncGenerator[bytes, None]:
     error: GatewayError | None = None
     capture = TerminalCapture() if ctx.store_response else None
+    mask = mask or SecretMask()
+    pending = b""  # the start of a frame not complete yet
+    errored = False
     try:
         async for chunk, events in stream.chunks():
             if chunk:
@@ -71,17 +78,31 @@ async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> Async
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if capture is not None:
                     capture.feed(chunk)
-                yield chunk
+                # whole frames only, so an upstream error frame is masked as one piece
+                data = pending + chunk if pending else chunk
+                cut = frames_end(data)
+                data, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+                # an upstream error frame, and all after it (Responses: response.failed), relayed
+                # as is: mask everything key-like in it
+                errored = errored or any(isinstance(e, StreamError) for e in events)
+                if errored:
+                    data = mask.error_bytes(data)
+                if data:
+                    yield data
                 continue
+            if pending:  # the upstream's last frame had no blank line after it
+                data, pending = pending, b""
+                errored = errored or any(isinstance(e, StreamError) for e in events)
+                yield mask.error_bytes(data) if errored else data
             before = ctx.error
             observe(ctx, events)
             if before is None and ctx.error is not None:
                 # the upstream stream ended early (no terminal event): say so in-band
                 error = ctx.error
-                yield client_encoder(ctx).feed(StreamError(error))
+                yield client_encoder(ctx).feed(StreamError(mask.error(error)))
     except GatewayError as exc:
         error = ctx.error = exc
-        yield client_encoder(ctx).feed(StreamError(exc))
+        yield client_encoder(ctx).feed(StreamError(mask.error(exc)))
     except Exception:
         error = ctx.error = internal_error(ctx)
         yield client_encoder(ctx).feed(StreamError(error))
@@ -92,10 +113,23 @@ async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> Async
         done(error or ctx.error)
 
 
+def frames_end(data: bytes) -> int:
+    """Where the last complete SSE frame of ``data`` ends (0: none is complete)."""
+    if data.endswith(FRAME_ENDS):
+        return len(data)
+    end = 0
+    for sep in FRAME_ENDS:
+        at = data.rfind(sep)
+        if at != -1:
+            end = max(end, at + len(sep))
+    return end
+
+
 async def relay_translated(
-    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done
+    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done, mask: SecretMask | None = None
 ) -> AsyncGenerator[bytes, None]:
     encoder = client_encoder(ctx)
+    mask = mask or SecretMask()
     try:
         if isinstance(source, MockEvents):
             for event in _renamed(ctx, source.events):
@@ -112,7 +146,7 @@ async def relay_translated(
                     events = [out for event in events for out in chain.feed(event)]
                 if events:
                     observe(ctx, events)
-                    out = b"".join([encoder.feed(event) for event in _renamed(ctx, events)])
+                    out = b"".join([encoder.feed(event) for event in _renamed(ctx, events, mask)])
                     if out:
                         yield out
         if ctx.chain_stream is not None:
@@ -125,7 +159,7 @@ async def relay_translated(
             yield out
     except GatewayError as exc:
         ctx.error = exc
-        yield encoder.feed(StreamError(exc))
+        yield encoder.feed(StreamError(mask.error(exc)))
     except Exception:
         ctx.error = internal_error(ctx)
         yield encoder.feed(StreamError(ctx.error))
@@ -136,8 +170,11 @@ async def relay_translated(
         done(ctx.error)
 
 
-def _renamed(ctx: Exchange, events: list[Event]) -> list[Event]:
-    """The gateway's own Responses id on the start event (ids must be unique per stored response)."""
+def _renamed(ctx: Exchange, events: list[Event], mask: SecretMask | None = None) -> list[Event]:
+    """The gateway's own Responses id on the start event (ids must be unique per stored response);
+    an upstream's in-band error with the credentials masked."""
+    if mask is not None and any(isinstance(e, StreamError) for e in events):
+        events = [StreamError(mask.error(e.error)) if isinstance(e, StreamError) else e for e in events]
     if ctx.response_id is None:
         return events
     return [replace(e, id=ctx.response_id) if isinstance(e, MessageStart) else e for e in events]
