@@ -32,6 +32,7 @@ from ..observability.redact import SecretMask, mask_logs, secret_header
 from ..observability.trace import TraceWriter
 from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
+from ..protocols.openai_responses.validate import check_input
 from ..store import Stores, open_store
 from ..transport import Transport
 from . import endpoints
@@ -293,6 +294,8 @@ class App:
         if route.stream is None:
             ctx.model = require(body, "model", str)
             ctx.stream = body.get("stream") is True
+            if ctx.protocol == "openai_responses":  # stored with the answer, even on the fast path
+                check_input(body)
         else:
             ctx.stream = route.stream
             if route.stream and b"alt=sse" not in (ctx.scope.get("query_string") or b"").split(b"&"):

@@ -14,9 +14,11 @@ Everything protocol-specific happens in the codecs; this module only chooses bet
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import orjson
@@ -35,6 +37,7 @@ from .responses_state import ResponsesState
 from .upstream import MockEvents, Provider, Relayed, Translated, UpstreamStream, attempt, pools
 
 T = TypeVar("T")
+log = logging.getLogger("switchyard.server")
 
 # request headers that name a client session (keeps a session on one key: better prompt caching)
 SESSION_HEADERS = (b"x-session-id", b"session-id", b"x-claude-code-session-id")
@@ -99,7 +102,7 @@ class Pipeline:
         if isinstance(answer, Relayed):
             ctx.relayed = answer.body
             if stored and ctx.store_response:
-                await self.responses.save(ctx, _json_object(answer.body))  # type: ignore[union-attr]
+                await self._save(ctx, _json_object(answer.body))
             return Reply(body=answer.body, content_type=answer.content_type.encode("latin-1"))
         if isinstance(answer, Translated):
             resp = answer.response
@@ -108,7 +111,7 @@ class Pipeline:
                 resp.id = ctx.response_id
             formatted = codec(ctx.protocol).format_response(resp, ctx.request())
             if stored:
-                await self.responses.save(ctx, formatted)  # type: ignore[union-attr]
+                await self._save(ctx, formatted)
             return Reply(body=orjson.dumps(formatted))
         done = _releaser(lease)
         if isinstance(answer, UpstreamStream) and answer.fast:
@@ -117,17 +120,27 @@ class Pipeline:
             assert isinstance(answer, UpstreamStream | MockEvents)
             stream = relay_translated(ctx, answer, done, self.mask)
         if stored and ctx.store_response:
-            stream = self._stored(ctx, stream)
+            stream = _stored(ctx, stream, partial(self._save, ctx))
         return Reply(stream=stream)
 
-    async def _stored(self, ctx: Exchange, stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
-        """Relay ``stream``, then store the Responses object it ended with (also when cut short)."""
+    async def _save(self, ctx: Exchange, response: dict | None) -> None:
+        """Store a Responses answer; a failure is logged and never breaks the answer itself."""
         try:
-            async for chunk in stream:
-                yield chunk
-        finally:
-            await stream.aclose()
-            await self.responses.save(ctx, ctx.final_response)  # type: ignore[union-attr]
+            await self.responses.save(ctx, response)  # type: ignore[union-attr]
+        except Exception:
+            log.exception("request %s: the response could not be stored", ctx.id)
+
+
+async def _stored(
+    ctx: Exchange, stream: AsyncGenerator[bytes, None], save: Callable[[dict | None], Awaitable[None]]
+) -> AsyncGenerator[bytes, None]:
+    """Relay ``stream``, then store the Responses object it ended with (also when cut short)."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        await stream.aclose()
+        await save(ctx.final_response)
 
 
 def _json_object(raw: bytes) -> dict | None:
