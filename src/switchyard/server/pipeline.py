@@ -32,7 +32,7 @@ from ..routing import AttemptsExhausted, ModelResolver, Outcome, Target, run_att
 from ..transport import Transport
 from .context import Exchange
 from .http import JSON, Headers
-from .relay import Done, relay_fast, relay_translated
+from .relay import Done, Persist, relay_fast, relay_translated
 from .responses_state import ResponsesState
 from .upstream import MockEvents, Provider, Relayed, Translated, UpstreamStream, attempt, pools
 
@@ -114,13 +114,15 @@ class Pipeline:
                 await self._save(ctx, formatted)
             return Reply(body=orjson.dumps(formatted))
         done = _releaser(lease)
+        # a stored stream is saved before its terminal event goes out (and, cut short, at its end)
+        persist = Persist(partial(self._save, ctx)) if stored and ctx.store_response else None
         if isinstance(answer, UpstreamStream) and answer.fast:
-            stream = relay_fast(ctx, answer, done, self.mask)
+            stream = relay_fast(ctx, answer, done, self.mask, persist)
         else:
             assert isinstance(answer, UpstreamStream | MockEvents)
-            stream = relay_translated(ctx, answer, done, self.mask)
-        if stored and ctx.store_response:
-            stream = _stored(ctx, stream, partial(self._save, ctx))
+            stream = relay_translated(ctx, answer, done, self.mask, persist)
+        if persist is not None:
+            stream = _stored(ctx, stream, persist)
         return Reply(stream=stream)
 
     async def _save(self, ctx: Exchange, response: dict | None) -> None:
@@ -131,16 +133,15 @@ class Pipeline:
             log.exception("request %s: the response could not be stored", ctx.id)
 
 
-async def _stored(
-    ctx: Exchange, stream: AsyncGenerator[bytes, None], save: Callable[[dict | None], Awaitable[None]]
-) -> AsyncGenerator[bytes, None]:
-    """Relay ``stream``, then store the Responses object it ended with (also when cut short)."""
+async def _stored(ctx: Exchange, stream: AsyncGenerator[bytes, None], persist: Persist) -> AsyncGenerator[bytes, None]:
+    """Relay ``stream``; one that ended without its terminal event (the client went away, the
+    relay failed) is stored at its end, with what it had (see ResponsesState.save)."""
     try:
         async for chunk in stream:
             yield chunk
     finally:
         await stream.aclose()
-        await save(ctx.final_response)
+        await persist(ctx.final_response)
 
 
 def _json_object(raw: bytes) -> dict | None:

@@ -14,8 +14,9 @@ went away), so the caller can release the key.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, MessageDelta, MessageStart, StreamError
@@ -30,6 +31,24 @@ from .upstream import MockEvents, UpstreamStream
 log = logging.getLogger("switchyard.server")
 
 Done = Callable[[GatewayError | None], None]
+
+
+class Persist:
+    """Stores a Responses stream's final Response once — before its terminal event
+    (``response.completed`` / ``incomplete`` / ``failed``) goes to the client, so a response the
+    client saw end is never lost, even to a ``kill -9`` right after. ``save`` never raises."""
+
+    __slots__ = ("done", "save")
+
+    def __init__(self, save: Callable[[dict[str, Any] | None], Awaitable[None]]) -> None:
+        self.save = save
+        self.done = False
+
+    async def __call__(self, response: dict[str, Any] | None) -> None:
+        if not self.done:
+            self.done = True
+            await self.save(response)
+
 FRAME_ENDS = (b"\n\n", b"\r\r", b"\n\r\n")  # a blank line ends an SSE frame (\r\n\r\n: the last one)
 
 
@@ -63,10 +82,19 @@ def client_encoder(ctx: Exchange) -> object:
 
 
 async def relay_fast(
-    ctx: Exchange, stream: UpstreamStream, done: Done, mask: SecretMask | None = None
+    ctx: Exchange, stream: UpstreamStream, done: Done, mask: SecretMask | None = None, persist: Persist | None = None
 ) -> AsyncGenerator[bytes, None]:
     error: GatewayError | None = None
-    capture = TerminalCapture() if ctx.store_response else None
+    capture = TerminalCapture() if ctx.store_response or persist is not None else None
+
+    async def settle(final: bool = False) -> None:
+        """Store the Response before its terminal event goes out (``final``: the stream ends
+        with the gateway's own error event, whatever the upstream sent)."""
+        if persist is None or persist.done or capture is None or (capture.response is None and not final):
+            return
+        ctx.final_response, ctx.stream_response_id = capture.response, capture.created_id
+        await persist(capture.response)
+
     mask = mask or SecretMask()
     pending = b""  # the start of a frame not complete yet
     errored = False
@@ -88,23 +116,28 @@ async def relay_fast(
                 if errored:
                     data = mask.error_bytes(data)
                 if data:
+                    await settle()
                     yield data
                 continue
             if pending:  # the upstream's last frame had no blank line after it
                 data, pending = pending, b""
                 errored = errored or any(isinstance(e, StreamError) for e in events)
+                await settle()
                 yield mask.error_bytes(data) if errored else data
             before = ctx.error
             observe(ctx, events)
             if before is None and ctx.error is not None:
                 # the upstream stream ended early (no terminal event): say so in-band
                 error = ctx.error
+                await settle(final=True)
                 yield client_encoder(ctx).feed(StreamError(mask.error(error)))
     except GatewayError as exc:
         error = ctx.error = exc
+        await settle(final=True)
         yield client_encoder(ctx).feed(StreamError(mask.error(exc)))
     except Exception:
         error = ctx.error = internal_error(ctx)
+        await settle(final=True)
         yield client_encoder(ctx).feed(StreamError(error))
     finally:
         stream.close()
@@ -126,16 +159,30 @@ def frames_end(data: bytes) -> int:
 
 
 async def relay_translated(
-    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done, mask: SecretMask | None = None
+    ctx: Exchange,
+    source: UpstreamStream | MockEvents,
+    done: Done,
+    mask: SecretMask | None = None,
+    persist: Persist | None = None,
 ) -> AsyncGenerator[bytes, None]:
     encoder = client_encoder(ctx)
     mask = mask or SecretMask()
+
+    async def settle() -> None:
+        """Store the Response once the encoder has made its terminal event, before it goes out."""
+        if persist is not None and not persist.done:
+            final = getattr(encoder, "final_response", None)
+            if final is not None:
+                ctx.final_response = final
+                await persist(final)
+
     try:
         if isinstance(source, MockEvents):
             for event in _renamed(ctx, source.events):
                 observe(ctx, [event])
                 out = encoder.feed(event)
                 if out:
+                    await settle()
                     yield out
         else:
             chain = ctx.chain_stream
@@ -148,21 +195,28 @@ async def relay_translated(
                     observe(ctx, events)
                     out = b"".join([encoder.feed(event) for event in _renamed(ctx, events, mask)])
                     if out:
+                        await settle()
                         yield out
         if ctx.chain_stream is not None:
             tail = await ctx.chain_stream.finish()  # the field cache saves what the stream carried
             out = b"".join([encoder.feed(event) for event in tail])
             if out:
+                await settle()
                 yield out
         out = encoder.finish()
         if out:
+            await settle()
             yield out
     except GatewayError as exc:
         ctx.error = exc
-        yield encoder.feed(StreamError(mask.error(exc)))
+        out = encoder.feed(StreamError(mask.error(exc)))
+        await settle()
+        yield out
     except Exception:
         ctx.error = internal_error(ctx)
-        yield encoder.feed(StreamError(ctx.error))
+        out = encoder.feed(StreamError(ctx.error))
+        await settle()
+        yield out
     finally:
         if isinstance(source, UpstreamStream):
             source.close()
