@@ -131,6 +131,22 @@ def _gemini_verb(rest: str) -> tuple[Route | None, str]:
     return (route, model) if route is not None and model else (None, "")
 
 
+def check_framing(protocol: str, body: dict) -> None:
+    """The fields the same-protocol fast path reads itself and forwards as they are: refused when
+    mistyped, or the gateway and the upstream would read them differently (``"stream": "x"``:
+    the gateway expects JSON, the upstream answers a stream)."""
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise RequestError("'stream' must be a boolean", param="stream")
+    if protocol in ("openai_chat", "openai_responses") and body.get("stream_options") is not None:
+        options = body["stream_options"]
+        if not isinstance(options, dict):
+            raise RequestError("'stream_options' must be an object", param="stream_options")
+        for name in ("include_usage", "include_obfuscation"):
+            if options.get(name) is not None and not isinstance(options[name], bool):
+                raise RequestError(f"'stream_options.{name}' must be a boolean", param=f"stream_options.{name}")
+
+
 def upstream_secrets(config: Config) -> list[str]:
     """The upstream credentials: every provider key, and the values of secret-named extra headers."""
     secrets = [k for p in config.providers.values() for k in p.api_keys if k]
@@ -294,6 +310,7 @@ class App:
         if route.stream is None:
             ctx.model = require(body, "model", str)
             ctx.stream = body.get("stream") is True
+            check_framing(ctx.protocol, body)
             if ctx.protocol == "openai_responses":  # stored with the answer, even on the fast path
                 check_input(body)
         else:
