@@ -10,6 +10,8 @@ cancels the work, including an upstream request or stream in flight.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -23,6 +25,7 @@ from .. import __version__
 from ..accounting.pricing import default_pricing
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError, RequestError
+from ..core.events import StreamError
 from ..core.util import require
 from ..fieldcache import FieldCache, builtin_rules, merge_rules
 from ..observability import trace
@@ -52,6 +55,7 @@ from .http import (
 )
 from .observers import UsageRecorder
 from .pipeline import Pipeline, Reply
+from .relay import client_encoder
 from .responses_state import ResponsesState
 
 log = logging.getLogger("switchyard.server")
@@ -200,6 +204,10 @@ class App:
         self.metrics = Metrics(lambda: self.pipeline.pools)
         self.usage_log = UsageLog(config.server.data_dir) if config.observability.usage_log else None
         pricing = default_pricing().with_overrides(config.pricing)
+        self.inflight: dict[asyncio.Task, Exchange] = {}
+        """The requests being handled (a drain deadline cuts those still here)."""
+        self.drain_expired = False
+        self._drain_timer: asyncio.TimerHandle | None = None
         self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing))
 
     async def startup(self) -> None:
@@ -230,6 +238,8 @@ class App:
         )
 
     async def shutdown(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
         await self.transport.close()
         await self.tracer.close()
         if self.stores is not None:
@@ -274,19 +284,71 @@ class App:
         ctx = Exchange(route.protocol, scope, model=model)
         if self.tracer.enabled:
             ctx.trace = partial(self.tracer.write, ctx.id)
+        task = asyncio.current_task()
+        self.inflight[task] = ctx  # type: ignore[index]
         try:
-            if route.auth:
-                self.auth.check(scope)
-            if route.name in ("generate", "count_tokens"):
-                self.load(ctx, route, await read_body(scope, receive, self.max_body))
-        except ClientGone:
-            ctx.client_gone = True
-        except Exception as exc:
-            await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
-        else:
-            ctx.client_gone = not await until_disconnect(self.respond(ctx, route, send), receive)
+            try:
+                if route.auth:
+                    self.auth.check(scope)
+                if route.name in ("generate", "count_tokens"):
+                    self.load(ctx, route, await read_body(scope, receive, self.max_body))
+            except ClientGone:
+                ctx.client_gone = True
+            except Exception as exc:
+                await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
+            else:
+                ctx.client_gone = not await until_disconnect(self.respond(ctx, route, send), receive)
+        except asyncio.CancelledError:
+            if not self.drain_expired:
+                raise
+            task.uncancel()  # type: ignore[union-attr]
+            await self.cut_at_deadline(ctx, send)
+        finally:
+            del self.inflight[task]  # type: ignore[arg-type]
         if self.observers and route.name in ("generate", "count_tokens"):
             self.notify(ctx)
+
+    # ------------------------------------------------------------------ shutdown
+
+    def begin_drain(self) -> None:
+        """Shutdown has begun (SIGTERM; the server stops accepting connections): the requests in
+        flight have ``server.drain_timeout`` seconds, then :meth:`cut_at_deadline` ends them."""
+        if self._drain_timer is not None:
+            return
+        timeout = self.config.server.drain_timeout
+        log.info("shutting down: %d request(s) in flight have %g s to finish", len(self.inflight), timeout)
+        self._drain_timer = asyncio.get_running_loop().call_later(timeout, self._cut_inflight)
+
+    def _cut_inflight(self) -> None:
+        self.drain_expired = True
+        if self.inflight:
+            log.warning("drain deadline: cutting %d request(s) still in flight", len(self.inflight))
+        for task in list(self.inflight):
+            task.cancel()
+
+    async def cut_at_deadline(self, ctx: Exchange, send: Send) -> None:
+        """End a request cut at the drain deadline: an error response in the client's shape, or,
+        once its stream has started, the protocol's in-band error event and the end of the stream."""
+        err = GatewayError(
+            ErrorKind.UNAVAILABLE,
+            f"the gateway is shutting down; the request was cut at the drain deadline "
+            f"({self.config.server.drain_timeout:g} s, server.drain_timeout)",
+            status=503,
+        )
+        if ctx.first_byte_at is None:
+            await self.send_error(ctx, send, err)
+            return
+        ctx.error = err
+        frame = b""
+        if ctx.stream:
+            try:
+                frame = client_encoder(ctx).feed(StreamError(err))
+            except Exception:
+                log.exception("request %s: no error event could be made", ctx.id)
+        with contextlib.suppress(Exception):  # the connection may be gone already
+            if frame:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
 
     def notify(self, ctx: Exchange) -> None:
         """Hand a finished exchange to the observers (usage log, metrics); they must not raise."""
