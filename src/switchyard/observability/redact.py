@@ -93,7 +93,8 @@ def _keep_scheme(m: re.Match[str]) -> str:
 
 def _keep_label(m: re.Match[str]) -> str:
     value = m.group(2)
-    return m.group(0) if value.startswith(REDACTED[:-1]) else m.group(1) + REDACTED
+    # already redacted, or a masked key id (``key=…1a2b``, see providers.mask_key): kept
+    return m.group(0) if value.startswith((REDACTED[:-1], "…")) else m.group(1) + REDACTED
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
