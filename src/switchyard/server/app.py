@@ -208,7 +208,7 @@ class App:
         """The requests being handled (a drain deadline cuts those still here)."""
         self.drain_expired = False
         self._drain_timer: asyncio.TimerHandle | None = None
-        self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing))
+        self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing, self.pipeline.resolver.configured))
 
     async def startup(self) -> None:
         for name in PROTOCOLS:  # import the codecs now, not on the first request
