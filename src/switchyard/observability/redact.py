@@ -168,12 +168,15 @@ class SecretMask:
     - :meth:`stream`: a :class:`StreamMask` for bytes relayed chunk by chunk.
     """
 
-    __slots__ = ("_first", "_relay", "secrets")
+    __slots__ = ("_any", "_bytes", "_first", "_relay", "secrets")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets = tuple(sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
         self._relay = tuple(s.encode() for s in self.secrets if len(s) >= RELAY_MIN_SECRET_LENGTH)
         self._first = frozenset(b[0] for b in self._relay)
+        self._bytes = frozenset(c for b in self._relay for c in b[:-1])  # what a proper prefix can end with
+        self._any = re.compile(b"|".join(map(re.escape, self._relay))) if len(self._relay) > 2 else None
+        """Several credentials: one search for a short chunk (for a long body, one ``in`` per key is faster)."""
 
     def text(self, text: str) -> str:
         return redact_text(text, self.secrets)
@@ -193,6 +196,8 @@ class SecretMask:
         return masked
 
     def content(self, data: bytes) -> bytes:
+        if self._any is not None and len(data) <= 4096:
+            return data if self._any.search(data) is None else self._any.sub(REDACTED.encode(), data)
         for secret in self._relay:
             if secret in data:
                 data = data.replace(secret, REDACTED.encode())
@@ -237,7 +242,7 @@ class StreamMask:
     def _held(self, data: bytes) -> int:
         """How many trailing bytes of ``data`` are a proper prefix of a credential."""
         mask = self._mask
-        if not data or not mask._first:
+        if not data or data[-1] not in mask._bytes:  # an SSE chunk ends with a newline: nothing held
             return 0
         longest = 0
         for secret in mask._relay:
