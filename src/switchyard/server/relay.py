@@ -49,6 +49,7 @@ class Persist:
             self.done = True
             await self.save(response)
 
+
 FRAME_ENDS = (b"\n\n", b"\r\r", b"\n\r\n")  # a blank line ends an SSE frame (\r\n\r\n: the last one)
 
 
