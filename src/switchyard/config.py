@@ -84,6 +84,8 @@ class ServerConfig:
     admin_keys: list[str] = field(default_factory=list)
     data_dir: Path = field(default_factory=lambda: Path(".switchyard").resolve())
     max_body_mb: float = 32.0
+    drain_timeout: float = 25.0
+    """Seconds in-flight requests get after SIGTERM before they are cut (under Kubernetes' 30 s grace)."""
 
 
 @dataclass(slots=True)
@@ -333,7 +335,8 @@ def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> Routin
 
 def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
     path = ("server",)
-    raw = ck.mapping(raw, path, ("host", "port", "auth_keys", "admin_keys", "data_dir", "max_body_mb"))
+    known = ("host", "port", "auth_keys", "admin_keys", "data_dir", "max_body_mb", "drain_timeout")
+    raw = ck.mapping(raw, path, known)
     out = ServerConfig()
     out.host = ck.typed(raw, "host", path, str, out.host)
     port = ck.typed(raw, "port", path, int, out.port)
@@ -350,6 +353,7 @@ def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
     data_dir = ck.typed(raw, "data_dir", path, str, None)
     out.data_dir = (base_dir / data_dir).resolve() if data_dir else (base_dir / ".switchyard").resolve()
     out.max_body_mb = ck.positive(raw, "max_body_mb", path, out.max_body_mb)
+    out.drain_timeout = ck.positive(raw, "drain_timeout", path, out.drain_timeout, allow_zero=True)
     return out
 
 

@@ -192,9 +192,11 @@ def _example(schema: Any) -> Any:
         return schema["const"]
     kind = schema.get("type")
     if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
+        kind = next((k for k in kind if isinstance(k, str) and k != "null"), "null")
     if isinstance(kind, str):
         kind = kind.lower()  # Gemini's OpenAPI subset spells types in upper case
+    elif kind is not None:  # not a JSON Schema type (an object, a number): nothing to follow
+        return "mock"
     if kind is None:
         for key in ("anyOf", "oneOf"):
             if isinstance(schema.get(key), list) and schema[key]:

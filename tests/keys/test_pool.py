@@ -212,3 +212,30 @@ def test_retry_after_header_styles():
     assert retry_after_from_headers({}, now) is None
     assert parse_duration("45.837906927s") == pytest.approx(45.837906927)
     assert parse_duration("210ms") == pytest.approx(0.21) and parse_duration("soon") is None
+
+
+def test_half_open_probe_only_when_every_key_cools_after_transient_failures():
+    p, clock = pool(2)
+    for state, streak_end in zip(p.keys, (100.0, 40.0), strict=True):
+        state.cool_until, state.transient_streak = clock.now + streak_end, 3
+    with pytest.raises(NoKeyAvailable) as info:
+        asyncio.run(p.lease("m"))
+    assert info.value.causes == {"transient"} and info.value.probe_in == pytest.approx(40)
+    probe = p.probe("m")
+    assert probe is not None and probe.probe and probe.key == "sk-test-key-0001"  # the soonest to end
+    second = p.probe("m")
+    assert second is not None and second.key == "sk-test-key-0000"  # one probe per key at a time
+    assert p.probe("m") is None
+    p.release(probe)  # success: the run of failures is over
+    assert p.keys[1].cool_until == 0 and p.keys[1].transient_streak == 0 and not p.keys[1].probing
+    p.release(second, Action.TRANSIENT)  # failure: cools again, for longer
+    assert p.keys[0].transient_streak == 4 and p.keys[0].cool_until == clock.now + 10  # base 5, doubled
+    assert not p.keys[0].probing
+    # a rate limit anywhere: no probe
+    q, clock = pool(2)
+    q.keys[0].cool_until, q.keys[0].transient_streak = clock.now + 50, 3
+    q.release(q.try_acquire("m"), Action.COOL, 30)
+    with pytest.raises(NoKeyAvailable) as info:
+        asyncio.run(q.lease("m"))
+    assert info.value.causes == {"transient", "rate_limit"} and info.value.probe_in is None
+    assert q.probe("m") is None

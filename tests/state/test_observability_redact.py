@@ -143,3 +143,24 @@ def test_a_known_secret_never_survives(before, after, secret, repeat):
     text = before + (secret + after) * repeat
     assert secret not in redact_text(text, [secret])
     assert secret not in orjson.dumps(redact({"nested": [{"v": text, "b": text.encode()}]}, [secret])).decode()
+
+
+def test_masked_key_ids_survive_and_log_records_are_masked():
+    import logging
+
+    from switchyard.observability.redact import LogMask
+
+    assert redact_text("oc/gpt key=…0001 503 overloaded") == "oc/gpt key=…0001 503 overloaded"
+    mask = LogMask()
+    mask.add([LOCAL_KEY])
+    record = logging.LogRecord(
+        "switchyard.server",
+        logging.WARNING,
+        __file__,
+        1,
+        "upstream said %s",
+        (f"bad key {LOCAL_KEY} / {OPENAI_KEY}",),
+        None,
+    )
+    assert mask.filter(record)
+    assert LOCAL_KEY not in record.getMessage() and OPENAI_KEY not in record.getMessage()

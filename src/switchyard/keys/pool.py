@@ -40,14 +40,34 @@ SESSION_MEMORY = 10_000  # sessions remembered for affinity (least recently used
 SHARED_SLOT_POLL = 0.02  # seconds between looks for a slot that another process holds
 
 
-class NoKeyAvailable(Exception):
-    """No key can serve the model now; ``retry_after`` is seconds until one can (None: never)."""
+# why a key cools (NoKeyAvailable.causes)
+RATE_LIMITED = "rate_limit"
+OUT_OF_QUOTA = "quota"
+FAILING = "transient"  # 5xx, dropped connections, stalls, timeouts
 
-    def __init__(self, provider: str, retry_after: float | None) -> None:
+
+class NoKeyAvailable(Exception):
+    """No key can serve the model now; ``retry_after`` is seconds until one can (None: never).
+
+    ``causes``: why the keys not disabled are cooling (``rate_limit``, ``quota``, ``transient``).
+    ``probe_in``: when every such key cools only after transient failures, seconds until the
+    first of them that could take a half-open probe (:meth:`KeyPool.probe`) would have cooled
+    down; None otherwise.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        retry_after: float | None,
+        causes: frozenset[str] = frozenset(),
+        probe_in: float | None = None,
+    ) -> None:
         reason = "all keys are disabled" if retry_after is None else "all keys are cooling down"
         super().__init__(f"provider '{provider}': {reason}")
         self.provider = provider
         self.retry_after = retry_after
+        self.causes = causes
+        self.probe_in = probe_in
 
 
 @dataclass(slots=True)
@@ -61,7 +81,9 @@ class KeyState:
     cool_until: float = 0.0  # whole key (after repeated transient failures)
     transient_streak: int = 0
     model_cool_until: dict[str, float] = field(default_factory=dict)
+    model_cool_cause: dict[str, str] = field(default_factory=dict)  # rate_limit | quota
     model_strikes: dict[str, int] = field(default_factory=dict)
+    probing: bool = False  # a half-open probe is in flight on this key
     failures: int = 0
     last_error: str | None = None
 
@@ -82,6 +104,8 @@ class Lease:
     released: bool = False
     slot: str | None = None
     """The request's slot in the key's ``max_concurrency`` across processes (shared state only)."""
+    probe: bool = False
+    """A half-open probe: the key was cooling after transient failures."""
 
     @property
     def key(self) -> str:
@@ -195,7 +219,9 @@ class KeyPool:
                 continue
             wait = self.available_at(model, exclude)
             if wait is None or wait > 0:
-                raise NoKeyAvailable(self.provider, wait)
+                causes, probe = self._cooling(model, exclude, self.clock())
+                probe_in = None if probe is None else max(0.0, probe.cool_until - self.clock())
+                raise NoKeyAvailable(self.provider, wait, causes, probe_in)
             remaining = None if loop_deadline is None else loop_deadline - self.clock()
             if remaining is not None and remaining <= 0:
                 raise TimeoutError(f"provider '{self.provider}': every key is at its concurrency limit")
@@ -211,6 +237,38 @@ class KeyPool:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
 
+    def _cooling(self, model: str, exclude: frozenset[str], now: float) -> tuple[frozenset[str], KeyState | None]:
+        """Why the candidate keys (not excluded, not disabled) are cooling, and the key for a
+        half-open probe: when every candidate cools only after transient failures, the one whose
+        cooldown ends first among those without a probe in flight (None otherwise)."""
+        candidates = [s for s in self.keys if s.id not in exclude and not s.disabled]
+        causes: set[str] = set()
+        failing: list[KeyState] = []
+        for s in candidates:
+            if s.model_cool_until.get(model, 0.0) > now:
+                causes.add(s.model_cool_cause.get(model, RATE_LIMITED))
+            elif s.cool_until > now:
+                causes.add(FAILING)
+                failing.append(s)
+            else:
+                return frozenset(causes), None  # a candidate is not cooling (busy): no probe
+        if causes != {FAILING}:
+            return frozenset(causes), None
+        ready = [s for s in failing if not s.probing and (s.max_concurrency is None or s.in_flight < s.max_concurrency)]
+        return frozenset(causes), min(ready, key=lambda s: s.cool_until) if ready else None
+
+    def probe(self, model: str, exclude: frozenset[str] = frozenset()) -> Lease | None:
+        """A half-open probe: when every candidate key is cooling only because of transient
+        failures, lease the one whose cooldown ends first (one probe per key at a time). Its
+        success clears the key's failure run; a failure cools it again, for longer."""
+        _, chosen = self._cooling(model, exclude, self.clock())
+        if chosen is None:
+            return None
+        chosen.probing = True
+        chosen.in_flight += 1
+        chosen.served += 1
+        return Lease(self, chosen, model, probe=True)
+
     # ------------------------------------------------------------------ outcomes
 
     def release(
@@ -224,8 +282,12 @@ class KeyPool:
         state.in_flight -= 1
         if lease.slot and self.sync is not None:
             self.sync.unhold(lease.slot)
+        if lease.probe:
+            state.probing = False
         if action is None or action is Action.SURFACE:
+            # the upstream answered: the key works (a probe's success ends its cooldown too)
             state.transient_streak = 0
+            state.cool_until = 0.0
             state.model_strikes.pop(model, None)
         else:
             state.failures += 1
@@ -234,9 +296,9 @@ class KeyPool:
                 strikes = state.model_strikes.get(model, 0) + 1
                 state.model_strikes[model] = strikes
                 wait = retry_after if retry_after is not None else self._backoff(strikes)
-                self._cool_model(state, model, now + wait)
+                self._cool_model(state, model, now + wait, RATE_LIMITED)
             elif action is Action.QUOTA:
-                self._cool_model(state, model, now + max(retry_after or 0.0, QUOTA_COOLDOWN))
+                self._cool_model(state, model, now + max(retry_after or 0.0, QUOTA_COOLDOWN), OUT_OF_QUOTA)
             elif action is Action.DISABLE:
                 state.disabled = error or "rejected by the upstream"
                 if self.sync is not None:
@@ -252,8 +314,9 @@ class KeyPool:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _cool_model(self, state: KeyState, model: str, until: float) -> None:
+    def _cool_model(self, state: KeyState, model: str, until: float, cause: str) -> None:
         state.model_cool_until[model] = max(state.model_cool_until.get(model, 0.0), until)
+        state.model_cool_cause[model] = cause
         if self.sync is not None:
             self.sync.cooled(self, state, model, state.model_cool_until[model])
 

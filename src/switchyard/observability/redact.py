@@ -18,6 +18,7 @@ The result is a new structure; the input is never modified. Bytes become text.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -92,7 +93,8 @@ def _keep_scheme(m: re.Match[str]) -> str:
 
 def _keep_label(m: re.Match[str]) -> str:
     value = m.group(2)
-    return m.group(0) if value.startswith(REDACTED[:-1]) else m.group(1) + REDACTED
+    # already redacted, or a masked key id (``key=…1a2b``, see providers.mask_key): kept
+    return m.group(0) if value.startswith((REDACTED[:-1], "…")) else m.group(1) + REDACTED
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -145,3 +147,148 @@ def _redact(value: Any, secrets: tuple[str, ...], in_headers: bool, name: str | 
 
 def _is_pair(item: Any) -> bool:
     return isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str | bytes)
+
+
+# ---------------------------------------------------------------------------- what reaches clients and logs
+
+RELAY_MIN_SECRET_LENGTH = 12
+"""Known secrets shorter than this are not masked in relayed *content* (a local server's dummy key
+such as ``ollama`` must not blank out answers about Ollama); error texts mask them from 6."""
+
+
+class SecretMask:
+    """Masks the gateway's configured upstream credentials in what goes to clients and logs.
+
+    - :meth:`error`: a GatewayError's texts (message, code, param, details) with the configured
+      credentials *and* anything key-like (``sk-...``, ``Bearer ...``, ``x-api-key: ...``) masked:
+      upstreams repeat the key in their error text ("Incorrect API key provided: sk-...").
+    - :meth:`text`: the same for any text (an error frame relayed as is, a log line).
+    - :meth:`content`: only the configured credentials, exactly (model output may legitimately
+      contain key-shaped strings; it never legitimately contains the gateway's own keys).
+    - :meth:`stream`: a :class:`StreamMask` for bytes relayed chunk by chunk.
+    """
+
+    __slots__ = ("_any", "_bytes", "_first", "_relay", "secrets")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = tuple(sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True))
+        self._relay = tuple(s.encode() for s in self.secrets if len(s) >= RELAY_MIN_SECRET_LENGTH)
+        self._first = frozenset(b[0] for b in self._relay)
+        self._bytes = frozenset(c for b in self._relay for c in b[:-1])  # what a proper prefix can end with
+        self._any = re.compile(b"|".join(map(re.escape, self._relay))) if len(self._relay) > 2 else None
+        """Several credentials: one search for a short chunk (for a long body, one ``in`` per key is faster)."""
+
+    def text(self, text: str) -> str:
+        return redact_text(text, self.secrets)
+
+    def error(self, err: Any) -> Any:
+        """A copy of GatewayError ``err`` with its texts masked (``err`` itself when nothing changes)."""
+        message = self.text(err.message)
+        code = self.text(err.code) if isinstance(err.code, str) else err.code
+        param = self.text(err.param) if isinstance(err.param, str) else err.param
+        details = _redact(err.details, self.secrets, False) if err.details is not None else None
+        if message == err.message and code == err.code and param == err.param and details == err.details:
+            return err
+        masked = type(err).__new__(type(err))  # a copy without re-running a subclass's __init__
+        masked.__dict__.update(err.__dict__)
+        masked.message, masked.code, masked.param, masked.details = message, code, param, details
+        masked.args = (message,)
+        return masked
+
+    def content(self, data: bytes) -> bytes:
+        if self._any is not None and len(data) <= 4096:
+            return data if self._any.search(data) is None else self._any.sub(REDACTED.encode(), data)
+        for secret in self._relay:
+            if secret in data:
+                data = data.replace(secret, REDACTED.encode())
+        return data
+
+    def error_bytes(self, data: bytes) -> bytes:
+        """Relayed bytes that carry an error: everything key-like masked (the bytes are kept as
+        they are elsewhere, a split UTF-8 sequence included)."""
+        text = data.decode("utf-8", "surrogateescape")
+        masked = self.text(text)
+        return data if masked == text else masked.encode("utf-8", "surrogateescape")
+
+    def stream(self) -> StreamMask:
+        return StreamMask(self)
+
+
+class StreamMask:
+    """:meth:`SecretMask.content` over a byte stream cut anywhere: the end of a chunk that could
+    be the start of a credential is held back until the next chunk shows whether it is one (SSE
+    chunks end with a newline, which no credential starts with, so in practice nothing waits)."""
+
+    __slots__ = ("_mask", "_pending")
+
+    def __init__(self, mask: SecretMask) -> None:
+        self._mask = mask
+        self._pending = b""
+
+    def feed(self, chunk: bytes, error: bool = False) -> bytes:
+        mask = self._mask
+        if not mask._relay and not error:
+            return chunk
+        data = self._pending + chunk if self._pending else chunk
+        data = mask.error_bytes(data) if error else mask.content(data)
+        hold = self._held(data)
+        self._pending = data[len(data) - hold :] if hold else b""
+        return data[: len(data) - hold] if hold else data
+
+    def flush(self) -> bytes:
+        out, self._pending = self._pending, b""
+        return out
+
+    def _held(self, data: bytes) -> int:
+        """How many trailing bytes of ``data`` are a proper prefix of a credential."""
+        mask = self._mask
+        if not data or data[-1] not in mask._bytes:  # an SSE chunk ends with a newline: nothing held
+            return 0
+        longest = 0
+        for secret in mask._relay:
+            start = max(0, len(data) - len(secret) + 1)
+            pos = data.find(secret[:1], start)
+            while pos != -1:
+                if secret.startswith(data[pos:]):
+                    longest = max(longest, len(data) - pos)
+                    break
+                pos = data.find(secret[:1], pos + 1)
+        return longest
+
+
+class LogMask(logging.Filter):
+    """A logging filter that masks secrets (configured and key-like) in a record's text and traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mask = SecretMask()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        self.mask = SecretMask({*self.mask.secrets, *secrets})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it to the handler to report
+            return True
+        masked = self.mask.text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask.text(record.exc_text)
+        return True
+
+
+LOG_MASK = LogMask()
+
+
+def mask_logs(secrets: Iterable[str]) -> None:
+    """Mask ``secrets`` (and anything key-like) in every ``switchyard`` logger's records."""
+    LOG_MASK.add(secrets)
+    names = ["switchyard", *(n for n in logging.root.manager.loggerDict if n.startswith("switchyard."))]
+    for name in names:
+        logger = logging.getLogger(name)
+        if LOG_MASK not in logger.filters:
+            logger.addFilter(LOG_MASK)

@@ -50,6 +50,16 @@ class ModelResolver:
             for model in provider.models:
                 declared.setdefault(model, []).append(Target(name, model))
         self._declared = declared
+        self._configured = frozenset(
+            [t for targets in self._exact.values() for t in targets]
+            + [t for _, targets in self._patterns for t in targets]
+            + [t for targets in declared.values() for t in targets]
+        )
+
+    def configured(self, target: Target) -> bool:
+        """Whether the config names ``target`` (an alias target or a declared model), as opposed
+        to a ``<provider>/<anything>`` a client made up."""
+        return target in self._configured
 
     def resolve(self, name: str) -> tuple[Target, ...]:
         if not name:

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from typing import Any
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from ..config import Config, load_config
 from .app import App
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_apps: list[App] = []
+"""The app of this process (a worker builds its own), told when a graceful shutdown starts."""
 
 
 class WorkersNeedSharedState(ValueError):
     """``--workers`` > 1 without Redis: each worker would keep its own limits and cooldowns."""
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, telling the app when its shutdown starts (so it can drain)."""
+
+    async def shutdown(self, sockets: list | None = None) -> None:
+        for app in _apps:
+            app.begin_drain()
+        await super().shutdown(sockets)
+
+
 def serve(config: Config, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
     """Run the gateway until interrupted: uvicorn with uvloop and httptools, no access log.
 
+    SIGTERM (or Ctrl-C) drains: the listening socket closes at once, in-flight requests have
+    ``server.drain_timeout`` seconds to finish and are then ended with their protocol's error
+    event (:meth:`App.begin_drain`); the usage log is flushed and the process exits.
+
     With ``workers`` > 1, a supervising parent runs that many worker processes on one socket (each
     its own event loop and :class:`App`, built from the same configuration), restarts a worker that
-    dies, and on SIGTERM stops them all gracefully. That needs ``state.backend: redis``, so that the
-    workers share key cooldowns, limits and budgets instead of multiplying them.
+    dies, and on SIGTERM drains them all. That needs ``state.backend: redis``, so that the workers
+    share key cooldowns, limits and budgets instead of multiplying them.
     """
-    import uvicorn
-
     if workers > 1 and config.state.backend != "redis":
         raise WorkersNeedSharedState(
             f"--workers {workers} needs shared state: with state.backend '{config.state.backend}' every worker "
@@ -43,19 +60,26 @@ def serve(config: Config, host: str | None = None, port: int | None = None, work
         "log_level": "info",
         "server_header": False,
         "proxy_headers": False,  # nothing reads the client address; saves a middleware per request
+        "timeout_graceful_shutdown": config.server.drain_timeout + 5,  # a backstop: the app cuts at its deadline
     }
-    if workers > 1:
-        if config.source:  # the workers load the same file (the environment they inherit says which)
-            os.environ["SWITCHYARD_CONFIG"] = os.path.abspath(config.source)
-        uvicorn.run("switchyard.server:worker_app", factory=True, workers=workers, **options)
-    else:
-        uvicorn.run(App(config), **options)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the signal it handled
+        if workers > 1:
+            if config.source:  # the workers load the same file (the environment they inherit says which)
+                os.environ["SWITCHYARD_CONFIG"] = os.path.abspath(config.source)
+            uv = uvicorn.Config("switchyard.server:worker_app", factory=True, workers=workers, **options)
+            Multiprocess(uv, target=DrainingServer(uv).run, sockets=[uv.bind_socket()]).run()
+        else:
+            app = App(config)
+            _apps.append(app)
+            DrainingServer(uvicorn.Config(app, **options)).run()
 
 
 def worker_app() -> App:
     """The app of one worker process (``serve(workers=N)``): the configuration is loaded again."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    return App(load_config())
+    app = App(load_config())
+    _apps.append(app)
+    return app
 
 
 __all__ = ["App", "WorkersNeedSharedState", "serve", "worker_app"]

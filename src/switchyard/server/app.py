@@ -10,6 +10,8 @@ cancels the work, including an upstream request or stream in flight.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -23,6 +25,7 @@ from .. import __version__
 from ..accounting.pricing import default_pricing
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError, RequestError
+from ..core.events import StreamError
 from ..core.util import require
 from ..fieldcache import FieldCache, builtin_rules, merge_rules
 from ..governance import open_governance
@@ -30,9 +33,11 @@ from ..keys.shared import KeySync
 from ..observability import trace
 from ..observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ..observability.metrics import Metrics
+from ..observability.redact import SecretMask, mask_logs, secret_header
 from ..observability.trace import TraceWriter
 from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
+from ..protocols.openai_responses.validate import check_input
 from ..store import Stores, open_store
 from ..store.redis import connect as redis_connect
 from ..transport import Transport
@@ -54,6 +59,7 @@ from .http import (
 )
 from .observers import UsageRecorder
 from .pipeline import Pipeline, Reply
+from .relay import client_encoder
 from .responses_state import ResponsesState
 
 log = logging.getLogger("switchyard.server")
@@ -138,6 +144,45 @@ def _gemini_verb(rest: str) -> tuple[Route | None, str]:
     return (route, model) if route is not None and model else (None, "")
 
 
+def check_framing(protocol: str, body: dict) -> None:
+    """The fields the same-protocol fast path reads itself and forwards as they are: refused when
+    mistyped, or the gateway and the upstream would read them differently (``"stream": "x"``:
+    the gateway expects JSON, the upstream answers a stream)."""
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise RequestError("'stream' must be a boolean", param="stream")
+    if protocol in ("openai_chat", "openai_responses") and body.get("stream_options") is not None:
+        options = body["stream_options"]
+        if not isinstance(options, dict):
+            raise RequestError("'stream_options' must be an object", param="stream_options")
+        for name in ("include_usage", "include_obfuscation"):
+            if options.get(name) is not None and not isinstance(options[name], bool):
+                raise RequestError(f"'stream_options.{name}' must be a boolean", param=f"stream_options.{name}")
+
+
+def upstream_secrets(config: Config) -> list[str]:
+    """The upstream credentials: every provider key, and the values of secret-named extra headers."""
+    secrets = [k for p in config.providers.values() for k in p.api_keys if k]
+    for provider in config.providers.values():
+        secrets += [v for k, v in provider.headers.items() if secret_header(k) and v]
+    return secrets
+
+
+async def masked(stream: AsyncGenerator[bytes, None], mask: SecretMask) -> AsyncGenerator[bytes, None]:
+    """``stream`` with the upstream credentials masked, also when one is cut across chunks."""
+    chunks = mask.stream()
+    try:
+        async for chunk in stream:
+            out = chunks.feed(chunk)
+            if out:
+                yield out
+        out = chunks.flush()
+        if out:
+            yield out
+    finally:
+        await stream.aclose()
+
+
 class App:
     """``App(config)`` is the ASGI callable; it starts its upstream client on lifespan start-up
     (or on the first request when the server runs without lifespan events)."""
@@ -154,8 +199,11 @@ class App:
         """Called with every finished generate / count_tokens exchange (after the response)."""
         self.stores: Stores | None = None
         self.key_sync: KeySync | None = None
-        secrets = [k for p in config.providers.values() for k in p.api_keys]
-        secrets += config.server.auth_keys + config.server.admin_keys
+        upstream = upstream_secrets(config)
+        secrets = [*upstream, *config.server.auth_keys, *config.server.admin_keys]
+        self.mask = self.pipeline.mask = SecretMask(upstream)
+        """Upstream credentials (and key-like text in errors) masked in everything sent to clients."""
+        mask_logs(secrets)
         self.tracer = TraceWriter(
             config.server.data_dir,
             enabled=config.observability.trace,
@@ -168,7 +216,11 @@ class App:
         self.metrics = Metrics(lambda: self.pipeline.pools)
         obs = config.observability
         self.usage_log = UsageLog(config.server.data_dir, dsn=obs.usage_dsn) if obs.usage_log else None
-        self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing))
+        self.inflight: dict[asyncio.Task, Exchange] = {}
+        """The requests being handled (a drain deadline cuts those still here)."""
+        self.drain_expired = False
+        self._drain_timer: asyncio.TimerHandle | None = None
+        self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing, self.pipeline.resolver.configured))
 
     async def startup(self) -> None:
         for name in PROTOCOLS:  # import the codecs now, not on the first request
@@ -209,6 +261,8 @@ class App:
         )
 
     async def shutdown(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
         await self.transport.close()
         await self.tracer.close()
         if self.stores is not None:
@@ -256,15 +310,24 @@ class App:
         ctx = Exchange(route.protocol, scope, model=model)
         if self.tracer.enabled:
             ctx.trace = partial(self.tracer.write, ctx.id)
+        task = asyncio.current_task()
+        self.inflight[task] = ctx  # type: ignore[index]
         try:
-            await self.admit(ctx, route, scope, receive)
-        except ClientGone:
-            ctx.client_gone = True
-        except Exception as exc:
-            await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
-        else:
-            ctx.client_gone = not await until_disconnect(self.respond(ctx, route, send), receive)
+            try:
+                await self.admit(ctx, route, scope, receive)
+            except ClientGone:
+                ctx.client_gone = True
+            except Exception as exc:
+                await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
+            else:
+                ctx.client_gone = not await until_disconnect(self.respond(ctx, route, send), receive)
+        except asyncio.CancelledError:
+            if not self.drain_expired:
+                raise
+            task.uncancel()  # type: ignore[union-attr]
+            await self.cut_at_deadline(ctx, send)
         finally:
+            del self.inflight[task]  # type: ignore[arg-type]
             if self.observers and route.name in ("generate", "count_tokens"):
                 self.notify(ctx)
             if ctx.ticket is not None:
@@ -291,6 +354,48 @@ class App:
                 ctx.ticket = ticket
                 ctx.extra_headers = self.governance.rate_headers(ticket)
 
+    # ------------------------------------------------------------------ shutdown
+
+    def begin_drain(self) -> None:
+        """Shutdown has begun (SIGTERM; the server stops accepting connections): the requests in
+        flight have ``server.drain_timeout`` seconds, then :meth:`cut_at_deadline` ends them."""
+        if self._drain_timer is not None:
+            return
+        timeout = self.config.server.drain_timeout
+        log.info("shutting down: %d request(s) in flight have %g s to finish", len(self.inflight), timeout)
+        self._drain_timer = asyncio.get_running_loop().call_later(timeout, self._cut_inflight)
+
+    def _cut_inflight(self) -> None:
+        self.drain_expired = True
+        if self.inflight:
+            log.warning("drain deadline: cutting %d request(s) still in flight", len(self.inflight))
+        for task in list(self.inflight):
+            task.cancel()
+
+    async def cut_at_deadline(self, ctx: Exchange, send: Send) -> None:
+        """End a request cut at the drain deadline: an error response in the client's shape, or,
+        once its stream has started, the protocol's in-band error event and the end of the stream."""
+        err = GatewayError(
+            ErrorKind.UNAVAILABLE,
+            f"the gateway is shutting down; the request was cut at the drain deadline "
+            f"({self.config.server.drain_timeout:g} s, server.drain_timeout)",
+            status=503,
+        )
+        if ctx.first_byte_at is None:
+            await self.send_error(ctx, send, err)
+            return
+        ctx.error = err
+        frame = b""
+        if ctx.stream:
+            try:
+                frame = client_encoder(ctx).feed(StreamError(err))
+            except Exception:
+                log.exception("request %s: no error event could be made", ctx.id)
+        with contextlib.suppress(Exception):  # the connection may be gone already
+            if frame:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
     def notify(self, ctx: Exchange) -> None:
         """Hand a finished exchange to the observers (usage log, metrics); they must not raise."""
         for observer in self.observers:
@@ -313,6 +418,9 @@ class App:
         if route.stream is None:
             ctx.model = require(body, "model", str)
             ctx.stream = body.get("stream") is True
+            check_framing(ctx.protocol, body)
+            if ctx.protocol == "openai_responses":  # stored with the answer, even on the fast path
+                check_input(body)
         else:
             ctx.stream = route.stream
             if route.stream and b"alt=sse" not in (ctx.scope.get("query_string") or b"").split(b"&"):
@@ -328,7 +436,7 @@ class App:
         ctx.first_byte_at = time.perf_counter()
         headers = ctx.response_headers() + reply.headers
         if reply.stream is not None:
-            stream = reply.stream
+            stream = masked(reply.stream, self.mask)
             if self.frame_observers or ctx.trace is not None:
                 stream = self.observed(ctx, stream)
             await send_stream(send, reply.status, headers, stream)
@@ -336,9 +444,10 @@ class App:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
         else:
+            body = self.mask.content(reply.body)
             if ctx.trace is not None:
-                ctx.trace(trace.CLIENT_RESPONSE, reply.body.decode("utf-8", "replace"))
-            await send_bytes(send, reply.status, reply.body, headers, reply.content_type)
+                ctx.trace(trace.CLIENT_RESPONSE, body.decode("utf-8", "replace"))
+            await send_bytes(send, reply.status, body, headers, reply.content_type)
 
     async def observed(self, ctx: Exchange, stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
         """``stream`` with each chunk shown to the frame observers and the trace on its way out."""
@@ -394,6 +503,7 @@ class App:
         return await state.input_items(ctx.model, query)
 
     async def send_error(self, ctx: Exchange, send: Send, err: GatewayError) -> None:
+        err = self.mask.error(err)  # upstreams repeat the key in their error texts
         status, body, extra = error_response(ctx.protocol, err)
         ctx.status, ctx.error = status, err
         if ctx.attempts and status >= 500:

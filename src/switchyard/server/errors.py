@@ -53,8 +53,9 @@ def error_response(protocol: str, err: GatewayError) -> tuple[int, bytes, Header
 
 
 def error_protocol(path: str) -> str:
-    """The error shape for a path no route matched (by the API family it looks like)."""
-    if path.startswith("/v1beta"):
+    """The error shape for a path no route matched (by the API family it looks like): Gemini's
+    ``/v1beta/...`` and its ``/v1/models/{model}:<method>`` paths (an empty model included)."""
+    if path.startswith("/v1beta") or (path.startswith("/v1/models/") and ":" in path):
         return "gemini"
     if path.startswith("/v1/messages"):
         return "anthropic"

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..accounting.pricing import Pricing
 from ..core.model import Usage
 from ..observability.metrics import Metrics
 from ..observability.usage_log import UsageLog, UsageRecord
+from ..routing import Target
 from .context import Exchange
 
 log = logging.getLogger("switchyard.server")
@@ -30,11 +32,47 @@ def reported_cost(usage: Usage | None) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+UNRESOLVED = "unresolved"
+"""The metrics' model label for a name that resolves to nothing (or to no model the upstream has)."""
+OTHER = "other"
+"""The model label once a provider has used up its learned names (see :meth:`UsageRecorder.model_label`)."""
+MAX_LEARNED_MODELS = 64
+"""Per provider: model names outside the config that get their own label after an upstream served them."""
+
+
 class UsageRecorder:
-    def __init__(self, usage_log: UsageLog | None, metrics: Metrics | None, pricing: Pricing) -> None:
+    def __init__(
+        self,
+        usage_log: UsageLog | None,
+        metrics: Metrics | None,
+        pricing: Pricing,
+        configured: Callable[[Target], bool] = lambda _: False,
+    ) -> None:
         self.usage_log = usage_log
         self.metrics = metrics
         self.pricing = pricing
+        self.configured = configured
+        self.learned: dict[str, set[str]] = {}
+
+    def model_label(self, ctx: Exchange, status: int) -> str:
+        """The ``model`` label of the metrics: bounded, whatever clients send. The resolved target's
+        model when the config names it; a ``<provider>/<name>`` outside the config only once the
+        upstream served it (at most :data:`MAX_LEARNED_MODELS` such names per provider, then
+        ``other``); ``unresolved`` for names that resolve to nothing."""
+        target = ctx.target
+        if target is None:
+            return UNRESOLVED
+        if self.configured(target):
+            return target.model
+        learned = self.learned.setdefault(target.provider, set())
+        if target.model in learned:
+            return target.model
+        if status >= 400 or ctx.error is not None:
+            return UNRESOLVED
+        if len(learned) >= MAX_LEARNED_MODELS:
+            return OTHER
+        learned.add(target.model)
+        return target.model
 
     def __call__(self, ctx: Exchange) -> None:
         try:
@@ -88,7 +126,7 @@ class UsageRecorder:
             self.metrics.observe(
                 client_protocol=ctx.protocol,
                 provider=provider or "none",
-                model=served or ctx.model or "none",
+                model=self.model_label(ctx, status),
                 status=status,
                 usage=usage,
                 cost=cost,

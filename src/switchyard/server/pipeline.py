@@ -14,9 +14,11 @@ Everything protocol-specific happens in the codecs; this module only chooses bet
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import orjson
@@ -24,16 +26,18 @@ import orjson
 from ..config import Config
 from ..core.errors import GatewayError
 from ..keys import Lease, classify
+from ..observability.redact import SecretMask
 from ..protocols import codec
 from ..routing import AttemptsExhausted, ModelResolver, Outcome, Target, run_attempts
 from ..transport import Transport
 from .context import Exchange
 from .http import JSON, Headers
-from .relay import Done, relay_fast, relay_translated
+from .relay import Done, Persist, relay_fast, relay_translated
 from .responses_state import ResponsesState
 from .upstream import MockEvents, Provider, Relayed, Translated, UpstreamStream, attempt, pools
 
 T = TypeVar("T")
+log = logging.getLogger("switchyard.server")
 
 # request headers that name a client session (keeps a session on one key: better prompt caching)
 SESSION_HEADERS = (b"x-session-id", b"session-id", b"x-claude-code-session-id")
@@ -59,6 +63,8 @@ class Pipeline:
         self.pools = pools(self.providers)
         self.responses: ResponsesState | None = None
         """Stored Responses; set once the state store is open (App start-up)."""
+        self.mask = SecretMask()
+        """Masks upstream credentials in errors relayed in-band (set by the App)."""
 
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
@@ -97,7 +103,7 @@ class Pipeline:
         if isinstance(answer, Relayed):
             ctx.relayed = answer.body
             if stored and ctx.store_response:
-                await self.responses.save(ctx, _json_object(answer.body))  # type: ignore[union-attr]
+                await self._save(ctx, _json_object(answer.body))
             return Reply(body=answer.body, content_type=answer.content_type.encode("latin-1"))
         if isinstance(answer, Translated):
             resp = answer.response
@@ -110,28 +116,39 @@ class Pipeline:
                 resp = envelopes.seal_response(resp, ctx.protocol)
             formatted = codec(ctx.protocol).format_response(resp, ctx.request())
             if stored:
-                await self.responses.save(ctx, formatted)  # type: ignore[union-attr]
+                await self._save(ctx, formatted)
             return Reply(body=orjson.dumps(formatted))
         done = _releaser(lease)
+        # a stored stream is saved before its terminal event goes out (and, cut short, at its end)
+        persist = Persist(partial(self._save, ctx)) if stored and ctx.store_response else None
         if isinstance(answer, UpstreamStream) and answer.fast:
-            stream = relay_fast(ctx, answer, done)
+            stream = relay_fast(ctx, answer, done, self.mask, persist)
         else:
             assert isinstance(answer, UpstreamStream | MockEvents)
             provider = self.providers[outcome.target.provider]
             seal = provider.envelopes.sealer(ctx.protocol, provider.protocol) if provider.envelopes else None
-            stream = relay_translated(ctx, answer, done, seal)
-        if stored and ctx.store_response:
-            stream = self._stored(ctx, stream)
+            stream = relay_translated(ctx, answer, done, seal, self.mask, persist)
+        if persist is not None:
+            stream = _stored(ctx, stream, persist)
         return Reply(stream=stream)
 
-    async def _stored(self, ctx: Exchange, stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
-        """Relay ``stream``, then store the Responses object it ended with (also when cut short)."""
+    async def _save(self, ctx: Exchange, response: dict | None) -> None:
+        """Store a Responses answer; a failure is logged and never breaks the answer itself."""
         try:
-            async for chunk in stream:
-                yield chunk
-        finally:
-            await stream.aclose()
-            await self.responses.save(ctx, ctx.final_response)  # type: ignore[union-attr]
+            await self.responses.save(ctx, response)  # type: ignore[union-attr]
+        except Exception:
+            log.exception("request %s: the response could not be stored", ctx.id)
+
+
+async def _stored(ctx: Exchange, stream: AsyncGenerator[bytes, None], persist: Persist) -> AsyncGenerator[bytes, None]:
+    """Relay ``stream``; one that ended without its terminal event (the client went away, the
+    relay failed) is stored at its end, with what it had (see ResponsesState.save)."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        await stream.aclose()
+        await persist(ctx.final_response)
 
 
 def _json_object(raw: bytes) -> dict | None:

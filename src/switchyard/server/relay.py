@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, MessageDelta, MessageStart, StreamError
 from ..core.model import Request
 from ..observability import trace
+from ..observability.redact import SecretMask
 from ..protocols import codec
 from .context import Exchange
 from .responses_state import TerminalCapture
@@ -31,6 +33,26 @@ log = logging.getLogger("switchyard.server")
 
 Done = Callable[[GatewayError | None], None]
 Seal = Callable[[Event], list[Event]]
+
+
+class Persist:
+    """Stores a Responses stream's final Response once — before its terminal event
+    (``response.completed`` / ``incomplete`` / ``failed``) goes to the client, so a response the
+    client saw end is never lost, even to a ``kill -9`` right after. ``save`` never raises."""
+
+    __slots__ = ("done", "save")
+
+    def __init__(self, save: Callable[[dict[str, Any] | None], Awaitable[None]]) -> None:
+        self.save = save
+        self.done = False
+
+    async def __call__(self, response: dict[str, Any] | None) -> None:
+        if not self.done:
+            self.done = True
+            await self.save(response)
+
+
+FRAME_ENDS = (b"\n\n", b"\r\r", b"\n\r\n")  # a blank line ends an SSE frame (\r\n\r\n: the last one)
 
 
 def observe(ctx: Exchange, events: list[Event]) -> None:
@@ -62,9 +84,23 @@ def client_encoder(ctx: Exchange) -> object:
     return codec(ctx.protocol).StreamEncoder(req)
 
 
-async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> AsyncGenerator[bytes, None]:
+async def relay_fast(
+    ctx: Exchange, stream: UpstreamStream, done: Done, mask: SecretMask | None = None, persist: Persist | None = None
+) -> AsyncGenerator[bytes, None]:
     error: GatewayError | None = None
-    capture = TerminalCapture() if ctx.store_response else None
+    capture = TerminalCapture() if ctx.store_response or persist is not None else None
+
+    async def settle(final: bool = False) -> None:
+        """Store the Response before its terminal event goes out (``final``: the stream ends
+        with the gateway's own error event, whatever the upstream sent)."""
+        if persist is None or persist.done or capture is None or (capture.response is None and not final):
+            return
+        ctx.final_response, ctx.stream_response_id = capture.response, capture.created_id
+        await persist(capture.response)
+
+    mask = mask or SecretMask()
+    pending = b""  # the start of a frame not complete yet
+    errored = False
     try:
         async for chunk, events in stream.chunks():
             if chunk:
@@ -73,19 +109,38 @@ async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> Async
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if capture is not None:
                     capture.feed(chunk)
-                yield chunk
+                # whole frames only, so an upstream error frame is masked as one piece
+                data = pending + chunk if pending else chunk
+                cut = frames_end(data)
+                data, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+                # an upstream error frame, and all after it (Responses: response.failed), relayed
+                # as is: mask everything key-like in it
+                errored = errored or any(isinstance(e, StreamError) for e in events)
+                if errored:
+                    data = mask.error_bytes(data)
+                if data:
+                    await settle()
+                    yield data
                 continue
+            if pending:  # the upstream's last frame had no blank line after it
+                data, pending = pending, b""
+                errored = errored or any(isinstance(e, StreamError) for e in events)
+                await settle()
+                yield mask.error_bytes(data) if errored else data
             before = ctx.error
             observe(ctx, events)
             if before is None and ctx.error is not None:
                 # the upstream stream ended early (no terminal event): say so in-band
                 error = ctx.error
-                yield client_encoder(ctx).feed(StreamError(error))
+                await settle(final=True)
+                yield client_encoder(ctx).feed(StreamError(mask.error(error)))
     except GatewayError as exc:
         error = ctx.error = exc
-        yield client_encoder(ctx).feed(StreamError(exc))
+        await settle(final=True)
+        yield client_encoder(ctx).feed(StreamError(mask.error(exc)))
     except Exception:
         error = ctx.error = internal_error(ctx)
+        await settle(final=True)
         yield client_encoder(ctx).feed(StreamError(error))
     finally:
         stream.close()
@@ -94,18 +149,47 @@ async def relay_fast(ctx: Exchange, stream: UpstreamStream, done: Done) -> Async
         done(error or ctx.error)
 
 
+def frames_end(data: bytes) -> int:
+    """Where the last complete SSE frame of ``data`` ends (0: none is complete)."""
+    if data.endswith(FRAME_ENDS):
+        return len(data)
+    end = 0
+    for sep in FRAME_ENDS:
+        at = data.rfind(sep)
+        if at != -1:
+            end = max(end, at + len(sep))
+    return end
+
+
 async def relay_translated(
-    ctx: Exchange, source: UpstreamStream | MockEvents, done: Done, seal: Seal | None = None
+    ctx: Exchange,
+    source: UpstreamStream | MockEvents,
+    done: Done,
+    seal: Seal | None = None,
+    mask: SecretMask | None = None,
+    persist: Persist | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """``seal``: the envelope stream transform, after the provider's chain (which records the
-    upstream's own values for the field cache)."""
+    upstream's own values for the field cache); ``mask``: credentials masked in in-band errors;
+    ``persist``: stores the Response before its terminal event goes out."""
     encoder = client_encoder(ctx)
+    mask = mask or SecretMask()
+
+    async def settle() -> None:
+        """Store the Response once the encoder has made its terminal event, before it goes out."""
+        if persist is not None and not persist.done:
+            final = getattr(encoder, "final_response", None)
+            if final is not None:
+                ctx.final_response = final
+                await persist(final)
+
     try:
         if isinstance(source, MockEvents):
             for event in _stamp(ctx, source.events):
                 observe(ctx, [event])
                 out = encoder.feed(event)
                 if out:
+                    await settle()
                     yield out
         else:
             chain = ctx.chain_stream
@@ -118,8 +202,9 @@ async def relay_translated(
                     events = [out for event in events for out in seal(event)]
                 if events:
                     observe(ctx, events)
-                    out = b"".join([encoder.feed(event) for event in _stamp(ctx, events)])
+                    out = b"".join([encoder.feed(event) for event in _stamp(ctx, events, mask)])
                     if out:
+                        await settle()
                         yield out
         if ctx.chain_stream is not None:
             tail = await ctx.chain_stream.finish()  # the field cache saves what the stream carried
@@ -127,16 +212,22 @@ async def relay_translated(
                 tail = [out for event in tail for out in seal(event)]
             out = b"".join([encoder.feed(event) for event in tail])
             if out:
+                await settle()
                 yield out
         out = encoder.finish()
         if out:
+            await settle()
             yield out
     except GatewayError as exc:
         ctx.error = exc
-        yield encoder.feed(StreamError(exc))
+        out = encoder.feed(StreamError(mask.error(exc)))
+        await settle()
+        yield out
     except Exception:
         ctx.error = internal_error(ctx)
-        yield encoder.feed(StreamError(ctx.error))
+        out = encoder.feed(StreamError(ctx.error))
+        await settle()
+        yield out
     finally:
         if isinstance(source, UpstreamStream):
             source.close()
@@ -144,9 +235,12 @@ async def relay_translated(
         done(ctx.error)
 
 
-def _stamp(ctx: Exchange, events: list[Event]) -> list[Event]:
+def _stamp(ctx: Exchange, events: list[Event], mask: SecretMask | None = None) -> list[Event]:
     """The start event with the gateway's own Responses id (ids must be unique per stored response)
-    and the real time when the upstream gave none (Anthropic streams carry no time)."""
+    and the real time when the upstream gave none (Anthropic streams carry no time); an upstream's
+    in-band error with the credentials masked."""
+    if mask is not None and any(isinstance(e, StreamError) for e in events):
+        events = [StreamError(mask.error(e.error)) if isinstance(e, StreamError) else e for e in events]
     if not any(isinstance(e, MessageStart) for e in events):
         return events
     return [_stamped(ctx, e) if isinstance(e, MessageStart) else e for e in events]

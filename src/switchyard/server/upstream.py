@@ -238,7 +238,7 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
     if ctx.trace is not None:
         ctx.trace(trace.UPSTREAM_REQUEST, {"url": url, "headers": headers, "body": body.decode("utf-8", "replace")})
     with _waiting(ctx):
-        resp = await _send(transport, provider, url, headers, body, ctx.stream)
+        resp = await _send(transport, provider, url, headers, body, ctx.stream, ctx.trace)
         if ctx.stream:
             stream = UpstreamStream(provider.protocol, resp, url, fast, provider.config.routing.heartbeat)
             if not fast:
@@ -247,9 +247,18 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
                 await stream.prime(provider.timeouts.first_byte)
             except BaseException as exc:
                 stream.close()
-                raise upstream_failure(exc, url) from None
+                failure = upstream_failure(exc, url)
+                if ctx.trace is not None and isinstance(failure, GatewayError):
+                    held = b"".join(chunk for chunk, _ in stream.held)
+                    ctx.trace(trace.UPSTREAM_RESPONSE, _failure_entry(failure, resp.status, resp.headers, held))
+                raise failure from None
             return stream
-        raw = await _read_all(resp, url)
+        try:
+            raw = await _read_all(resp, url)
+        except GatewayError as failure:
+            if ctx.trace is not None:
+                ctx.trace(trace.UPSTREAM_RESPONSE, _failure_entry(failure, resp.status, resp.headers))
+            raise
     if ctx.trace is not None:
         ctx.trace(trace.UPSTREAM_RESPONSE, raw.decode("utf-8", "replace"))
     if fast:
@@ -267,7 +276,7 @@ async def post_json(
     url = provider.url(path)
     headers = provider.request_headers(lease.key, _client_header(ctx, b"anthropic-beta"), False)
     with _waiting(ctx):
-        resp = await _send(transport, provider, url, headers, body, False)
+        resp = await _send(transport, provider, url, headers, body, False, ctx.trace)
         raw = await _read_all(resp, url)
     try:
         answer = orjson.loads(raw)
@@ -279,19 +288,48 @@ async def post_json(
 
 
 async def _send(
-    transport: Transport, provider: Provider, url: str, headers: dict[str, str], body: bytes, stream: bool
+    transport: Transport,
+    provider: Provider,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    stream: bool,
+    write_trace: Callable[[str, Any], None] | None = None,
 ) -> aiohttp.ClientResponse:
-    """POST; return the response once its status says success, else raise the upstream's error."""
-    resp = await transport.post(url, headers, body, stream=stream, timeouts=provider.timeouts)
+    """POST; return the response once its status says success, else raise the upstream's error.
+    With ``write_trace``, a failure leaves an upstream-response trace entry (redacted by the
+    trace writer) as a success does."""
+    try:
+        resp = await transport.post(url, headers, body, stream=stream, timeouts=provider.timeouts)
+    except GatewayError as failure:  # no answer: connection refused, timeout
+        if write_trace is not None:
+            write_trace(trace.UPSTREAM_RESPONSE, _failure_entry(failure))
+        raise
     if resp.status < 400:
         return resp
     try:
         raw = await read_limited(resp)
     except BaseException as exc:
-        raise upstream_failure(exc, url) from None
+        failure = upstream_failure(exc, url)
+        if write_trace is not None and isinstance(failure, GatewayError):
+            write_trace(trace.UPSTREAM_RESPONSE, _failure_entry(failure, resp.status, resp.headers))
+        raise failure from None
     finally:
         resp.release()
-    raise upstream_error(provider.protocol, resp.status, resp.headers, raw)
+    error = upstream_error(provider.protocol, resp.status, resp.headers, raw)
+    if write_trace is not None:
+        write_trace(trace.UPSTREAM_RESPONSE, _failure_entry(error, resp.status, resp.headers, raw))
+    raise error
+
+
+def _failure_entry(error: GatewayError, status: int | None = None, headers: Any = None, body: bytes = b"") -> dict:
+    """The upstream-response trace entry of a failed attempt (the writer redacts it)."""
+    entry: dict[str, Any] = {"status": status, "error": error.kind, "message": error.message}
+    if headers is not None:
+        entry["headers"] = dict(headers)
+    if body:
+        entry["body"] = body.decode("utf-8", "replace")
+    return entry
 
 
 async def _read_all(resp: aiohttp.ClientResponse, url: str) -> bytes:

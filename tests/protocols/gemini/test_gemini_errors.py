@@ -111,7 +111,7 @@ def test_error_wrapped_in_an_array() -> None:
         (GatewayError(ErrorKind.AUTHENTICATION, "who"), 401, "UNAUTHENTICATED"),
         (GatewayError(ErrorKind.PERMISSION, "no"), 403, "PERMISSION_DENIED"),
         (GatewayError(ErrorKind.NOT_FOUND, "?"), 404, "NOT_FOUND"),
-        (GatewayError(ErrorKind.REQUEST_TOO_LARGE, "big"), 400, "INVALID_ARGUMENT"),
+        (GatewayError(ErrorKind.REQUEST_TOO_LARGE, "big"), 413, "INVALID_ARGUMENT"),
         (GatewayError(ErrorKind.RATE_LIMIT, "slow"), 429, "RESOURCE_EXHAUSTED"),
         (GatewayError(ErrorKind.QUOTA, "broke"), 429, "RESOURCE_EXHAUSTED"),
         (GatewayError(ErrorKind.OVERLOADED, "busy", status=529, upstream_type="overloaded_error"), 503, "UNAVAILABLE"),

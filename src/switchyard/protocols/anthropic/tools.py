@@ -92,7 +92,7 @@ def parse_tool_choice(raw: Any, req: Request) -> ToolChoice:
     if not isinstance(raw, dict):
         raise RequestError("field 'tool_choice' must be an object", param="tool_choice")
     kind = raw.get("type")
-    if kind not in CHOICE_FROM_WIRE:
+    if not isinstance(kind, str) or kind not in CHOICE_FROM_WIRE:
         raise RequestError("'tool_choice.type' must be auto, any, tool or none", param="tool_choice.type")
     disable = optional(raw, "disable_parallel_tool_use", bool, "tool_choice.")
     if disable is not None:

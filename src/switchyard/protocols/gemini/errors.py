@@ -44,7 +44,7 @@ KIND_STATUS: dict[str, tuple[int, str]] = {
     ErrorKind.AUTHENTICATION: (401, "UNAUTHENTICATED"),
     ErrorKind.PERMISSION: (403, "PERMISSION_DENIED"),
     ErrorKind.NOT_FOUND: (404, "NOT_FOUND"),
-    ErrorKind.REQUEST_TOO_LARGE: (400, "INVALID_ARGUMENT"),
+    ErrorKind.REQUEST_TOO_LARGE: (413, "INVALID_ARGUMENT"),  # HTTP 413 as for the other protocols
     ErrorKind.RATE_LIMIT: (429, "RESOURCE_EXHAUSTED"),
     ErrorKind.QUOTA: (429, "RESOURCE_EXHAUSTED"),
     ErrorKind.OVERLOADED: (503, "UNAVAILABLE"),

@@ -12,7 +12,7 @@ finish reason and usage were seen (some compatible servers omit ``[DONE]``), els
 Argument fragments for a call other than the latest one (interleaved parallel calls) cannot be
 expressed as core events: they end the stream with a clear error rather than being dropped.
 
-Encoder: a role chunk first, then one chunk per delta (tool calls numbered 0, 1, … in order of
+Encoder: a role chunk first (``{"role": "assistant"}``, no content field), then one chunk per delta (tool calls numbered 0, 1, … in order of
 first appearance), a final chunk with ``finish_reason``, the usage chunk only when the client
 asked ``stream_options.include_usage`` (MessageDelta usage, else MessageStart's), then ``data: [DONE]``. Reasoning is sent as
 ``delta.reasoning_content``. StreamError -> ``data: {"error": {...}}`` and nothing after.
@@ -198,7 +198,9 @@ class StreamEncoder:
             self._model = event.model or self._model
             self._created = event.created or 0
             self._usage = event.usage
-        return self._chunk({"role": "assistant", "content": ""})
+        # no content field until there is content: a tool-call-only answer must not start with an
+        # empty text (the AI SDK makes a text part of it)
+        return self._chunk({"role": "assistant"})
 
     def feed(self, event: Event) -> bytes:
         if self._ended:

@@ -52,7 +52,7 @@ def stop_reason(status: str | None, incomplete: Any, has_calls: bool, refused: b
         return StopReason.TOOL_USE if has_calls else StopReason.REFUSAL if refused else StopReason.END_TURN
     if status == "incomplete":
         reason = incomplete.get("reason") if isinstance(incomplete, dict) else None
-        return INCOMPLETE_STOP.get(reason or "", StopReason.MAX_TOKENS)
+        return INCOMPLETE_STOP.get(reason if isinstance(reason, str) else "", StopReason.MAX_TOKENS)
     if status in ("failed", "cancelled"):
         return StopReason.ERROR
     return None
