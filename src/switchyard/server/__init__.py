@@ -8,27 +8,15 @@ import os
 from typing import Any
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
 from ..config import Config, load_config
 from .app import App
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_apps: list[App] = []
-"""The app of this process (a worker builds its own), told when a graceful shutdown starts."""
 
 
 class WorkersNeedSharedState(ValueError):
     """``--workers`` > 1 without Redis: each worker would keep its own limits and cooldowns."""
-
-
-class DrainingServer(uvicorn.Server):
-    """uvicorn's server, telling the app when its shutdown starts (so it can drain)."""
-
-    async def shutdown(self, sockets: list | None = None) -> None:
-        for app in _apps:
-            app.begin_drain()
-        await super().shutdown(sockets)
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None, workers: int = 1) -> None:
@@ -36,7 +24,8 @@ def serve(config: Config, host: str | None = None, port: int | None = None, work
 
     SIGTERM (or Ctrl-C) drains: the listening socket closes at once, in-flight requests have
     ``server.drain_timeout`` seconds to finish and are then ended with their protocol's error
-    event (:meth:`App.begin_drain`); the usage log is flushed and the process exits.
+    event (the app hears the signal itself: :meth:`App.begin_drain`); the usage log is flushed
+    and the process exits.
 
     With ``workers`` > 1, a supervising parent runs that many worker processes on one socket (each
     its own event loop and :class:`App`, built from the same configuration), restarts a worker that
@@ -66,20 +55,15 @@ def serve(config: Config, host: str | None = None, port: int | None = None, work
         if workers > 1:
             if config.source:  # the workers load the same file (the environment they inherit says which)
                 os.environ["SWITCHYARD_CONFIG"] = os.path.abspath(config.source)
-            uv = uvicorn.Config("switchyard.server:worker_app", factory=True, workers=workers, **options)
-            Multiprocess(uv, target=DrainingServer(uv).run, sockets=[uv.bind_socket()]).run()
+            uvicorn.run("switchyard.server:worker_app", factory=True, workers=workers, **options)
         else:
-            app = App(config)
-            _apps.append(app)
-            DrainingServer(uvicorn.Config(app, **options)).run()
+            uvicorn.run(App(config), **options)
 
 
 def worker_app() -> App:
     """The app of one worker process (``serve(workers=N)``): the configuration is loaded again."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    app = App(load_config())
-    _apps.append(app)
-    return app
+    return App(load_config())
 
 
 __all__ = ["App", "WorkersNeedSharedState", "serve", "worker_app"]

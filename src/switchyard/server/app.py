@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -223,6 +226,7 @@ class App:
         self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing, self.pipeline.resolver.configured))
 
     async def startup(self) -> None:
+        self.drain_on_signals()
         for name in PROTOCOLS:  # import the codecs now, not on the first request
             try:
                 codec(name)
@@ -355,6 +359,22 @@ class App:
                 ctx.extra_headers = self.governance.rate_headers(ticket)
 
     # ------------------------------------------------------------------ shutdown
+
+    def drain_on_signals(self) -> None:
+        """Start draining when the server is told to stop (SIGTERM, SIGINT): a handler in front of
+        the server's own, which then closes the listening socket and waits for the requests."""
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals reach the main thread only (an app run in a thread is stopped directly)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(sig)
+
+            def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.begin_drain)
+                if callable(previous):
+                    previous(signum, frame)
+
+            signal.signal(sig, handler)
 
     def begin_drain(self) -> None:
         """Shutdown has begun (SIGTERM; the server stops accepting connections): the requests in
