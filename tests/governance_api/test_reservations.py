@@ -79,3 +79,18 @@ def test_a_client_that_goes_away_mid_stream_releases_its_reservation(admin, gw, 
         assert time.monotonic() < deadline, "the upstream stream was not cancelled"
         time.sleep(0.02)
     assert admin.settled(f"{KEYS}/{created['id']}")["spend"]["usd"] == 0  # no usage reached the gateway
+
+
+def test_a_continued_response_reserves_for_the_conversation_it_replays(admin, gw):
+    """``previous_response_id`` (and ``item_reference``) make the gateway send the stored
+    conversation upstream: the reservation bounds that prompt, not the small body the client sent."""
+    created = admin.create_key("continuer", budget={"usd": 0.05, "window": "1d"})
+    follow_up = {"model": "or/gov-priced", "input": "and then?", "max_output_tokens": 16, "store": False}
+    assert call(gw.url + "/v1/responses", "POST", follow_up, bearer(created["key"])).status == 200  # it fits
+    long_turn = {"model": "or/gov-priced", "input": "word " * 4000, "max_output_tokens": 16}  # ~20 KB stored
+    first = call(gw.url + "/v1/responses", "POST", long_turn, bearer(admin.create_key("writer")["key"]))
+    assert first.status == 200
+    continued = {**follow_up, "previous_response_id": first.json["id"]}
+    refused = call(gw.url + "/v1/responses", "POST", continued, bearer(created["key"]))
+    assert refused.status == 429 and refused.json["error"]["code"] == "budget_exceeded"
+    assert admin.settled(f"{KEYS}/{created['id']}")["reserved_usd"] == 0

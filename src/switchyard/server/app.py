@@ -348,7 +348,10 @@ class App:
             ctx.raw = await read_body(scope, receive, self.max_body)
         if route.name == "count_tokens" and principal.key is not None:  # not counted, but the model must be allowed
             self.governance.check_model(principal.key, ctx.model, self.pipeline.resolver.resolve(ctx.model))
-        if route.name == "generate" and principal.key is not None:
+        if route.name != "generate":
+            return
+        await self.pipeline.prepare(ctx)
+        if principal.key is not None:
             assert ctx.body is not None
             targets = self.pipeline.resolver.resolve(ctx.model)
             ticket = await self.governance.admit(

@@ -88,10 +88,16 @@ class Pipeline:
         ctx.target, ctx.attempts = outcome.target, outcome.attempts
         return outcome
 
+    async def prepare(self, ctx: Exchange) -> None:
+        """Before admission: complete what the request will send upstream (a Responses request's
+        ``item_reference`` items and ``previous_response_id`` lineage, from the store), so that
+        its size — the bound on its prompt that governance reserves for — is the real one."""
+        if ctx.protocol == "openai_responses" and self.responses is not None:
+            await self.responses.prepare(ctx)
+
     async def generate(self, ctx: Exchange) -> Reply:
+        """Answer a prepared request (:meth:`prepare`)."""
         stored = ctx.protocol == "openai_responses" and self.responses is not None
-        if stored:
-            await self.responses.prepare(ctx)  # type: ignore[union-attr]
 
         async def call(target: Target, lease: Lease):
             return await attempt(ctx, self.providers[target.provider], target, lease, self.transport)
