@@ -45,6 +45,8 @@ class UsageRecord:
     masked key id, never the key. ``cost``: USD, None when unknown. Times in milliseconds:
     ``ttfb_ms`` until the first byte went to the client, ``latency_ms`` until the last,
     ``overhead_ms`` the gateway's own share (total minus time waiting on upstreams).
+    ``usage_estimated``: the upstream reported no usage, the token counts are the gateway's
+    estimate (:mod:`switchyard.accounting.estimate`).
     """
 
     request_id: str
@@ -67,15 +69,17 @@ class UsageRecord:
     overhead_ms: float | None = None
     stream: bool = False
     error: str | None = None
+    usage_estimated: bool = False
 
     def set_usage(self, usage: Usage | None) -> UsageRecord:
-        """Copy the token buckets of ``usage`` (None leaves zeros); returns self."""
+        """Copy the token buckets of ``usage`` (None leaves zeros: no answer began); returns self."""
         if usage is not None:
             self.input_tokens = usage.input_tokens
             self.cache_read_tokens = usage.cache_read_tokens
             self.cache_write_tokens = usage.cache_write_tokens
             self.output_tokens = usage.output_tokens
             self.reasoning_tokens = usage.reasoning_tokens
+            self.usage_estimated = usage.estimated
         return self
 
 
@@ -110,9 +114,13 @@ MIGRATIONS = (
     CREATE INDEX requests_ts ON requests (ts);
     CREATE INDEX requests_request_id ON requests (request_id)
     """,
+    # the upstream reported no usage: the token counts are the gateway's estimate
+    """
+    ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
-_ROWS_PER_STATEMENT = 64  # 64 x 21 parameters, far below SQLite's limit of 32766
+_ROWS_PER_STATEMENT = 64  # 64 x 22 parameters, far below SQLite's limit of 32766
 _VALUES = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 
 

@@ -21,6 +21,9 @@ Building from another protocol:
 - ``top_k`` is dropped (OpenAI rejects it; add it back with a ``rename_field`` adapter for servers
   that take it). A thinking budget becomes ``reasoning_effort`` by :data:`BUDGET_EFFORT`.
 - Streaming always asks for usage (``stream_options.include_usage``).
+- The token limit goes in the field the upstream reads (``build_request``'s ``max_tokens_field``,
+  from the provider declaration): OpenAI-compatible servers such as llama.cpp's ignore
+  ``max_completion_tokens``.
 """
 
 from __future__ import annotations
@@ -325,8 +328,14 @@ def _parse_response_format(fmt: dict[str, Any]) -> dict[str, Any] | None:
 # ------------------------------------------------------------------------------------ building
 
 
-def build_request(req: Request) -> dict[str, Any]:
-    """A Chat Completions body for an upstream."""
+def build_request(req: Request, *, max_tokens_field: str | None = None) -> dict[str, Any]:
+    """A Chat Completions body for an upstream.
+
+    ``max_tokens_field`` names the field the token limit goes in, as the upstream declares it
+    (``max_tokens`` for most OpenAI-compatible servers, ``max_completion_tokens`` for OpenAI's own
+    API). Without it a Chat request keeps the field its client used, and a request of another
+    protocol is sent ``max_completion_tokens``.
+    """
     native = req.protocol == NAME
     if req.native_only and not native:
         raise TranslationError(req.native_only[0], NAME)
@@ -340,9 +349,10 @@ def build_request(req: Request) -> dict[str, Any]:
     if req.parallel_tool_calls is not None and (native or req.tools):
         body["parallel_tool_calls"] = req.parallel_tool_calls
     if req.max_tokens is not None:
-        body[
+        field = max_tokens_field or (
             req.extensions.get("_max_tokens_field", "max_completion_tokens") if native else "max_completion_tokens"
-        ] = req.max_tokens
+        )
+        body[field] = req.max_tokens
     if req.temperature is not None:
         body["temperature"] = req.temperature
     if req.top_p is not None:
