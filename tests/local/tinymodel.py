@@ -41,6 +41,18 @@ SENTENCE_TOKENS = 6
 MARKER = "⟳"
 """A character that, anywhere in the prompt, makes the model repeat its sentence until the limit."""
 
+PIECES = ["Hello", " from", " the", " tiny", " model", "."]
+"""The sentence's tokens as text; it starts again with " Hello"."""
+
+
+def answer(tokens: int) -> str:
+    """The text of the first ``tokens`` tokens of the (repeated) answer."""
+    out = [PIECES[0]]
+    for i in range(1, tokens):
+        out.append(" Hello" if i % len(PIECES) == 0 else PIECES[i % len(PIECES)])
+    return "".join(out)
+
+
 N_EMBD = 64
 N_HEAD = 4
 N_FF = 128
