@@ -24,12 +24,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "server"))  # gateway_harness
 
-from gateway_harness import Gateway, call, config_from_yaml  # noqa: E402
-from tinymodel import write_model  # noqa: E402
+from gateway_harness import Gateway, call, config_from_yaml
+from tinymodel import MODEL, write_model
 
 LLAMA_CPP = "llama-cpp-python[server]==0.3.36"
 N_CTX = 4096
-MODEL = "tiny"
 
 
 def require(module: str, what: str) -> None:
@@ -53,6 +52,7 @@ class LlamaServer:
     url: str
     log: Path
     proc: subprocess.Popen
+    n_ctx: int
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -79,8 +79,10 @@ def llama(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "--interrupt_requests", "False",  # its default cuts a running stream off when another request queues
     ]  # fmt: skip
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    server = LlamaServer(f"http://127.0.0.1:{port}", log, proc)
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
+    server = LlamaServer(f"http://127.0.0.1:{port}", log, proc, N_CTX)
     deadline = time.monotonic() + 60
     try:
         while True:

@@ -22,11 +22,10 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from conftest import MODEL
 from gateway_harness import Gateway, call
 from google import genai
 from google.genai import types as gtypes
-from tinymodel import MARKER, SENTENCE, SENTENCE_TOKENS
+from tinymodel import MARKER, MODEL, SENTENCE, SENTENCE_TOKENS
 from tinymodel import answer as expected_text
 
 KEY = "any-key"  # the gateway has no client keys configured
@@ -224,7 +223,7 @@ def test_a_client_that_goes_away_stops_the_generation(gateway, llama):
     waiter.start()
     waiter.join(120)
     waited = time.monotonic() - left
-    remaining = (4096 - 40) * per_token  # what the abandoned stream would still have taken
+    remaining = (llama.n_ctx - 40) * per_token  # what the abandoned stream would still have taken
     assert result["answer"]["choices"][0]["message"]["content"] == SENTENCE
     assert waited < max(1.0, remaining / 3), f"waited {waited:.1f}s; the rest of the stream takes ~{remaining:.1f}s"
     assert "Disconnected from client" in llama.output()[log_before:]

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+MODEL = "tiny"
+"""The name llama.cpp's server gives it (``--model_alias``)."""
 SENTENCE = "Hello from the tiny model."
 SENTENCE_TOKENS = 6
 MARKER = "⟳"
