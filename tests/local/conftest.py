@@ -28,7 +28,9 @@ from gateway_harness import Gateway, call, config_from_yaml
 from tinymodel import MODEL, write_model
 
 LLAMA_CPP = "llama-cpp-python[server]==0.3.36"
-N_CTX = 4096
+N_CTX = 32768
+"""Room for the coding CLIs' prompts (in this model's small vocabulary: Codex about 21,000 tokens, the
+Gemini CLI about 24,000, Claude Code about 10,000)."""
 
 
 def require(module: str, what: str) -> None:

@@ -9,7 +9,9 @@ same-protocol build gives back the same JSON.
 Building from another protocol:
 
 - ``Request.system`` becomes one leading ``system`` message; ``developer`` messages become
-  ``system`` (OpenAI-compatible servers such as vLLM do not all know ``developer``).
+  ``system`` (OpenAI-compatible servers such as vLLM do not all know ``developer``). A system
+  message's text parts are sent as one string, joined by a blank line (llama-cpp-python's server,
+  among others, refuses an array there).
 - Tool results become one ``role: tool`` message each, in order. Images in a tool result cannot
   ride in a tool message: they follow in one ``user`` message after the tool messages of that
   turn. An error result is prefixed ``Error: `` (Chat has no error flag). A result whose call is
@@ -417,7 +419,11 @@ def _build_messages(req: Request, native: bool) -> list[dict[str, Any]]:
             continue
         open_calls = set()
         role = msg.role if native or msg.role != "developer" else "system"
-        wire: dict[str, Any] = {"role": role, "content": _build_content(msg.content, msg.extensions, native, where)}
+        if not native and role == "system" and all(isinstance(p, TextPart) for p in msg.content):
+            content: Any = "\n\n".join(p.text for p in msg.content)  # servers may take only a string here
+        else:
+            content = _build_content(msg.content, msg.extensions, native, where)
+        wire: dict[str, Any] = {"role": role, "content": content}
         if native:
             wire.update({k: v for k, v in msg.extensions.items() if not k.startswith("_")})
         out.append(wire)
