@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,12 +49,13 @@ STOPS = {
 }
 
 
-def ask(gw: Gateway, protocol: str, prompt: str, limit: int, stream: bool) -> Answer:
-    """One request with a token limit, the way each SDK's users send it."""
+def ask(gw: Gateway, protocol: str, prompt: str, limit: int, stream: bool, tag: str) -> Answer:
+    """One request with a token limit, the way each SDK's users send it; the model name (which the
+    gateway's aliases catch) ends with ``tag``, so its usage row can be found (:func:`row_of`)."""
     if protocol == "anthropic":
         client = anthropic.Anthropic(base_url=gw.url, api_key=KEY, max_retries=0, timeout=60)
         kwargs: dict[str, Any] = {
-            "model": "claude-sonnet-4-5",
+            "model": f"claude-sonnet-4-5-{tag}",
             "max_tokens": limit,
             "messages": [{"role": "user", "content": prompt}],
         }
@@ -67,7 +69,7 @@ def ask(gw: Gateway, protocol: str, prompt: str, limit: int, stream: bool) -> An
     if protocol == "openai_chat":
         oai = openai.OpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=0, timeout=60)
         chat: dict[str, Any] = {
-            "model": "gpt-5",
+            "model": f"gpt-5-{tag}",
             "max_completion_tokens": limit,  # what the SDK documents; llama.cpp reads max_tokens
             "messages": [{"role": "user", "content": prompt}],
         }
@@ -86,7 +88,12 @@ def ask(gw: Gateway, protocol: str, prompt: str, limit: int, stream: bool) -> An
         )
     if protocol == "openai_responses":
         oai = openai.OpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=0, timeout=60)
-        resp_kwargs: dict[str, Any] = {"model": "gpt-5", "input": prompt, "max_output_tokens": limit, "store": False}
+        resp_kwargs: dict[str, Any] = {
+            "model": f"gpt-5-{tag}",
+            "input": prompt,
+            "max_output_tokens": limit,
+            "store": False,
+        }
         if stream:  # (the SDK's stream helper wants response.completed; a cut answer ends response.incomplete)
             ends = ("response.completed", "response.incomplete")
             resp = next(e.response for e in oai.responses.create(**resp_kwargs, stream=True) if e.type in ends)
@@ -105,9 +112,11 @@ def ask(gw: Gateway, protocol: str, prompt: str, limit: int, stream: bool) -> An
     )
     config = gtypes.GenerateContentConfig(max_output_tokens=limit)
     if stream:
-        chunks = list(client_g.models.generate_content_stream(model="gemini-3-pro", contents=prompt, config=config))
+        chunks = list(
+            client_g.models.generate_content_stream(model=f"gemini-3-pro-{tag}", contents=prompt, config=config)
+        )
     else:
-        chunks = [client_g.models.generate_content(model="gemini-3-pro", contents=prompt, config=config)]
+        chunks = [client_g.models.generate_content(model=f"gemini-3-pro-{tag}", contents=prompt, config=config)]
     text = "".join(c.text or "" for c in chunks)
     finish = next(c.candidates[0].finish_reason for c in reversed(chunks) if c.candidates[0].finish_reason)
     meta = chunks[-1].usage_metadata
@@ -126,24 +135,20 @@ def server_count(llama, prompt: str, limit: int) -> tuple[int, int]:
     return usage["prompt_tokens"], usage["completion_tokens"]
 
 
-def rows(gw: Gateway) -> list[dict[str, Any]]:
+def row_of(gw: Gateway, tag: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The usage row of the request whose model name ends with ``tag`` (rows are written in batches)."""
     path = gw.config.server.data_dir / "usage.db"
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(r) for r in conn.execute("SELECT * FROM requests ORDER BY id")]
-
-
-def next_row(gw: Gateway, before: int, timeout: float = 10.0) -> dict[str, Any]:
-    """The usage row written after ``before`` rows (the log is written in batches)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = rows(gw)
-        if len(got) > before:
-            return got[before]
+        if path.exists():
+            with sqlite3.connect(path) as conn:
+                conn.row_factory = sqlite3.Row
+                found = conn.execute("SELECT * FROM requests WHERE model_requested LIKE ?", (f"%-{tag}",)).fetchall()
+            if found:
+                assert len(found) == 1
+                return dict(found[0])
         time.sleep(0.05)
-    raise AssertionError("no usage row was written")
+    raise AssertionError(f"no usage row for the request tagged {tag}")
 
 
 CASES = [
@@ -160,9 +165,9 @@ CASES = [
 def test_limit_stop_reason_and_usage(gateway, llama, protocol, stream, prompt, limit, generated, cut):
     own_input, own_output = server_count(llama, prompt, limit)
     assert own_output == generated
-    before = len(rows(gateway))
-    answer = ask(gateway, protocol, prompt, limit, stream)
-    row = next_row(gateway, before)
+    tag = uuid.uuid4().hex[:12]
+    answer = ask(gateway, protocol, prompt, limit, stream, tag)
+    row = row_of(gateway, tag)
 
     assert answer.text == expected_text(own_output)
     assert answer.stop == STOPS[protocol][0 if cut else 1]
@@ -184,7 +189,7 @@ def test_limit_stop_reason_and_usage(gateway, llama, protocol, stream, prompt, l
 def test_long_answers_are_cut_by_the_limit_not_the_context(gateway, llama):
     """The issue's case: a limit of 40 once generated until the context was full (8,162 tokens)."""
     started = time.monotonic()
-    answer = ask(gateway, "anthropic", f"{MARKER} talk", 40, stream=True)
+    answer = ask(gateway, "anthropic", f"{MARKER} talk", 40, stream=True, tag=uuid.uuid4().hex[:12])
     assert answer.output_tokens == 40 and answer.stop == "max_tokens"
     assert answer.text.count("tiny model.") == 40 // SENTENCE_TOKENS
     assert time.monotonic() - started < 30
@@ -201,11 +206,11 @@ def test_a_client_that_goes_away_stops_the_generation(gateway, llama):
     per_token = (time.monotonic() - timed) / 1000
 
     client = anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0, timeout=60)
-    before = len(rows(gateway))
+    tag = uuid.uuid4().hex[:12]
     log_before = len(llama.output())
     seen = 0
     ask_long = {
-        "model": "claude-opus-4-1",
+        "model": f"claude-opus-4-1-{tag}",
         "max_tokens": long,
         "messages": [{"role": "user", "content": f"{MARKER} go"}],
     }
@@ -223,6 +228,6 @@ def test_a_client_that_goes_away_stops_the_generation(gateway, llama):
     assert answer["choices"][0]["message"]["content"] == SENTENCE
     assert waited < remaining / 4, f"waited {waited:.2f}s; the rest of the abandoned stream takes ~{remaining:.1f}s"
     assert "Disconnected from client" in llama.output()[log_before:]
-    row = next_row(gateway, before)
+    row = row_of(gateway, tag)
     assert row["error"] == "client_gone" and row["usage_estimated"] == 1
     assert seen <= row["output_tokens"] < long / 2

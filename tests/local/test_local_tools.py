@@ -1,5 +1,7 @@
 """The real coding CLIs — Claude Code, Codex and the Gemini CLI — complete a turn through Switchyard
 against the llama.cpp server and its tiny model (which answers every prompt with its sentence).
+This file runs after ``test_local_sdks.py`` (file order), so the CLIs' long prompts and background
+calls cannot delay the timed SDK tests.
 
 They run with the workplace's runner, ``../shared/tools/run_clis.sh`` beside the repository (or
 ``$SWITCHYARD_RUN_CLIS``), which installs the pinned CLIs with npm on first use and runs each once,
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,12 @@ def test_cli_completes_a_turn(gateway, tmp_path, cli):
     )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr[-2000:]}"
     assert f"PASS {cli}" in done.stdout
+    idle(gateway)
+
+
+def idle(gateway, timeout: float = 120.0) -> None:
+    """Wait until requests a CLI left behind (its background calls) have ended."""
+    pool = gateway.app.pipeline.pools["llama"]
+    deadline = time.monotonic() + timeout
+    while any(key.in_flight for key in pool.keys) and time.monotonic() < deadline:
+        time.sleep(0.2)
