@@ -225,6 +225,7 @@ def test_a_client_that_goes_away_stops_the_generation(gateway, llama):
     answer = call(llama.url + "/v1/chat/completions", "POST", body, timeout=120).json
     waited = time.monotonic() - left
     remaining = (long - seen) * per_token  # what the abandoned stream would still have taken
+    print(f"left after {seen} deltas; next answer after {waited:.3f}s; the rest would have taken ~{remaining:.1f}s")
     assert answer["choices"][0]["message"]["content"] == SENTENCE
     assert waited < remaining / 4, f"waited {waited:.2f}s; the rest of the abandoned stream takes ~{remaining:.1f}s"
     assert "Disconnected from client" in llama.output()[log_before:]
