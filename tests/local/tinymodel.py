@@ -1,6 +1,6 @@
 """A tiny llama model, written with the ``gguf`` package, whose answer is known in advance.
 
-Nothing is downloaded: the test suite makes this model itself (:func:`write_model`, about 550 KB)
+Nothing is downloaded: the test suite makes this model itself (:func:`write_model`, about 590 KB)
 and serves it with llama.cpp's server. It is a real 2-layer llama graph (embedding 64, 4 heads,
 FFN 128, f32) with a SentencePiece-style vocabulary (``<unk> <s> </s>``, ChatML's
 ``<|im_start|> <|im_end|>``, the 256 byte tokens, printable pieces) and a ChatML chat template.
