@@ -188,3 +188,52 @@ governance: {dsn: "mysql://h/db"}
     ]:
         with pytest.raises(ConfigError, match=message):
             load_config(write(tmp_path, text))
+
+
+def test_local_servers_get_max_tokens_and_no_reasoning_effort_by_default(tmp_path):
+    path = write(
+        tmp_path,
+        """
+providers:
+  openai: {type: openai}
+  azure: {type: openai, base_url: "https://acme.openai.azure.com/openai/v1"}
+  llama: {type: openai, base_url: "http://127.0.0.1:8080/v1"}
+  declared:
+    type: openai
+    base_url: "http://127.0.0.1:8080/v1"
+    max_tokens_field: max_completion_tokens
+    unsupported_params: [reasoning, top_k, extensions.seed]
+  none: {type: openai, base_url: "http://127.0.0.1:8080/v1", unsupported_params: []}
+  claude: {type: anthropic}
+  responses: {type: openai-responses, base_url: "http://127.0.0.1:8080/v1"}
+""",
+    )
+    p = load_config(path, env={}).providers
+    assert p["openai"].token_limit_field == p["azure"].token_limit_field == "max_completion_tokens"
+    assert p["openai"].dropped_params == p["azure"].dropped_params == []
+    assert (p["llama"].token_limit_field, p["llama"].dropped_params) == ("max_tokens", ["reasoning"])
+    assert p["declared"].token_limit_field == "max_completion_tokens"
+    assert p["declared"].dropped_params == ["reasoning", "top_k", "extensions.seed"]
+    assert p["none"].dropped_params == [] and p["none"].unsupported_params == []
+    assert p["claude"].token_limit_field is None and p["claude"].dropped_params == []
+    assert p["responses"].token_limit_field is None and p["responses"].dropped_params == []
+
+
+def test_local_server_keys_are_checked(tmp_path):
+    path = write(
+        tmp_path,
+        """
+providers:
+  a: {type: openai, base_url: "http://127.0.0.1:1/v1", max_tokens_field: max_output_tokens}
+  b: {type: anthropic, max_tokens_field: max_tokens}
+  c: {type: openai, base_url: "http://127.0.0.1:1/v1", unsupported_params: [reasoning, "a..b"]}
+  d: {type: openai, base_url: "http://127.0.0.1:1/v1", unsupported_params: {reasoning: true}}
+""",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    text = "\n".join(err.value.problems)
+    assert "providers.a.max_tokens_field: must be one of max_tokens, max_completion_tokens" in text
+    assert "providers.b.max_tokens_field: only a type: openai provider" in text
+    assert "providers.c.unsupported_params" in text
+    assert "providers.d.unsupported_params: must be a list" in text

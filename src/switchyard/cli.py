@@ -135,6 +135,10 @@ def summary(config: Config) -> str:
         ]
         if provider.base_url:
             parts.append(f"url={_public_url(provider.base_url)}")
+        if provider.token_limit_field:
+            parts.append(f"max_tokens_field={provider.token_limit_field}")
+        if provider.type != "mock" and provider.dropped_params:
+            parts.append(f"unsupported_params={','.join(provider.dropped_params)}")
         lines.append(f"  {name:<{width}}  " + "  ".join(parts))
     lines += ["", "model aliases:" if config.models else "model aliases: none"]
     for alias, targets in config.models.items():

@@ -18,11 +18,13 @@ from typing import Any
 import yaml
 
 from .accounting.pricing import default_pricing
-from .adapters import AdapterChain, AdapterError
+from .adapters import ADAPTERS, AdapterChain, AdapterError
 from .core.errors import GatewayError
 from .fieldcache import RuleError, builtin_rules, merge_rules
 from .governance.model import KEY_FIELDS, parse_fields
-from .providers import PROVIDER_TYPES
+from .providers import MAX_TOKENS_FIELDS, PROVIDER_TYPES
+from .providers import max_tokens_field as default_max_tokens_field
+from .providers import unsupported_params as default_unsupported_params
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -68,10 +70,30 @@ class ProviderConfig:
     """Requests one key may have in flight at once (None: no limit); more wait within the deadline."""
     adapters: list[Any] | None = None
     """The provider's adapter chain (None: its protocol's default chain)."""
+    max_tokens_field: str | None = None
+    """Chat Completions providers: the field the token limit is sent in (None: by who serves it,
+    :func:`switchyard.providers.max_tokens_field`)."""
+    unsupported_params: list[str] | None = None
+    """Request fields the provider does not take, left out of the requests the gateway builds
+    (None: by who serves it, :func:`switchyard.providers.unsupported_params`)."""
 
     @property
     def protocol(self) -> str:
         return PROVIDER_TYPES[self.type].protocol
+
+    @property
+    def token_limit_field(self) -> str | None:
+        """The Chat Completions field for ``max_tokens``, declared or by default (None: not Chat)."""
+        if self.protocol != "openai_chat":
+            return None
+        return self.max_tokens_field or default_max_tokens_field(self.type, self.base_url)
+
+    @property
+    def dropped_params(self) -> list[str]:
+        """``unsupported_params``, declared or by default."""
+        if self.unsupported_params is not None:
+            return list(self.unsupported_params)
+        return list(default_unsupported_params(self.type, self.base_url))
 
 
 @dataclass(slots=True)
@@ -415,7 +437,10 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
     if not isinstance(raw, dict):
         ck.problem(path, f"must be a mapping of provider names, got {_type(raw)}")
         return {}
-    known = ("type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters")
+    known = (
+        "type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters",
+        "max_tokens_field", "unsupported_params",
+    )  # fmt: skip
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
         ppath = (*path, name)
@@ -454,8 +479,45 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             routing=_routing(ck, praw.get("routing"), (*ppath, "routing"), routing),
             max_concurrency=max_concurrency,
             adapters=_adapters(ck, praw.get("adapters"), (*ppath, "adapters"), PROVIDER_TYPES[ptype].protocol),
+            max_tokens_field=_max_tokens_field(ck, praw, ppath, ptype),
+            unsupported_params=_unsupported(ck, praw, ppath, ptype),
         )
     return out
+
+
+def _max_tokens_field(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str) -> str | None:
+    value = ck.typed(raw, "max_tokens_field", path, str, None)
+    if value is None:
+        return None
+    if PROVIDER_TYPES[ptype].protocol != "openai_chat":
+        ck.problem((*path, "max_tokens_field"), "only a type: openai provider (Chat Completions) takes it")
+        return None
+    if value not in MAX_TOKENS_FIELDS:
+        ck.problem((*path, "max_tokens_field"), f"must be one of {', '.join(MAX_TOKENS_FIELDS)}")
+        return None
+    return value
+
+
+def _unsupported(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str) -> list[str] | None:
+    if raw.get("unsupported_params") is None:
+        return None
+    where = (*path, "unsupported_params")
+    if ptype == "mock":
+        ck.problem(where, "the mock provider takes every parameter")
+        return None
+    names = raw["unsupported_params"]
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        ck.problem(where, "must be a list of parameter names (like reasoning, top_k, extensions.seed)")
+        return None
+    if names:
+        try:
+            ADAPTERS["drop_params"].params({"params": names})
+        except AdapterError as exc:
+            ck.problem(where, str(exc))
+            return None
+    return list(names)
 
 
 def _models(ck: _Checker, raw: Any, providers: dict[str, ProviderConfig]) -> dict[str, list[str]]:

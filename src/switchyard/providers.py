@@ -3,12 +3,19 @@
 A provider type names its native wire protocol (a codec in ``switchyard.protocols``, or ``mock``),
 its default base URL, how it authenticates, and static headers. An OpenAI-compatible server
 (vLLM, Ollama, llama.cpp, OpenRouter, Groq, DeepSeek, ...) is ``type: openai`` with a ``base_url``.
+
+What a ``type: openai`` provider understands depends on who serves it, and the declaration says so
+(:func:`max_tokens_field`, :func:`unsupported_params`; both overridable per provider in the config):
+OpenAI's own API (``api.openai.com``, Azure OpenAI) takes ``max_completion_tokens`` and
+``reasoning_effort``; other OpenAI-compatible servers read ``max_tokens`` (llama.cpp, vLLM,
+Ollama, OpenRouter, ...) and may not know ``reasoning_effort``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +40,36 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
     "gemini": ProviderType("gemini", "gemini", "https://generativelanguage.googleapis.com", "x-goog-api-key"),
     "mock": ProviderType("mock", "mock", "", "none"),
 }
+
+
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
+"""The Chat Completions fields a limit on generated tokens can be sent in."""
+OPENAI_OWN_UNSUPPORTED: tuple[str, ...] = ()
+COMPATIBLE_UNSUPPORTED: tuple[str, ...] = ("reasoning",)
+"""What a translated request leaves out for an OpenAI-compatible server that is not OpenAI's own API:
+``reasoning`` (sent as ``reasoning_effort``, e.g. ``high`` from Claude Code's thinking budget)."""
+
+
+def is_openai_api(base_url: str) -> bool:
+    """Whether ``base_url`` is OpenAI's own API (``api.openai.com``, or Azure OpenAI)."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host == "api.openai.com" or host.endswith(".openai.azure.com")
+
+
+def max_tokens_field(ptype: str, base_url: str) -> str | None:
+    """The Chat Completions field a provider reads the token limit from (None: not a Chat provider):
+    ``max_completion_tokens`` for OpenAI's own API, ``max_tokens`` for other compatible servers
+    (llama.cpp's server and others ignore ``max_completion_tokens``: the limit would be lost)."""
+    if PROVIDER_TYPES[ptype].protocol != "openai_chat":
+        return None
+    return "max_completion_tokens" if is_openai_api(base_url) else "max_tokens"
+
+
+def unsupported_params(ptype: str, base_url: str) -> tuple[str, ...]:
+    """Request fields (``drop_params`` names) a provider does not take by default."""
+    if ptype == "openai" and not is_openai_api(base_url):
+        return COMPATIBLE_UNSUPPORTED
+    return OPENAI_OWN_UNSUPPORTED
 
 
 def endpoint_path(protocol: str, model: str, stream: bool) -> str:

@@ -149,3 +149,18 @@ def test_a_missing_config_file_is_reported(tmp_path, args):
     out = run_cli(*args, cwd=tmp_path)
     assert out.returncode == 1
     assert "missing.yaml" in out.stderr and "cannot read" in out.stderr
+
+
+def test_check_shows_what_a_local_server_is_sent(tmp_path):
+    from switchyard.cli import summary
+    from switchyard.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        'providers:\n  llama: {type: openai, base_url: "http://127.0.0.1:8080/v1"}\n  openai: {type: openai}\n'
+    )
+    text = summary(load_config(path, env={}))
+    llama = next(line for line in text.splitlines() if line.strip().startswith("llama"))
+    openai = next(line for line in text.splitlines() if line.strip().startswith("openai"))
+    assert "max_tokens_field=max_tokens" in llama and "unsupported_params=reasoning" in llama
+    assert "max_tokens_field=max_completion_tokens" in openai and "unsupported_params" not in openai

@@ -20,6 +20,7 @@ from pg_support import fetch_sync
 from switchyard.core.model import Usage
 from switchyard.observability import usage_log
 from switchyard.observability.usage_log import UsageLog, UsageRecord, format_table, parse_since, query_usage
+from switchyard.store._sqlite import migrate
 
 
 def rec(rid: str, **kw) -> UsageRecord:
@@ -320,3 +321,22 @@ def test_parse_since():
     assert parse_since("1748736000") == 1748736000.0
     with pytest.raises(ValueError, match="--since"):
         parse_since("yesterday")
+
+
+def test_usage_estimated_is_copied_and_migrated(tmp_path):
+    """A log written before the usage_estimated column gets it (0 for its old rows)."""
+    r = rec("x").set_usage(Usage(input_tokens=3, output_tokens=9, estimated=True))
+    assert r.usage_estimated is True
+    conn = sqlite3.connect(tmp_path / "usage.db", isolation_level=None)
+    migrate(conn, usage_log.MIGRATIONS[:1], "usage.db")
+    conn.execute("INSERT INTO requests (request_id, ts, status) VALUES ('old', 1.0, 200)")
+    conn.close()
+
+    async def write() -> None:
+        async with UsageLog(tmp_path) as log:
+            log.record(r)
+
+    asyncio.run(write())
+    with sqlite3.connect(tmp_path / "usage.db") as conn:
+        got = dict(conn.execute("SELECT request_id, usage_estimated FROM requests").fetchall())
+    assert got == {"old": 0, "x": 1}

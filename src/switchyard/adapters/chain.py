@@ -11,6 +11,9 @@ Specs (per provider in config, else :data:`DEFAULT_CHAINS` of the provider proto
 names or mappings ``{"name": ..., <params>}``; ``enabled: false`` leaves a stage out. A chain
 without a ``field_cache`` stage gets one at the end (turn it off with
 ``{"name": "field_cache", "enabled": false}``); it does nothing when the chain has no cache.
+``unsupported`` (the provider's ``unsupported_params``) adds a last stage, ``unsupported_params``:
+the ``drop_params`` adapter with those names, after everything else, so nothing a stage or the
+field cache put in goes to an upstream that does not take it.
 
 Trace: ``trace(stage, before, after)`` with the neutral JSON (:func:`~switchyard.fieldcache.to_json`)
 of the object before and after each stage, for every stage of a request or response; for stream
@@ -32,6 +35,7 @@ from .base import ADAPTERS, Adapter, AdapterError, EventTransform, Params
 Trace = Callable[[str, Any, Any], None]
 T = TypeVar("T", Request, Response)
 FIELD_CACHE = "field_cache"
+UNSUPPORTED = "unsupported_params"
 
 DEFAULT_CHAINS: dict[str, list[Any]] = {
     "openai_chat": [FIELD_CACHE],
@@ -62,10 +66,16 @@ class AdapterChain:
 
     @classmethod
     def from_config(
-        cls, specs: Sequence[Any] | None, *, protocol: str, field_cache: FieldCache | None = None
+        cls,
+        specs: Sequence[Any] | None,
+        *,
+        protocol: str,
+        field_cache: FieldCache | None = None,
+        unsupported: Sequence[str] = (),
     ) -> AdapterChain:
-        """Build a chain from specs (None: the protocol's default). Raises AdapterError naming
-        the stage and what is wrong."""
+        """Build a chain from specs (None: the protocol's default), with a last ``drop_params``
+        stage for the ``unsupported`` parameters. Raises AdapterError naming the stage and what is
+        wrong."""
         if specs is None:
             specs = DEFAULT_CHAINS.get(protocol, [FIELD_CACHE])
         if isinstance(specs, str | bytes) or not isinstance(specs, Sequence):
@@ -106,6 +116,12 @@ class AdapterChain:
             stages.append(Stage(label, adapter, checked))
         if not has_cache:
             stages.append(Stage(FIELD_CACHE, None))
+        if unsupported:
+            drop = ADAPTERS["drop_params"]
+            try:
+                stages.append(Stage(UNSUPPORTED, drop, drop.params({"params": list(unsupported)})))
+            except AdapterError as exc:
+                raise AdapterError(f"{UNSUPPORTED}: {exc}") from None
         return cls(stages, protocol=protocol, field_cache=field_cache)
 
     @property
@@ -114,9 +130,12 @@ class AdapterChain:
 
     @property
     def rewrites(self) -> bool:
-        """Whether a stage other than the field cache may change requests: the same-protocol fast
-        path (body forwarded as it is) is only correct when this is False."""
-        return any(s.adapter is not None and s.adapter.request is not None for s in self.stages)
+        """Whether a stage other than the field cache (and the provider's ``unsupported_params``,
+        which apply to built requests) may change requests: the same-protocol fast path (body
+        forwarded as it is) is only correct when this is False."""
+        return any(
+            s.adapter is not None and s.adapter.request is not None and s.label != UNSUPPORTED for s in self.stages
+        )
 
     def _cache_on(self, scope: Scope | None) -> bool:
         return self.field_cache is not None and scope is not None and self.field_cache.applies(self.protocol)

@@ -217,6 +217,9 @@ class Usage:
     from / written to a cache. ``output_tokens``: all generated tokens *including* reasoning.
     ``reasoning_tokens``: the part of ``output_tokens`` spent on reasoning (a subset, not added).
     Prompt total = input + cache_read + cache_write; grand total = prompt total + output.
+
+    ``estimated``: the upstream reported no usage and the gateway counted it itself
+    (:mod:`switchyard.accounting.estimate`); a usage the upstream did not report is never 0.
     """
 
     input_tokens: int = 0
@@ -224,6 +227,7 @@ class Usage:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    estimated: bool = False
     extensions: dict[str, Any] = field(default_factory=_ext)
 
     @property

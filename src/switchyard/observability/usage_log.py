@@ -51,6 +51,8 @@ class UsageRecord:
     key the caller presented (None without one). ``cost``: USD, None when unknown. Times in milliseconds:
     ``ttfb_ms`` until the first byte went to the client, ``latency_ms`` until the last,
     ``overhead_ms`` the gateway's own share (total minus time waiting on upstreams).
+    ``usage_estimated``: the upstream reported no usage, the token counts are the gateway's
+    estimate (:mod:`switchyard.accounting.estimate`).
     """
 
     request_id: str
@@ -76,15 +78,17 @@ class UsageRecord:
     client_key_id: str | None = None
     client_key_name: str | None = None
     team: str | None = None
+    usage_estimated: bool = False
 
     def set_usage(self, usage: Usage | None) -> UsageRecord:
-        """Copy the token buckets of ``usage`` (None leaves zeros); returns self."""
+        """Copy the token buckets of ``usage`` (None leaves zeros: no answer began); returns self."""
         if usage is not None:
             self.input_tokens = usage.input_tokens
             self.cache_read_tokens = usage.cache_read_tokens
             self.cache_write_tokens = usage.cache_write_tokens
             self.output_tokens = usage.output_tokens
             self.reasoning_tokens = usage.reasoning_tokens
+            self.usage_estimated = usage.estimated
         return self
 
 
@@ -125,9 +129,13 @@ MIGRATIONS = (
     ALTER TABLE requests ADD COLUMN team TEXT;
     CREATE INDEX requests_client_key ON requests (client_key_id, ts)
     """,
+    # the upstream reported no usage: the token counts are the gateway's estimate
+    """
+    ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0
+    """,
 )
 
-_ROWS_PER_STATEMENT = 64  # 64 x 24 parameters, far below SQLite's limit of 32766
+_ROWS_PER_STATEMENT = 64  # 64 x 25 parameters, far below SQLite's limit of 32766
 _VALUES = "(" + ", ".join("?" * len(COLUMNS)) + ")"
 
 

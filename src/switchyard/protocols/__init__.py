@@ -2,7 +2,8 @@
 
 - ``NAME``: the protocol's name (also the ``signature_source`` of state it produces)
 - ``parse_request(body: dict) -> Request``          client wire JSON -> core (raises RequestError)
-- ``build_request(req: Request) -> dict``           core -> upstream wire JSON (raises TranslationError)
+- ``build_request(req: Request, **options) -> dict``   core -> upstream wire JSON (raises TranslationError);
+  options are what the upstream declares (Chat: ``max_tokens_field``)
 - ``parse_response(body: dict) -> Response``        upstream wire JSON -> core
 - ``format_response(resp: Response, req: Request) -> dict``   core -> client wire JSON
 - ``response_usage(body: dict) -> Usage | None``    a response body's usage alone (relayed answers)

@@ -4,18 +4,21 @@
 first content event, then only the frames that are not the codec's ``content_only`` ones: what
 it reports — usage, stop reason, errors and the end — is what a full decode reports, for a
 fraction of the work. If the stream's last frame was skipped, it is decoded at the end
-(Gemini's cumulative usage on a cut stream).
+(Gemini's cumulative usage on a cut stream). ``content_frames`` counts the frames that carried
+content (skipped or decoded): what a usage estimate has to go on when the upstream reports none.
 """
 
 from __future__ import annotations
 
-from ..core.events import Event, is_content
+from ..core.events import Event, ReasoningDelta, TextDelta, ToolArgsDelta, is_content
 from ..core.sse import SSEFrame
 from . import codec
 
+_DELTAS = (TextDelta, ToolArgsDelta, ReasoningDelta)
+
 
 class StreamWatcher:
-    __slots__ = ("_content_only", "_decoder", "_skipped", "_started")
+    __slots__ = ("_content_only", "_decoder", "_skipped", "_started", "content_frames")
 
     def __init__(self, protocol: str) -> None:
         mod = codec(protocol)
@@ -23,13 +26,17 @@ class StreamWatcher:
         self._content_only = mod.content_only
         self._started = False
         self._skipped: SSEFrame | None = None
+        self.content_frames = 0
 
     def feed(self, frame: SSEFrame) -> list[Event]:
         if self._started and self._content_only(frame):
             self._skipped = frame
+            self.content_frames += 1
             return []
         self._skipped = None  # only a skipped *last* frame is decoded at the end
         events = self._decoder.feed(frame)
+        if any(isinstance(e, _DELTAS) for e in events):
+            self.content_frames += 1
         self._started = self._started or any(is_content(e) for e in events)
         return events
 

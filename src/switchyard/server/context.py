@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from ..accounting import estimate
 from ..core.errors import GatewayError, RequestError
 from ..core.model import Request, Usage
 from ..governance import ClientKey, Ticket
@@ -89,6 +90,9 @@ class Exchange:
     """USD the request cost (set when its usage is recorded; None: unknown)."""
     extra_headers: Headers = field(default_factory=list)
     """More response headers (the client key's rate-limit headers)."""
+    estimate: Callable[[], Usage] | None = None
+    """Once an answer started: the gateway's own estimate of its usage so far, for when the
+    upstream reports none (:mod:`switchyard.accounting.estimate`)."""
     _request: Request | None = None
 
     def request(self) -> Request:
@@ -111,18 +115,38 @@ class Exchange:
         return replace(self.request(), model=model)
 
     def final_usage(self) -> Usage | None:
-        """The answer's usage. A relayed body is parsed for it here, off the response path."""
+        """The answer's usage: the upstream's, else (an answer that reported none, a stream cut
+        short) the gateway's estimate, marked ``estimated``; None when no answer began. A relayed
+        body is parsed for it here, off the response path."""
         if self.usage is None and self.relayed is not None:
             try:
-                self.usage = codec(self.protocol).response_usage(orjson.loads(self.relayed))
+                body = orjson.loads(self.relayed)
+                mod = codec(self.protocol)
+                self.usage = mod.response_usage(body)
+                if self.usage is None:
+                    self.usage = estimate.response_usage(self.estimated_input(), mod.parse_response(body))
             except Exception:  # an odd upstream body: no usage, not an error
                 return None
+        if self.usage is None and self.estimate is not None:
+            self.usage = self.estimate()
         return self.usage
 
     def tokens(self) -> int:
         """Every token the request used (prompt buckets and output), 0 when unknown."""
         u = self.final_usage()
         return 0 if u is None else u.input_tokens + u.cache_read_tokens + u.cache_write_tokens + u.output_tokens
+
+    def core_or_none(self) -> Request | None:
+        """The client's core request, or None when it does not parse (a fast-path body)."""
+        try:
+            return self.request()
+        except Exception:
+            return None
+
+    def estimated_input(self) -> int:
+        """The estimated input tokens of this request (its body's size when it does not parse)."""
+        req = self.core_or_none()
+        return estimate.request_tokens(req) if req is not None else estimate.text_tokens(len(self.raw))
 
     def overhead_ms(self) -> float:
         """Gateway time so far that was not spent waiting on an upstream."""

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import orjson
 
+from ..accounting import estimate
 from ..config import Config
 from ..core.errors import GatewayError
 from ..keys import Lease, classify
@@ -113,6 +114,8 @@ class Pipeline:
             return Reply(body=answer.body, content_type=answer.content_type.encode("latin-1"))
         if isinstance(answer, Translated):
             resp = answer.response
+            if resp.usage is None:  # the upstream reported none: unknown, so estimated (never 0)
+                resp.usage = estimate.response_usage(ctx.estimated_input(), resp)
             ctx.usage, ctx.stop_reason = resp.usage, resp.stop_reason
             if ctx.response_id:
                 resp.id = ctx.response_id

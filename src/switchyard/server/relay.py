@@ -9,6 +9,11 @@ Both turn a failure after the stream started into the client protocol's in-band 
 (a core StreamError fed to the client encoder) and then end the stream. Both call ``done``
 exactly once, with the error that ended the stream (None when it ended normally or the client
 went away), so the caller can release the key.
+
+Both set ``ctx.estimate``: the usage the gateway counts itself, for a stream whose upstream
+reports none (or that was cut short). A translated stream that ends without any usage gets a
+MessageDelta with that estimate before its end, so the client sees it (never a made-up 0); a
+relayed stream goes to the client as it is, and only the usage log has the estimate.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+from ..accounting import estimate
 from ..core.errors import ErrorKind, GatewayError
-from ..core.events import Event, MessageDelta, MessageStart, StreamError
-from ..core.model import Request
+from ..core.events import Event, MessageDelta, MessageStart, MessageStop, StreamError
+from ..core.model import Request, Usage
 from ..observability import trace
 from ..observability.redact import SecretMask
 from ..protocols import codec
@@ -84,10 +90,35 @@ def client_encoder(ctx: Exchange) -> object:
     return codec(ctx.protocol).StreamEncoder(req)
 
 
+def _estimator(ctx: Exchange, output: estimate.OutputCount | None, frames: Any = None) -> Callable[[], Usage]:
+    def usage() -> Usage:
+        if output is not None:
+            tokens, reasoning = output.tokens()
+        else:
+            tokens, reasoning = getattr(frames, "content_frames", 0), 0
+        return estimate.estimated(ctx.estimated_input(), tokens, reasoning)
+
+    return usage
+
+
+def _with_estimate(ctx: Exchange, events: list[Event]) -> list[Event]:
+    """``events``, with a MessageDelta carrying the estimate before a MessageStop when the stream
+    brought no usage (observe() has not seen this batch yet)."""
+    for i, event in enumerate(events):
+        if isinstance(event, MessageStop):
+            if ctx.usage is not None or ctx.estimate is None:
+                return events
+            if any(isinstance(e, MessageStart | MessageDelta) and e.usage is not None for e in events[:i]):
+                return events
+            return [*events[:i], MessageDelta(usage=ctx.estimate()), *events[i:]]
+    return events
+
+
 async def relay_fast(
     ctx: Exchange, stream: UpstreamStream, done: Done, mask: SecretMask | None = None, persist: Persist | None = None
 ) -> AsyncGenerator[bytes, None]:
     error: GatewayError | None = None
+    ctx.estimate = _estimator(ctx, None, stream.decoder)
     capture = TerminalCapture() if ctx.store_response or persist is not None else None
 
     async def settle(final: bool = False) -> None:
@@ -193,6 +224,8 @@ async def relay_translated(
                     yield out
         else:
             chain = ctx.chain_stream
+            output = estimate.OutputCount()
+            ctx.estimate = _estimator(ctx, output)
             async for chunk, events in source.chunks():
                 if chunk and ctx.trace is not None:
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
@@ -201,6 +234,8 @@ async def relay_translated(
                 if seal is not None and events:
                     events = [out for event in events for out in seal(event)]
                 if events:
+                    output.feed(events)
+                    events = _with_estimate(ctx, events)
                     observe(ctx, events)
                     out = b"".join([encoder.feed(event) for event in _stamp(ctx, events, mask)])
                     if out:

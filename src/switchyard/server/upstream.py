@@ -58,7 +58,10 @@ HOSTED_TOOLS = "_hosted_tools"  # Request.extensions key where the Responses cod
 class Provider:
     """A configured provider, ready for requests: static headers, URL base, key pool."""
 
-    __slots__ = ("auth", "base_url", "chain", "config", "envelopes", "headers", "name", "pool", "protocol", "timeouts")
+    __slots__ = (
+        "auth", "base_url", "build_options", "chain", "config", "envelopes", "fast", "headers", "name", "pool",
+        "protocol", "timeouts", "token_field",
+    )  # fmt: skip
 
     def __init__(self, config: ProviderConfig) -> None:
         ptype = PROVIDER_TYPES[config.type]
@@ -70,11 +73,22 @@ class Provider:
         self.headers = {"content-type": "application/json", **ptype.headers, **config.headers}
         self.timeouts = config.routing.timeouts
         self.chain = (
-            AdapterChain.from_config(config.adapters, protocol=self.protocol) if self.protocol != "mock" else None
+            AdapterChain.from_config(config.adapters, protocol=self.protocol, unsupported=config.dropped_params)
+            if self.protocol != "mock"
+            else None
         )
-        """Transforms for translated requests; the field cache is attached at start-up."""
+        """Transforms for translated requests (its last stage drops the provider's unsupported
+        parameters); the field cache is attached at start-up."""
         self.envelopes: Envelopes | None = None
         """Seals state handed out in another protocol's carrier, opens it when it comes back (start-up)."""
+        self.token_field = config.token_limit_field
+        """Chat Completions: the field the token limit goes in (``max_tokens`` / ``max_completion_tokens``)."""
+        self.build_options = {"max_tokens_field": self.token_field} if self.token_field else {}
+        """Keyword options for the upstream codec's ``build_request``, from the declaration."""
+        own_rewrites = config.adapters is not None and self.chain is not None and self.chain.rewrites
+        self.fast = not own_rewrites and not config.unsupported_params
+        """Same-protocol requests may take the fast path: no adapter of the provider's own rewrites
+        requests, and it declared no ``unsupported_params`` (the defaults apply to built requests)."""
         self.pool = KeyPool(
             config.name,
             config.api_keys or [""],  # a keyless provider (mock, a local server) has one empty key
@@ -222,15 +236,12 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
         req = ctx.request_for(target.model)
         ctx.dropped_tools = hosted_tools(req.extensions)
         return MockEvents(mock.events(req)) if ctx.stream else Translated(mock.respond(req))
-    fast = (
-        provider.protocol == ctx.protocol
-        and (provider.config.adapters is None or not provider.chain.rewrites)
-        and ENVELOPE not in ctx.raw  # a client's envelope is never forwarded: opened or dropped
-    )
+    # a client's envelope is never forwarded: opened or dropped on the translation path
+    fast = provider.protocol == ctx.protocol and provider.fast and ENVELOPE not in ctx.raw
     others = tuple(k.id for k in provider.pool.keys if k.id != lease.key_id)
     scope = Scope(provider.name, target.model, lease.key_id, ctx.session, others)
     if fast:
-        body = fast_body(ctx, target.model)
+        body = fast_body(ctx, target.model, provider.token_field)
     else:
         body = await translated_body(ctx, provider, target.model, scope)
     url = provider.url(endpoint_path(provider.protocol, target.model, ctx.stream))
@@ -351,13 +362,20 @@ def _waiting(ctx: Exchange) -> Iterator[None]:
         ctx.upstream_wait += time.perf_counter() - started
 
 
-def fast_body(ctx: Exchange, model: str) -> bytes:
-    """The client's body for a same-protocol upstream: only the model rewritten."""
-    if ctx.protocol == "gemini" or model == ctx.model:
+def fast_body(ctx: Exchange, model: str, token_field: str | None = None) -> bytes:
+    """The client's body for a same-protocol upstream: only the model rewritten, and for a Chat
+    provider that reads ``max_tokens`` (``token_field``), a ``max_completion_tokens`` sent as
+    ``max_tokens`` (such servers ignore ``max_completion_tokens``: the limit would be lost)."""
+    if ctx.protocol == "gemini":
         return ctx.raw
     assert ctx.body is not None
+    rename = token_field == "max_tokens" and "max_completion_tokens" in ctx.body
+    if model == ctx.model and not rename:
+        return ctx.raw
     body = dict(ctx.body)
     body["model"] = model
+    if rename:
+        body["max_tokens"] = body.pop("max_completion_tokens")
     return orjson.dumps(body)
 
 
@@ -370,7 +388,7 @@ async def translated_body(ctx: Exchange, provider: Provider, model: str, scope: 
     if ctx.trace is not None:
         ctx.trace(trace.NEUTRAL_REQUEST, dataclasses.asdict(req))
     ctx.dropped_tools = hosted_tools(req.extensions) if protocol != "openai_responses" else []
-    return orjson.dumps(codec(protocol).build_request(req))
+    return orjson.dumps(codec(protocol).build_request(req, **provider.build_options))
 
 
 def _stage_trace(ctx: Exchange) -> Callable[[str, Any, Any], None] | None:

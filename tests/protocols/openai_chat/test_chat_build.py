@@ -337,3 +337,20 @@ def test_tool_choice_without_tools_is_not_sent() -> None:
     # a Chat client's own body is sent as written
     native = {"model": "m", "messages": [{"role": "user", "content": "q"}], "tool_choice": "none"}
     assert build_request(parse_request(native)) == native
+
+
+def test_system_message_text_parts_become_one_string() -> None:
+    """llama-cpp-python's server (among others) refuses an array as a system message's content."""
+    req = foreign(messages=[Message("developer", [TextPart("a"), TextPart("b")]), Message("user", [TextPart("q")])])
+    assert build_request(req)["messages"][0] == {"role": "system", "content": "a\n\nb"}
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "max_completion_tokens"])
+def test_max_tokens_field_is_the_upstreams(field: str) -> None:
+    req = foreign(messages=[Message("user", [TextPart("q")])], max_tokens=7)
+    body = build_request(req, max_tokens_field=field)
+    assert body[field] == 7 and len({"max_tokens", "max_completion_tokens"} & set(body)) == 1
+    native = parse_request({"model": "m", "messages": [{"role": "user", "content": "q"}], "max_completion_tokens": 7})
+    assert build_request(native, max_tokens_field=field)[field] == 7  # the upstream's declaration wins
+    assert build_request(native)["max_completion_tokens"] == 7  # without one, the client's own field
+    assert build_request(req)["max_completion_tokens"] == 7

@@ -9,7 +9,9 @@ same-protocol build gives back the same JSON.
 Building from another protocol:
 
 - ``Request.system`` becomes one leading ``system`` message; ``developer`` messages become
-  ``system`` (OpenAI-compatible servers such as vLLM do not all know ``developer``).
+  ``system`` (OpenAI-compatible servers such as vLLM do not all know ``developer``). A system
+  message's text parts are sent as one string, joined by a blank line (llama-cpp-python's server,
+  among others, refuses an array there).
 - Tool results become one ``role: tool`` message each, in order. Images in a tool result cannot
   ride in a tool message: they follow in one ``user`` message after the tool messages of that
   turn. An error result is prefixed ``Error: `` (Chat has no error flag). A result whose call is
@@ -21,6 +23,9 @@ Building from another protocol:
 - ``top_k`` is dropped (OpenAI rejects it; add it back with a ``rename_field`` adapter for servers
   that take it). A thinking budget becomes ``reasoning_effort`` by :data:`BUDGET_EFFORT`.
 - Streaming always asks for usage (``stream_options.include_usage``).
+- The token limit goes in the field the upstream reads (``build_request``'s ``max_tokens_field``,
+  from the provider declaration): OpenAI-compatible servers such as llama.cpp's ignore
+  ``max_completion_tokens``.
 """
 
 from __future__ import annotations
@@ -325,8 +330,14 @@ def _parse_response_format(fmt: dict[str, Any]) -> dict[str, Any] | None:
 # ------------------------------------------------------------------------------------ building
 
 
-def build_request(req: Request) -> dict[str, Any]:
-    """A Chat Completions body for an upstream."""
+def build_request(req: Request, *, max_tokens_field: str | None = None) -> dict[str, Any]:
+    """A Chat Completions body for an upstream.
+
+    ``max_tokens_field`` names the field the token limit goes in, as the upstream declares it
+    (``max_tokens`` for most OpenAI-compatible servers, ``max_completion_tokens`` for OpenAI's own
+    API). Without it a Chat request keeps the field its client used, and a request of another
+    protocol is sent ``max_completion_tokens``.
+    """
     native = req.protocol == NAME
     if req.native_only and not native:
         raise TranslationError(req.native_only[0], NAME)
@@ -340,9 +351,10 @@ def build_request(req: Request) -> dict[str, Any]:
     if req.parallel_tool_calls is not None and (native or req.tools):
         body["parallel_tool_calls"] = req.parallel_tool_calls
     if req.max_tokens is not None:
-        body[
+        field = max_tokens_field or (
             req.extensions.get("_max_tokens_field", "max_completion_tokens") if native else "max_completion_tokens"
-        ] = req.max_tokens
+        )
+        body[field] = req.max_tokens
     if req.temperature is not None:
         body["temperature"] = req.temperature
     if req.top_p is not None:
@@ -407,7 +419,11 @@ def _build_messages(req: Request, native: bool) -> list[dict[str, Any]]:
             continue
         open_calls = set()
         role = msg.role if native or msg.role != "developer" else "system"
-        wire: dict[str, Any] = {"role": role, "content": _build_content(msg.content, msg.extensions, native, where)}
+        if not native and role == "system" and all(isinstance(p, TextPart) for p in msg.content):
+            content: Any = "\n\n".join(p.text for p in msg.content)  # servers may take only a string here
+        else:
+            content = _build_content(msg.content, msg.extensions, native, where)
+        wire: dict[str, Any] = {"role": role, "content": content}
         if native:
             wire.update({k: v for k, v in msg.extensions.items() if not k.startswith("_")})
         out.append(wire)
