@@ -27,6 +27,9 @@ from .providers import PROVIDER_TYPES
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ROTATIONS = ("balanced", "sequential")
+CREDENTIAL_MODES = ("pool", "passthrough", "either")
+CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
+"""The request headers a client's credential comes in (and ``?key=``)."""
 MOCK_MODELS = ["mock-1"]
 
 
@@ -68,6 +71,9 @@ class ProviderConfig:
     """Requests one key may have in flight at once (None: no limit); more wait within the deadline."""
     adapters: list[Any] | None = None
     """The provider's adapter chain (None: its protocol's default chain)."""
+    credentials: str = "pool"
+    """Whose credential goes upstream: ``pool`` (``api_keys``), ``passthrough`` (the client's own)
+    or ``either`` (the client's when it brings one, else the pool)."""
 
     @property
     def protocol(self) -> str:
@@ -84,6 +90,8 @@ class ServerConfig:
     admin_keys: list[str] = field(default_factory=list)
     data_dir: Path = field(default_factory=lambda: Path(".switchyard").resolve())
     max_body_mb: float = 32.0
+    client_key_header: str = "x-switchyard-key"
+    """Where a client whose auth header carries its own upstream credential sends its gateway key."""
 
 
 @dataclass(slots=True)
@@ -328,7 +336,9 @@ def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> Routin
 
 def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
     path = ("server",)
-    raw = ck.mapping(raw, path, ("host", "port", "auth_keys", "admin_keys", "data_dir", "max_body_mb"))
+    raw = ck.mapping(
+        raw, path, ("host", "port", "auth_keys", "admin_keys", "data_dir", "max_body_mb", "client_key_header")
+    )
     out = ServerConfig()
     out.host = ck.typed(raw, "host", path, str, out.host)
     port = ck.typed(raw, "port", path, int, out.port)
@@ -345,6 +355,11 @@ def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
     data_dir = ck.typed(raw, "data_dir", path, str, None)
     out.data_dir = (base_dir / data_dir).resolve() if data_dir else (base_dir / ".switchyard").resolve()
     out.max_body_mb = ck.positive(raw, "max_body_mb", path, out.max_body_mb)
+    header = ck.typed(raw, "client_key_header", path, str, out.client_key_header).strip().lower()
+    if not re.fullmatch(r"[a-z0-9!#$%&'*+.^_`|~-]+", header) or header in CREDENTIAL_HEADERS:
+        ck.problem((*path, "client_key_header"), f"must be a header name other than {', '.join(CREDENTIAL_HEADERS)}")
+    else:
+        out.client_key_header = header
     return out
 
 
@@ -397,7 +412,18 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
     if not isinstance(raw, dict):
         ck.problem(path, f"must be a mapping of provider names, got {_type(raw)}")
         return {}
-    known = ("type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters")
+    known = (
+        "type",
+        "base_url",
+        "api_keys",
+        "api_key",
+        "models",
+        "headers",
+        "routing",
+        "max_concurrency",
+        "adapters",
+        "credentials",
+    )
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
         ppath = (*path, name)
@@ -426,11 +452,13 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
         if max_concurrency is not None and max_concurrency < 1:
             ck.problem((*ppath, "max_concurrency"), "must be 1 or more")
             max_concurrency = None
+        credentials = _credentials(ck, praw, ppath, ptype, keys)
         out[name] = ProviderConfig(
             name=name,
             type=ptype,
             base_url=(base_url or "").rstrip("/"),
             api_keys=[k for k in keys if k.strip()],
+            credentials=credentials,
             models=ck.string_list(praw, "models", ppath),
             headers={str(k).lower(): v for k, v in headers.items()},
             routing=_routing(ck, praw.get("routing"), (*ppath, "routing"), routing),
@@ -438,6 +466,21 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             adapters=_adapters(ck, praw.get("adapters"), (*ppath, "adapters"), PROVIDER_TYPES[ptype].protocol),
         )
     return out
+
+
+def _credentials(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str, keys: list[str]) -> str:
+    mode = ck.typed(raw, "credentials", path, str, "pool")
+    if mode not in CREDENTIAL_MODES:
+        ck.problem((*path, "credentials"), f"must be one of: {', '.join(CREDENTIAL_MODES)}")
+    elif mode != "pool" and ptype == "mock":
+        ck.problem((*path, "credentials"), "the mock provider takes no credentials")
+    elif mode == "passthrough" and keys:
+        ck.problem((*path, "credentials"), "passthrough uses the client's credential: drop api_keys, or use 'either'")
+    elif mode == "either" and not keys:
+        ck.problem((*path, "credentials"), "'either' needs api_keys for clients that bring no credential")
+    else:
+        return mode
+    return "pool"
 
 
 def _models(ck: _Checker, raw: Any, providers: dict[str, ProviderConfig]) -> dict[str, list[str]]:

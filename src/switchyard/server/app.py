@@ -147,7 +147,13 @@ class App:
         self.pipeline = Pipeline(config, self.transport)
         pricing = default_pricing().with_overrides(config.pricing)
         self.governance = open_governance(config, pricing)
-        self.auth = Authenticator(config.server.auth_keys, config.server.admin_keys, self.governance)
+        self.auth = Authenticator(
+            config.server.auth_keys,
+            config.server.admin_keys,
+            self.governance,
+            config.server.client_key_header,
+            passthrough=self.pipeline.credential_ids is not None,
+        )
         self.max_body = int(config.server.max_body_mb * 1024 * 1024)
         self.observers: list[Callable[[Exchange], None]] = []
         """Called with every finished generate / count_tokens exchange (after the response)."""
@@ -271,6 +277,8 @@ class App:
         principal = await self.auth.identify(scope) if route.auth else ANONYMOUS
         self.auth.permit(principal, route.access)
         ctx.client_key = principal.key
+        if route.name in ("generate", "count_tokens") and self.pipeline.credential_ids is not None:
+            self.take_credential(ctx, scope)
         if route.name in ("generate", "count_tokens"):
             self.load(ctx, route, await read_body(scope, receive, self.max_body))
         elif route.name == "admin_api" and scope["method"] in ("POST", "PATCH"):
@@ -286,6 +294,14 @@ class App:
             if ticket is not None:
                 ctx.ticket = ticket
                 ctx.extra_headers = self.governance.rate_headers(ticket)
+
+    def take_credential(self, ctx: Exchange, scope: Scope) -> None:
+        """Note the client's own upstream credential, if it brought one (and keep it out of the trace)."""
+        value = self.auth.credential(scope)
+        if value:
+            ctx.credential = self.pipeline.credential_ids(value)  # type: ignore[misc]
+            if ctx.trace is not None:
+                ctx.trace = partial(self.tracer.write, ctx.id, secrets=(value,))
 
     def notify(self, ctx: Exchange) -> None:
         """Hand a finished exchange to the observers (usage log, metrics); they must not raise."""

@@ -20,6 +20,7 @@ import orjson
 from ..core.errors import GatewayError, RequestError
 from ..core.model import Request, Usage
 from ..governance import ClientKey, Ticket
+from ..keys.passthrough import Credential
 from ..protocols import codec
 from ..routing import AttemptRecord, Target
 from .http import Headers, Scope
@@ -88,6 +89,8 @@ class Exchange:
     """USD the request cost (set when its usage is recorded; None: unknown)."""
     extra_headers: Headers = field(default_factory=list)
     """More response headers (the client key's rate-limit headers)."""
+    credential: Credential | None = None
+    """The client's own upstream credential (for passthrough providers), if it brought one."""
     _request: Request | None = None
 
     def request(self) -> Request:
