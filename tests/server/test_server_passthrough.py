@@ -142,6 +142,14 @@ def test_claude_code_subscription_request_reaches_the_upstream_byte_for_byte(pt,
     assert_no_gateway_key(rec.headers)
 
 
+def test_claude_code_body_with_a_routed_model_keeps_every_other_byte(pt, upstreams):
+    captured = CLIENTS / "claude_code/tool_call/03_v1_messages.body.json"
+    raw = captured.read_bytes().replace(b'"model": "claude-opus-4-8"', b'"model": "anp/claude-opus-4-8"', 1)
+    headers = own({"authorization": f"Bearer {OAUTH_TOKEN}"}, **{"anthropic-beta": OAUTH_BETA})
+    assert call(pt.url + "/v1/messages?beta=true", "POST", raw, headers).status == 200
+    assert upstreams["anthropic"].last.body == captured.read_bytes()  # only the model's value changed
+
+
 def test_codex_chatgpt_sign_in_reaches_the_codex_backend_with_its_headers(pt, upstreams):
     raw = (CLIENTS / "codex/hello/01_v1_responses.body.json").read_bytes()
     account = {

@@ -37,6 +37,7 @@ from ..adapters import AdapterChain
 from ..config import ProviderConfig
 from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, Heartbeat, StreamError, is_content
+from ..core.jsonbytes import replace_string_member
 from ..core.model import Response
 from ..core.sse import SSEDecoder
 from ..fieldcache import Scope
@@ -379,9 +380,13 @@ def _waiting(ctx: Exchange) -> Iterator[None]:
 
 
 def fast_body(ctx: Exchange, model: str) -> bytes:
-    """The client's body for a same-protocol upstream: only the model rewritten."""
+    """The client's body for a same-protocol upstream: only the model rewritten (its value
+    spliced into the client's bytes, every other byte kept)."""
     if ctx.protocol == "gemini" or model == ctx.model:
         return ctx.raw
+    spliced = replace_string_member(ctx.raw, "model", model)
+    if spliced is not None:
+        return spliced
     assert ctx.body is not None
     body = dict(ctx.body)
     body["model"] = model
