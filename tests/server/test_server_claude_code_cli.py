@@ -1,7 +1,8 @@
 """The real Claude Code CLI signed in with a subscription token, through a passthrough provider.
 
-Claude Code runs the way ``../shared/tools/run_clis.sh`` runs it (the version it pins, installed
-with npm into ``~/.cache/switchyard-clis`` when missing; a clean environment, a fresh HOME, an
+Claude Code runs the way ``../shared/tools/run_clis.sh`` runs it (the version it pins, the one the
+captured requests in ``fixtures/clients`` come from, installed with npm into
+``~/.cache/switchyard-clis`` when missing; a clean environment, a fresh HOME, an
 empty working directory, ``-p``), with ``CLAUDE_CODE_OAUTH_TOKEN`` set to a fake token and its
 gateway key in ``ANTHROPIC_CUSTOM_HEADERS``. The mock Anthropic upstream answers only a request
 bearing that token. Needs npm's registry when the CLI is not installed yet (marker ``npm``); a
@@ -10,7 +11,6 @@ CLI that cannot be installed fails the test.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -24,7 +24,7 @@ from gateway_harness import CLIENT_KEY, Gateway, config_from_yaml
 from mock_upstreams import UpstreamHost
 from test_server_fieldcache import sse
 
-RUN_CLIS = Path("/work/shared/tools/run_clis.sh")
+CLAUDE_VERSION = "2.1.197"
 PREFIX = Path.home() / ".cache" / "switchyard-clis"
 TOKEN = "sk-ant-oat01-fake-claude-code-subscription-token-0001"
 MODEL = "claude-sonnet-4-5-20250929"
@@ -34,16 +34,15 @@ ANSWER = "Hello through the passthrough gateway."
 def claude_binary() -> Path:
     """The pinned Claude Code CLI, installed the way run_clis.sh installs it when missing."""
     binary = PREFIX / "node_modules" / ".bin" / "claude"
-    if binary.exists():
+    installed = PREFIX / "node_modules" / "@anthropic-ai" / "claude-code" / "package.json"
+    if binary.exists() and orjson.loads(installed.read_bytes()).get("version") == CLAUDE_VERSION:
         return binary
-    pinned = re.search(r"^CLAUDE_VERSION=(\S+)$", RUN_CLIS.read_text(), re.MULTILINE)
-    assert pinned, f"no CLAUDE_VERSION in {RUN_CLIS}"
     npm = shutil.which("npm")
     assert npm, "npm is not installed: it is needed to install the Claude Code CLI"
     PREFIX.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [npm, "install", "--prefix", str(PREFIX), "--no-audit", "--no-fund", "--loglevel=error",
-         f"@anthropic-ai/claude-code@{pinned.group(1)}"],
+         f"@anthropic-ai/claude-code@{CLAUDE_VERSION}"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0 and binary.exists(), f"could not install the Claude Code CLI: {done.stderr[-2000:]}"

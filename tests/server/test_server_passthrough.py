@@ -19,12 +19,12 @@ import openai
 import orjson
 import pytest
 from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml
-from mock_upstreams import MockUpstream, Reply, UpstreamHost
+from mock_upstreams import FIXTURES, MockUpstream, Reply, UpstreamHost
 from test_server_fieldcache import WEATHER_OPENAI, StrictAnthropic
 
 from switchyard.keys.passthrough import SECRET_FILE, CredentialIds, installation_secret
 
-CLIENTS = Path("/work/shared/protocols/clients")
+CLIENTS = FIXTURES / "clients"  # real CLI requests (copies of ../shared/protocols/clients)
 GATEWAY_HEADER = "x-switchyard-key"
 LIMITED_KEY = "sy-limited-passthrough-key"
 POOL_KEY = "sk-ant-gateway-pool-key-0001"
