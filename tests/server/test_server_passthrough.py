@@ -8,8 +8,6 @@ travels in ``x-switchyard-key`` (the gateway requires one: ``CLIENT_KEY``).
 from __future__ import annotations
 
 import logging
-import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pytest
 from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml
 from mock_upstreams import FIXTURES, MockUpstream, Reply, UpstreamHost
 from test_server_fieldcache import WEATHER_OPENAI, StrictAnthropic
+from test_server_usage import row
 
 from switchyard.keys.passthrough import SECRET_FILE, CredentialIds, installation_secret
 
@@ -333,20 +332,6 @@ def test_two_clients_with_different_credentials_never_share_field_cache_state(pt
 # ---------------------------------------------------------------------------- governance and secrets
 
 
-def usage_rows(gateway: Gateway, request_id: str) -> list[dict[str, Any]]:
-    path = gateway.config.server.data_dir / "usage.db"
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if path.exists():
-            with sqlite3.connect(path) as conn:
-                conn.row_factory = sqlite3.Row
-                rows = conn.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchall()
-            if rows:
-                return [dict(r) for r in rows]
-        time.sleep(0.05)
-    raise AssertionError(f"no usage row for {request_id}")
-
-
 def test_client_key_limits_apply_to_passthrough_requests(pt, upstreams):
     path, body = MISSING["anthropic"]
     headers = {"x-api-key": ANTHROPIC_KEY, GATEWAY_HEADER: LIMITED_KEY}
@@ -355,15 +340,17 @@ def test_client_key_limits_apply_to_passthrough_requests(pt, upstreams):
     second = call(pt.url + path, "POST", body, headers)
     assert second.status == 429 and second.json["error"]["type"] == "rate_limit_error"
     assert len(upstreams["anthropic"].requests) == 1
-    (row,) = usage_rows(pt, first.headers["x-request-id"])
-    assert row["client_key_name"] == "limited-pt"
-    assert row["key_id"] == CredentialIds(installation_secret(pt.config.server.data_dir))(ANTHROPIC_KEY).id
+    logged = row(pt, first.headers["x-request-id"])
+    assert logged["client_key_name"] == "limited-pt"
+    assert logged["key_id"] == CredentialIds(installation_secret(pt.config.server.data_dir))(ANTHROPIC_KEY).id
 
 
 def test_secrets_scan_finds_the_credential_only_in_the_upstream_request(pt, upstreams, caplog):
     canary = "pt-canary-Zq8vWm3Kx7Rb2Tn5Ly9Hd4"  # no provider's key pattern: only exact redaction catches it
     caplog.set_level(logging.DEBUG)
-    path, body = MISSING["anthropic"]
+    path, _ = MISSING["anthropic"]
+    pasted = f"is my key {canary} still valid?"  # a user pasting it: the trace of the request must not keep it
+    body = {"model": "anp/c", "max_tokens": 5, "messages": [{"role": "user", "content": pasted}]}
     echo = {"type": "error", "error": {"type": "permission_error", "message": f"{canary} may not use this model"}}
     upstreams["anthropic"].queue(
         Reply(status=403, body=orjson.dumps(echo)),
@@ -379,7 +366,7 @@ def test_secrets_scan_finds_the_credential_only_in_the_upstream_request(pt, upst
     metrics = call(pt.url + "/metrics", "GET", headers={"authorization": f"Bearer {CLIENT_KEY}"})
     keys = call(pt.url + "/admin/keys", "GET", headers={"authorization": f"Bearer {CLIENT_KEY}"})
     for rid in {a.headers["x-request-id"] for a in answers}:
-        assert usage_rows(pt, rid)[0]["key_id"].startswith("pt-")
+        assert row(pt, rid)["key_id"].startswith("pt-")
     pt.app.tracer.flush_sync()
     seen = [a.body + orjson.dumps(a.headers) for a in (*answers, metrics, keys)]
     seen += [p.read_bytes() for p in pt.config.server.data_dir.rglob("*") if p.is_file()]
