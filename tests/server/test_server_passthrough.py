@@ -149,6 +149,17 @@ def test_claude_code_body_with_a_routed_model_keeps_every_other_byte(pt, upstrea
     assert upstreams["anthropic"].last.body == captured.read_bytes()  # only the model's value changed
 
 
+def test_claude_code_token_count_goes_upstream_with_the_subscription_token(pt, upstreams):
+    upstreams["anthropic"].queue(Reply(body=b'{"input_tokens": 42}'))
+    body = {"model": "claude-opus-4-8", "messages": [{"role": "user", "content": "hi"}]}
+    headers = own({"authorization": f"Bearer {OAUTH_TOKEN}"}, **{"anthropic-beta": OAUTH_BETA})
+    resp = call(pt.url + "/v1/messages/count_tokens?beta=true", "POST", body, headers)
+    assert resp.status == 200 and resp.json == {"input_tokens": 42}
+    rec = upstreams["anthropic"].last
+    assert rec.path == "/v1/messages/count_tokens" and rec.headers["authorization"] == f"Bearer {OAUTH_TOKEN}"
+    assert_no_gateway_key(rec.headers)
+
+
 def test_codex_chatgpt_sign_in_reaches_the_codex_backend_with_its_headers(pt, upstreams):
     raw = (CLIENTS / "codex/hello/01_v1_responses.body.json").read_bytes()
     account = {

@@ -277,9 +277,8 @@ class App:
         principal = await self.auth.identify(scope) if route.auth else ANONYMOUS
         self.auth.permit(principal, route.access)
         ctx.client_key = principal.key
-        if route.name in ("generate", "count_tokens") and self.pipeline.credential_ids is not None:
-            self.take_credential(ctx, scope)
         if route.name in ("generate", "count_tokens"):
+            self.take_credential(ctx, scope)
             self.load(ctx, route, await read_body(scope, receive, self.max_body))
         elif route.name == "admin_api" and scope["method"] in ("POST", "PATCH"):
             ctx.raw = await read_body(scope, receive, self.max_body)
@@ -296,10 +295,12 @@ class App:
                 ctx.extra_headers = self.governance.rate_headers(ticket)
 
     def take_credential(self, ctx: Exchange, scope: Scope) -> None:
-        """Note the client's own upstream credential, if it brought one (and keep it out of the trace)."""
-        value = self.auth.credential(scope)
-        if value:
-            ctx.credential = self.pipeline.credential_ids(value)  # type: ignore[misc]
+        """Note the client's own upstream credential, if it brought one and some provider takes
+        one (and keep it out of the trace)."""
+        ids = self.pipeline.credential_ids
+        value = self.auth.credential(scope) if ids is not None else None
+        if ids is not None and value:
+            ctx.credential = ids(value)
             if ctx.trace is not None:
                 ctx.trace = partial(self.tracer.write, ctx.id, secrets=(value,))
 
