@@ -195,14 +195,16 @@ def test_openai_sdk_own_key_goes_with_its_organization_and_project(pt, upstreams
     assert_no_gateway_key(rec.headers)
 
 
-def test_gemini_own_key_goes_upstream_as_x_goog_api_key(pt, upstreams):
+@pytest.mark.parametrize("in_query", [False, True], ids=["x-goog-api-key", "key-parameter"])
+def test_gemini_own_key_goes_upstream_as_x_goog_api_key(pt, upstreams, in_query):
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
-    resp = call(
-        pt.url + "/v1beta/models/gmp/gemini-own:generateContent", "POST", body, own({"x-goog-api-key": GEMINI_KEY})
-    )
+    path = "/v1beta/models/gmp/gemini-own:generateContent"
+    sent = own({"x-goog-user-project": "own-project"} if in_query else {"x-goog-api-key": GEMINI_KEY})
+    resp = call(pt.url + path + (f"?key={GEMINI_KEY}" if in_query else ""), "POST", body, sent)
     assert resp.status == 200, resp.body
     rec = upstreams["gemini"].last
     assert rec.headers["x-goog-api-key"] == GEMINI_KEY and rec.path.endswith("/gemini-own:generateContent")
+    assert GEMINI_KEY not in rec.query and rec.headers.get("x-goog-user-project") == sent.get("x-goog-user-project")
     assert_no_gateway_key(rec.headers)
 
 
