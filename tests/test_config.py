@@ -237,3 +237,42 @@ providers:
     assert "providers.b.max_tokens_field: only a type: openai provider" in text
     assert "providers.c.unsupported_params" in text
     assert "providers.d.unsupported_params: must be a list" in text
+
+
+def test_credentials_modes_and_the_client_key_header(tmp_path):
+    path = write(
+        tmp_path,
+        """server:
+  client_key_header: X-Gateway-Key
+providers:
+  own: {type: anthropic, credentials: passthrough}
+  both: {type: openai, credentials: either, api_keys: [sk-pool]}
+  pooled: {type: gemini, api_keys: [g-pool]}
+""",
+    )
+    cfg = load_config(path, env={})
+    assert cfg.server.client_key_header == "x-gateway-key"
+    assert [cfg.providers[n].credentials for n in ("own", "both", "pooled")] == ["passthrough", "either", "pool"]
+    assert load_config(write(tmp_path, "providers: {}\n"), env={}).server.client_key_header == "x-switchyard-key"
+
+
+def test_credentials_problems_are_reported(tmp_path):
+    path = write(
+        tmp_path,
+        """server:
+  client_key_header: x-api-key
+providers:
+  a: {type: anthropic, credentials: passthrough, api_keys: [sk-ant-pool]}
+  b: {type: openai, credentials: either}
+  c: {type: openai, credentials: borrowed}
+  d: {type: mock, credentials: passthrough}
+""",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    problems = "\n".join(info.value.problems)
+    assert f"{path}:2: server.client_key_header: must be a header name other than authorization" in problems
+    assert f"{path}:4: providers.a.credentials: passthrough uses the client's credential" in problems
+    assert f"{path}:5: providers.b.credentials: 'either' needs api_keys" in problems
+    assert f"{path}:6: providers.c.credentials: must be one of: pool, passthrough, either" in problems
+    assert f"{path}:7: providers.d.credentials: the mock provider takes no credentials" in problems

@@ -29,6 +29,9 @@ from .providers import unsupported_params as default_unsupported_params
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ROTATIONS = ("balanced", "sequential")
+CREDENTIAL_MODES = ("pool", "passthrough", "either")
+CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-goog-api-key")
+"""The request headers a client's credential comes in (and ``?key=``)."""
 MOCK_MODELS = ["mock-1"]
 
 
@@ -76,6 +79,9 @@ class ProviderConfig:
     unsupported_params: list[str] | None = None
     """Request fields the provider does not take, left out of the requests the gateway builds
     (None: by who serves it, :func:`switchyard.providers.unsupported_params`)."""
+    credentials: str = "pool"
+    """Whose credential goes upstream: ``pool`` (``api_keys``), ``passthrough`` (the client's own)
+    or ``either`` (the client's when it brings one, else the pool)."""
 
     @property
     def protocol(self) -> str:
@@ -108,6 +114,8 @@ class ServerConfig:
     max_body_mb: float = 32.0
     drain_timeout: float = 25.0
     """Seconds in-flight requests get after SIGTERM before they are cut (under Kubernetes' 30 s grace)."""
+    client_key_header: str = "x-switchyard-key"
+    """Where a client whose auth header carries its own upstream credential sends its gateway key."""
 
 
 @dataclass(slots=True)
@@ -357,7 +365,7 @@ def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> Routin
 
 def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
     path = ("server",)
-    known = ("host", "port", "auth_keys", "admin_keys", "data_dir", "max_body_mb", "drain_timeout")
+    known = ("host", "port", "auth_keys", "admin_keys", "data_dir", "max_body_mb", "drain_timeout", "client_key_header")
     raw = ck.mapping(raw, path, known)
     out = ServerConfig()
     out.host = ck.typed(raw, "host", path, str, out.host)
@@ -376,6 +384,11 @@ def _server(ck: _Checker, raw: Any, base_dir: Path) -> ServerConfig:
     out.data_dir = (base_dir / data_dir).resolve() if data_dir else (base_dir / ".switchyard").resolve()
     out.max_body_mb = ck.positive(raw, "max_body_mb", path, out.max_body_mb)
     out.drain_timeout = ck.positive(raw, "drain_timeout", path, out.drain_timeout, allow_zero=True)
+    header = ck.typed(raw, "client_key_header", path, str, out.client_key_header).strip().lower()
+    if not re.fullmatch(r"[a-z0-9!#$%&'*+.^_`|~-]+", header) or header in CREDENTIAL_HEADERS:
+        ck.problem((*path, "client_key_header"), f"must be a header name other than {', '.join(CREDENTIAL_HEADERS)}")
+    else:
+        out.client_key_header = header
     return out
 
 
@@ -439,7 +452,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
         return {}
     known = (
         "type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters",
-        "max_tokens_field", "unsupported_params",
+        "max_tokens_field", "unsupported_params", "credentials",
     )  # fmt: skip
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
@@ -469,11 +482,13 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
         if max_concurrency is not None and max_concurrency < 1:
             ck.problem((*ppath, "max_concurrency"), "must be 1 or more")
             max_concurrency = None
+        credentials = _credentials(ck, praw, ppath, ptype, keys)
         out[name] = ProviderConfig(
             name=name,
             type=ptype,
             base_url=(base_url or "").rstrip("/"),
             api_keys=[k for k in keys if k.strip()],
+            credentials=credentials,
             models=ck.string_list(praw, "models", ppath),
             headers={str(k).lower(): v for k, v in headers.items()},
             routing=_routing(ck, praw.get("routing"), (*ppath, "routing"), routing),
@@ -518,6 +533,21 @@ def _unsupported(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str) -> 
             ck.problem(where, str(exc))
             return None
     return list(names)
+
+
+def _credentials(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str, keys: list[str]) -> str:
+    mode = ck.typed(raw, "credentials", path, str, "pool")
+    if mode not in CREDENTIAL_MODES:
+        ck.problem((*path, "credentials"), f"must be one of: {', '.join(CREDENTIAL_MODES)}")
+    elif mode != "pool" and ptype == "mock":
+        ck.problem((*path, "credentials"), "the mock provider takes no credentials")
+    elif mode == "passthrough" and keys:
+        ck.problem((*path, "credentials"), "passthrough uses the client's credential: drop api_keys, or use 'either'")
+    elif mode == "either" and not keys:
+        ck.problem((*path, "credentials"), "'either' needs api_keys for clients that bring no credential")
+    else:
+        return mode
+    return "pool"
 
 
 def _models(ck: _Checker, raw: Any, providers: dict[str, ProviderConfig]) -> dict[str, list[str]]:

@@ -25,11 +25,25 @@ class ProviderType:
     base_url: str
     auth: str  # "bearer" | "x-api-key" | "x-goog-api-key" | "none"
     headers: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    credential_headers: tuple[str, ...] = ()
+    """Client headers that belong to a client's own (passthrough) credential and go upstream with it."""
+
+
+_OPENAI_ACCOUNT = ("openai-organization", "openai-project")
 
 
 PROVIDER_TYPES: dict[str, ProviderType] = {
-    "openai": ProviderType("openai", "openai_chat", "https://api.openai.com/v1", "bearer"),
-    "openai-responses": ProviderType("openai-responses", "openai_responses", "https://api.openai.com/v1", "bearer"),
+    "openai": ProviderType(
+        "openai", "openai_chat", "https://api.openai.com/v1", "bearer", credential_headers=_OPENAI_ACCOUNT
+    ),
+    "openai-responses": ProviderType(
+        "openai-responses",
+        "openai_responses",
+        "https://api.openai.com/v1",
+        "bearer",
+        # Codex signed in with ChatGPT: the account header, and the ones its backend reads with it
+        credential_headers=(*_OPENAI_ACCOUNT, "chatgpt-account-id", "openai-beta", "originator", "session_id"),
+    ),
     "anthropic": ProviderType(
         "anthropic",
         "anthropic",
@@ -37,7 +51,13 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
         "x-api-key",
         MappingProxyType({"anthropic-version": "2023-06-01"}),
     ),
-    "gemini": ProviderType("gemini", "gemini", "https://generativelanguage.googleapis.com", "x-goog-api-key"),
+    "gemini": ProviderType(
+        "gemini",
+        "gemini",
+        "https://generativelanguage.googleapis.com",
+        "x-goog-api-key",
+        credential_headers=("x-goog-user-project",),
+    ),
     "mock": ProviderType("mock", "mock", "", "none"),
 }
 
@@ -107,6 +127,28 @@ def auth_headers(auth: str, key: str | None) -> dict[str, str]:
     if auth == "bearer":
         return {"authorization": f"Bearer {key}"}
     return {auth: key}
+
+
+# OAuth tokens go as ``Authorization: Bearer`` where the provider's API keys use another header
+_BEARER_TOKENS = {"x-api-key": ("sk-ant-oat",), "x-goog-api-key": ("ya29.",)}
+# credentials whose form names the protocol family they are for (others could be for anything)
+_CREDENTIAL_FAMILIES = (("sk-ant-", ("anthropic",)), ("AIza", ("gemini",)), ("ya29.", ("gemini",)))
+
+
+def passthrough_auth_headers(auth: str, credential: str) -> dict[str, str]:
+    """Upstream credential headers for a client's own credential: the provider's scheme, except
+    that an OAuth token (Anthropic ``sk-ant-oat…``, Google ``ya29.…``) is sent as a Bearer token."""
+    if credential.startswith(_BEARER_TOKENS.get(auth, ())):
+        return {"authorization": f"Bearer {credential}"}
+    return auth_headers(auth, credential)
+
+
+def credential_fits(protocol: str, credential: str) -> bool:
+    """False when the credential's form says it is for another protocol family's upstream."""
+    for prefix, protocols in _CREDENTIAL_FAMILIES:
+        if credential.startswith(prefix):
+            return protocol in protocols
+    return True
 
 
 def mask_key(key: str) -> str:

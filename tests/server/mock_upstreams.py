@@ -167,10 +167,15 @@ class UpstreamHost:
 
     def add(self, protocol: str) -> MockUpstream:
         upstream = MockUpstream(protocol)
+        upstream.url = self.serve(upstream.handle)
+        return upstream
+
+    def serve(self, handler: Any) -> str:
+        """Serve every path with ``handler`` (an aiohttp handler) on a new port; its base URL."""
 
         async def start() -> str:
             app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", upstream.handle)
+            app.router.add_route("*", "/{tail:.*}", handler)
             runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -179,8 +184,7 @@ class UpstreamHost:
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             return f"http://127.0.0.1:{port}"
 
-        upstream.url = self.call(start())
-        return upstream
+        return self.call(start())
 
     def close(self) -> None:
         async def stop() -> None:

@@ -127,9 +127,11 @@ class KeyPool:
         cooldown: Cooldown | None = None,
         max_concurrency: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ids: list[str] | None = None,
+        passthrough: bool = False,
     ) -> None:
         self.provider = provider
-        ids = [mask_key(k) for k in keys]
+        ids = ids or [mask_key(k) for k in keys]
         self.keys = [
             KeyState(k, i if ids.count(i) == 1 else f"{i}#{n}", max_concurrency)
             for n, (k, i) in enumerate(zip(keys, ids, strict=True))
@@ -142,6 +144,9 @@ class KeyPool:
         self._waiters: list[asyncio.Future[None]] = []
         self.sync: KeySync | None = None
         """Shares cooldowns, disabled keys and session affinity with other processes (Redis)."""
+        self.passthrough = passthrough
+        """The pool of one client's own credential: its key is empty (the credential travels with
+        the request), its id a keyed hash; an upstream refusal of it is the client's error."""
 
     # ------------------------------------------------------------------ selection
 

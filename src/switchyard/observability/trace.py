@@ -100,8 +100,9 @@ class TraceWriter:
     def path_for(self, request_id: str) -> Path:
         return self.dir / safe_name(request_id)
 
-    def write(self, request_id: str, stage: str, data: Any) -> None:
-        """Queue one entry (cheap; never blocks on disk). A no-op when the trace is disabled."""
+    def write(self, request_id: str, stage: str, data: Any, secrets: tuple[str, ...] = ()) -> None:
+        """Queue one entry (cheap; never blocks on disk). A no-op when the trace is disabled.
+        ``secrets``: more exact strings to remove from this entry (a client's own credential)."""
         if not self.enabled or self._closed:
             return
         try:
@@ -112,7 +113,7 @@ class TraceWriter:
             )
         self._ensure_thread()
         try:
-            self._queue.put_nowait((request_id, stage, time.time(), snapshot))
+            self._queue.put_nowait((request_id, stage, time.time(), snapshot, secrets))
         except queue.Full:
             self.dropped += 1
 
@@ -145,14 +146,14 @@ class TraceWriter:
             if stop:
                 return
 
-    def _write_batch(self, batch: list[tuple[str, str, float, bytes]]) -> None:
+    def _write_batch(self, batch: list[tuple[str, str, float, bytes, tuple[str, ...]]]) -> None:
         if not batch:
             return
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         by_path: dict[Path, list[bytes]] = {}
-        for request_id, stage, ts, snapshot in batch:
+        for request_id, stage, ts, snapshot, secrets in batch:
             path = self.path_for(request_id)
-            line = self._line(path, stage, ts, snapshot)
+            line = self._line(path, stage, ts, snapshot, secrets)
             if line is not None:
                 by_path.setdefault(path, []).append(line)
         for path, lines in by_path.items():
@@ -174,11 +175,11 @@ class TraceWriter:
             self._files.move_to_end(path)
         return state
 
-    def _line(self, path: Path, stage: str, ts: float, snapshot: bytes) -> bytes | None:
+    def _line(self, path: Path, stage: str, ts: float, snapshot: bytes, secrets: tuple[str, ...]) -> bytes | None:
         state = self._state(path)
         if state[1]:
             return None
-        data = redact(orjson.loads(snapshot), self._secrets)
+        data = redact(orjson.loads(snapshot), self._secrets + secrets)
         line = orjson.dumps({"stage": stage, "ts": ts, "data": data}) + b"\n"
         if state[0] + len(line) <= self.max_file_bytes - MARKER_RESERVE:
             state[0] += len(line)

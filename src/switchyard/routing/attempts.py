@@ -6,6 +6,8 @@ reached the client* (a :class:`GatewayError`) applies the classification table
 (:mod:`switchyard.keys.classify`): the client's own errors are returned at once; rate limits,
 quota, bad keys and upstream faults move on — first to another key of the same target, then to
 the next target — until ``retries`` further attempts are spent or the request deadline passes.
+A refused credential that is the client's own (a passthrough pool) is the client's error: it is
+returned at once and the credential is not disabled.
 
 On success it returns the call's result with the lease still held: the caller releases it when
 the response (or stream) is over, reporting how it ended.
@@ -111,6 +113,8 @@ async def run_attempts(
             attempts.append(AttemptRecord(str(target), lease.key_id, None, None, (clock() - started) * 1000))
             return Outcome(result, target, lease, attempts)
         action = classify(error.kind)
+        if action is Action.DISABLE and pool.passthrough:
+            action = Action.SURFACE  # the upstream refused the client's own credential: its error to see
         pool.release(lease, action, error.retry_after, f"{error.status} {error.kind}")
         attempts.append(AttemptRecord(str(target), lease.key_id, error.status, error.kind, (clock() - started) * 1000))
         if action is Action.SURFACE:

@@ -196,7 +196,13 @@ class App:
         self.pipeline = Pipeline(config, self.transport)
         pricing = default_pricing().with_overrides(config.pricing)
         self.governance = open_governance(config, pricing)
-        self.auth = Authenticator(config.server.auth_keys, config.server.admin_keys, self.governance)
+        self.auth = Authenticator(
+            config.server.auth_keys,
+            config.server.admin_keys,
+            self.governance,
+            config.server.client_key_header,
+            passthrough=self.pipeline.credential_ids is not None,
+        )
         self.max_body = int(config.server.max_body_mb * 1024 * 1024)
         self.observers: list[Callable[[Exchange], None]] = []
         """Called with every finished generate / count_tokens exchange (after the response)."""
@@ -343,6 +349,7 @@ class App:
         self.auth.permit(principal, route.access)
         ctx.client_key = principal.key
         if route.name in ("generate", "count_tokens"):
+            self.take_credential(ctx, scope)
             self.load(ctx, route, await read_body(scope, receive, self.max_body))
         elif route.name == "admin_api" and scope["method"] in ("POST", "PATCH"):
             ctx.raw = await read_body(scope, receive, self.max_body)
@@ -360,6 +367,16 @@ class App:
             if ticket is not None:
                 ctx.ticket = ticket
                 ctx.extra_headers = self.governance.rate_headers(ticket)
+
+    def take_credential(self, ctx: Exchange, scope: Scope) -> None:
+        """Note the client's own upstream credential, if it brought one and some provider takes
+        one (and keep it out of the trace)."""
+        ids = self.pipeline.credential_ids
+        value = self.auth.credential(scope) if ids is not None else None
+        if ids is not None and value:
+            ctx.credential = ids(value)
+            if ctx.trace is not None:
+                ctx.trace = partial(self.tracer.write, ctx.id, secrets=(value,))
 
     # ------------------------------------------------------------------ shutdown
 

@@ -4,8 +4,15 @@ A request may present its key the way any of the four SDKs does: ``Authorization
 (OpenAI), ``x-api-key`` (Anthropic), ``x-goog-api-key`` or the ``?key=`` query parameter
 (Gemini). Configured keys (``server.admin_keys``, ``server.auth_keys``) are compared in constant
 time (:func:`hmac.compare_digest`); a client key of the admin API is found by its SHA-256 hash
-(the only form stored). These keys only admit clients: upstream credentials always come from the
-provider configuration.
+(the only form stored). These keys only admit clients: upstream credentials come from the
+provider configuration, except for a passthrough provider (``credentials: passthrough | either``),
+which uses the client's own.
+
+A client bringing its own upstream credential puts it where its SDK puts keys, and its gateway key
+in ``server.client_key_header`` (``x-switchyard-key``): when that header is present it alone
+identifies the caller, and the auth headers carry the upstream credential
+(:meth:`Authenticator.credential`). Without it, the auth headers carry the gateway key, unless
+client auth is off — then they carry the upstream credential.
 
 Access per route: ``client`` routes (the model endpoints) take client keys and config keys;
 ``admin`` routes (``/admin/*``) take admin keys only — or, while no admin key is configured, the
@@ -45,12 +52,22 @@ _ALLOWED = {
 
 
 class Authenticator:
-    __slots__ = ("_admin", "_config", "governance")
+    __slots__ = ("_admin", "_config", "_header", "governance", "passthrough")
 
-    def __init__(self, auth_keys: list[str], admin_keys: list[str], governance: Governance | None = None) -> None:
+    def __init__(
+        self,
+        auth_keys: list[str],
+        admin_keys: list[str],
+        governance: Governance | None = None,
+        client_key_header: str = "x-switchyard-key",
+        passthrough: bool = False,
+    ) -> None:
         self._config = tuple(k.encode() for k in auth_keys)
         self._admin = tuple(k.encode() for k in admin_keys)
+        self._header = client_key_header.encode()
         self.governance = governance
+        self.passthrough = passthrough
+        """Some provider takes the client's own credential (the errors say where the gateway key goes)."""
 
     @property
     def enabled(self) -> bool:
@@ -60,7 +77,8 @@ class Authenticator:
         """The caller (raises a 401 GatewayError for a missing, unknown, revoked or expired key)."""
         if not self.enabled:
             return ANONYMOUS
-        presented = _presented(scope)
+        gateway_key = _header(scope, self._header)
+        presented = [gateway_key] if gateway_key else _presented(scope)
         if self.governance is not None and not self.governance.loaded:
             if any(_among(value, self._admin) for value in presented):
                 return ADMIN
@@ -72,7 +90,8 @@ class Authenticator:
         if not presented:
             raise GatewayError(
                 ErrorKind.AUTHENTICATION,
-                "missing API key: send it as 'Authorization: Bearer <key>', 'x-api-key' or 'x-goog-api-key'",
+                "missing API key: send it as 'Authorization: Bearer <key>', 'x-api-key' or 'x-goog-api-key'"
+                + self._beside(),
             )
         for value in presented:
             if _among(value, self._admin):
@@ -88,7 +107,20 @@ class Authenticator:
                 if key is not None and key.source == "api":
                     self.governance.check_key(key)
                     return Principal("client", key)
-        raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key")
+        raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key" + ("" if gateway_key else self._beside()))
+
+    def _beside(self) -> str:
+        if not self.passthrough:
+            return ""
+        return f" (a client bringing its own upstream credential sends the gateway key in '{self._header.decode()}')"
+
+    def credential(self, scope: Scope) -> str | None:
+        """The client's own upstream credential: what its auth headers carry when they do not
+        carry its gateway key (see the module doc)."""
+        if self.enabled and not _header(scope, self._header):
+            return None
+        presented = _presented(scope)
+        return presented[0].decode("latin-1") if presented else None
 
     def permit(self, principal: Principal, access: str) -> None:
         """Raise a 403 unless ``principal`` may use a route of ``access``."""
@@ -111,6 +143,13 @@ def _among(value: bytes, keys: tuple[bytes, ...]) -> bool:
     for key in keys:
         found |= hmac.compare_digest(value, key)
     return found
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name and value.strip():
+            return value.strip()
+    return None
 
 
 def _presented(scope: Scope) -> list[bytes]:

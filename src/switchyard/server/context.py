@@ -21,6 +21,7 @@ from ..accounting import estimate
 from ..core.errors import GatewayError, RequestError
 from ..core.model import Request, Usage
 from ..governance import ClientKey, Ticket
+from ..keys.passthrough import Credential
 from ..protocols import codec
 from ..routing import AttemptRecord, Target
 from .http import Headers, Scope
@@ -93,6 +94,8 @@ class Exchange:
     estimate: Callable[[], Usage] | None = None
     """Once an answer started: the gateway's own estimate of its usage so far, for when the
     upstream reports none (:mod:`switchyard.accounting.estimate`)."""
+    credential: Credential | None = None
+    """The client's own upstream credential (for passthrough providers), if it brought one."""
     _request: Request | None = None
 
     def request(self) -> Request:

@@ -25,10 +25,12 @@ import orjson
 
 from ..accounting import estimate
 from ..config import Config
-from ..core.errors import GatewayError
-from ..keys import Lease, classify
+from ..core.errors import ErrorKind, GatewayError
+from ..keys import KeyPool, Lease, classify
+from ..keys.passthrough import CredentialIds, installation_secret
 from ..observability.redact import SecretMask
 from ..protocols import codec
+from ..providers import credential_fits
 from ..routing import AttemptsExhausted, ModelResolver, Outcome, Target, run_attempts
 from ..transport import Transport
 from .context import Exchange
@@ -66,10 +68,16 @@ class Pipeline:
         """Stored Responses; set once the state store is open (App start-up)."""
         self.mask = SecretMask()
         """Masks upstream credentials in errors relayed in-band (set by the App)."""
+        passthrough = any(p.passthrough is not None for p in self.providers.values())
+        self.credential_ids = CredentialIds(installation_secret(config.server.data_dir)) if passthrough else None
+        """Makes clients' own credentials with their keyed-hash ids (None: no passthrough provider)."""
 
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
         targets = self.resolver.resolve(ctx.model)
+        pools = self.pools
+        if self.credential_ids is not None:
+            targets, pools = self._credential_pools(ctx, targets)
         named = _session(ctx)
         ctx.session = named or _body_session(ctx) or _identity(ctx)
         ctx.affinity = named or (ctx.session if (ctx.body or {}).get("tools") else None)
@@ -77,7 +85,7 @@ class Pipeline:
         try:
             outcome = await run_attempts(
                 targets,
-                self.pools,
+                pools,
                 call,
                 retries=max(routing.retries, len(targets) - 1),
                 deadline=time.monotonic() + routing.timeouts.request,
@@ -95,6 +103,35 @@ class Pipeline:
         its size — the bound on its prompt that governance reserves for — is the real one."""
         if ctx.protocol == "openai_responses" and self.responses is not None:
             await self.responses.prepare(ctx)
+
+    def _credential_pools(
+        self, ctx: Exchange, targets: tuple[Target, ...]
+    ) -> tuple[tuple[Target, ...], dict[str, KeyPool]]:
+        """The targets that can serve the request with the credential it brings (or none), and
+        their pools: a passthrough provider leases the client's own credential's pool."""
+        credential = ctx.credential
+        kept, pools = [], {}
+        for target in targets:
+            provider = self.providers[target.provider]
+            pool = provider.pool_for(credential)
+            if pool is None or (pool.passthrough and not credential_fits(provider.protocol, credential.value)):
+                continue
+            kept.append(target)
+            pools[target.provider] = pool
+        if kept:
+            return tuple(kept), pools
+        name = targets[0].provider
+        if credential is None:
+            header = self.config.server.client_key_header
+            message = (
+                f"provider '{name}' uses the caller's own upstream credential and none was sent: send it as "
+                f"'Authorization: Bearer <credential>', 'x-api-key' or 'x-goog-api-key' "
+                f"(and the gateway key, when it needs one, in '{header}')"
+            )
+        else:
+            protocol = self.providers[name].protocol
+            message = f"the credential sent is not one for provider '{name}' ({protocol}): send a credential it accepts"
+        raise GatewayError(ErrorKind.AUTHENTICATION, message)
 
     async def generate(self, ctx: Exchange) -> Reply:
         """Answer a prepared request (:meth:`prepare`)."""
@@ -192,6 +229,8 @@ def _body_session(ctx: Exchange) -> str | None:
 
 def _identity(ctx: Exchange) -> str:
     """The caller's gateway identity (a hash of the credential it presented, if any)."""
+    if ctx.credential is not None:
+        return "client:" + ctx.credential.id
     for name, value in ctx.scope["headers"]:
         if name in (b"authorization", b"x-api-key", b"x-goog-api-key"):
             return "client:" + hashlib.sha256(value).hexdigest()[:24]

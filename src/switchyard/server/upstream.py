@@ -37,18 +37,22 @@ from ..adapters import AdapterChain
 from ..config import ProviderConfig
 from ..core.errors import ErrorKind, GatewayError
 from ..core.events import Event, Heartbeat, StreamError, is_content
+from ..core.jsonbytes import replace_string_member
 from ..core.model import Response
 from ..core.sse import SSEDecoder
 from ..fieldcache import Scope
 from ..keys import KeyPool, Lease, retry_after_from_headers
+from ..keys.passthrough import Credential, PassthroughPools
 from ..observability import trace
+from ..observability.redact import REDACTED, redact
 from ..protocols import codec
 from ..protocols.watch import StreamWatcher
-from ..providers import PROVIDER_TYPES, auth_headers, endpoint_path
+from ..providers import PROVIDER_TYPES, auth_headers, endpoint_path, passthrough_auth_headers
 from ..routing import Target
 from ..transport import Transport, read_limited, upstream_failure
 from .context import Exchange
 from .envelope import PREFIX, Envelopes
+from .http import Headers
 
 ENVELOPE = PREFIX.encode()
 
@@ -56,11 +60,12 @@ HOSTED_TOOLS = "_hosted_tools"  # Request.extensions key where the Responses cod
 
 
 class Provider:
-    """A configured provider, ready for requests: static headers, URL base, key pool."""
+    """A configured provider, ready for requests: static headers, URL base, key pool, and the
+    pools of its clients' own credentials (``credentials: passthrough | either``)."""
 
     __slots__ = (
-        "auth", "base_url", "build_options", "chain", "config", "envelopes", "fast", "headers", "name", "pool",
-        "protocol", "timeouts", "token_field",
+        "auth", "base_url", "build_options", "chain", "config", "credential_headers", "envelopes", "fast", "headers",
+        "name", "passthrough", "pool", "protocol", "timeouts", "token_field",
     )  # fmt: skip
 
     def __init__(self, config: ProviderConfig) -> None:
@@ -70,6 +75,7 @@ class Provider:
         self.protocol = ptype.protocol
         self.base_url = config.base_url
         self.auth = ptype.auth
+        self.credential_headers = tuple(name.encode() for name in ptype.credential_headers)
         self.headers = {"content-type": "application/json", **ptype.headers, **config.headers}
         self.timeouts = config.routing.timeouts
         self.chain = (
@@ -89,28 +95,60 @@ class Provider:
         self.fast = not own_rewrites and not config.unsupported_params
         """Same-protocol requests may take the fast path: no adapter of the provider's own rewrites
         requests, and it declared no ``unsupported_params`` (the defaults apply to built requests)."""
-        self.pool = KeyPool(
-            config.name,
-            config.api_keys or [""],  # a keyless provider (mock, a local server) has one empty key
-            rotation=config.routing.rotation,
-            session_affinity=config.routing.session_affinity,
-            cooldown=config.routing.cooldown,
-            max_concurrency=config.max_concurrency,
+        # a keyless provider (mock, a local server) has one empty key; a passthrough one none
+        keys = config.api_keys or ([] if config.credentials == "passthrough" else [""])
+        self.pool = self._pool(keys)
+        self.passthrough = (
+            PassthroughPools(lambda cid: self._pool([""], ids=[cid], passthrough=True))
+            if config.credentials != "pool"
+            else None
         )
+
+    def _pool(self, keys: list[str], **kwargs: Any) -> KeyPool:
+        routing = self.config.routing
+        return KeyPool(
+            self.name,
+            keys,
+            rotation=routing.rotation,
+            session_affinity=routing.session_affinity,
+            cooldown=routing.cooldown,
+            max_concurrency=self.config.max_concurrency,
+            **kwargs,
+        )
+
+    def pool_for(self, credential: Credential | None) -> KeyPool | None:
+        """The pool to lease from for a request bringing ``credential`` (None: this provider
+        cannot serve a request without one)."""
+        if self.passthrough is None:
+            return self.pool
+        if credential is not None:
+            return self.passthrough.get(credential.id)
+        return self.pool if self.config.credentials == "either" else None
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def request_headers(self, key: str, beta: str | None, stream: bool) -> dict[str, str]:
-        """Upstream headers: the type's and the config's, the key's credential, and the client's
-        ``anthropic-beta`` for Anthropic upstreams. Nothing else of the client's goes upstream."""
+    def request_headers(
+        self, key: str, client: Headers, stream: bool, credential: Credential | None = None
+    ) -> dict[str, str]:
+        """Upstream headers: the type's and the config's, the credential, and the client's
+        ``anthropic-beta`` for Anthropic upstreams. With the client's own ``credential``, the
+        client headers that belong to it (:attr:`ProviderType.credential_headers`) go too.
+        Nothing else of the client's goes upstream."""
         headers = dict(self.headers)
+        beta = _client_header(client, b"anthropic-beta")
         if beta and self.protocol == "anthropic":
             own = headers.get("anthropic-beta")
             headers["anthropic-beta"] = f"{own},{beta}" if own else beta
         if stream:
             headers["accept"] = "text/event-stream"
-        headers.update(auth_headers(self.auth, key))
+        if credential is None:
+            headers.update(auth_headers(self.auth, key))
+            return headers
+        for name, value in client:
+            if name in self.credential_headers:
+                headers[name.decode("latin-1")] = value.decode("latin-1")
+        headers.update(passthrough_auth_headers(self.auth, credential.value))
         return headers
 
 
@@ -236,6 +274,11 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
         req = ctx.request_for(target.model)
         ctx.dropped_tools = hosted_tools(req.extensions)
         return MockEvents(mock.events(req)) if ctx.stream else Translated(mock.respond(req))
+    with _credential_kept(ctx, lease):
+        return await _attempt(ctx, provider, target, lease, transport)
+
+
+async def _attempt(ctx: Exchange, provider: Provider, target: Target, lease: Lease, transport: Transport) -> Answer:
     # a client's envelope is never forwarded: opened or dropped on the translation path
     fast = provider.protocol == ctx.protocol and provider.fast and ENVELOPE not in ctx.raw
     others = tuple(k.id for k in provider.pool.keys if k.id != lease.key_id)
@@ -245,7 +288,7 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
     else:
         body = await translated_body(ctx, provider, target.model, scope)
     url = provider.url(endpoint_path(provider.protocol, target.model, ctx.stream))
-    headers = provider.request_headers(lease.key, _client_header(ctx, b"anthropic-beta"), ctx.stream)
+    headers = upstream_headers(ctx, provider, lease, ctx.stream)
     if ctx.trace is not None:
         ctx.trace(trace.UPSTREAM_REQUEST, {"url": url, "headers": headers, "body": body.decode("utf-8", "replace")})
     with _waiting(ctx):
@@ -285,8 +328,8 @@ async def post_json(
 ) -> dict[str, Any]:
     """A small non-streaming call (token counting): POST ``body``, return the JSON object answered."""
     url = provider.url(path)
-    headers = provider.request_headers(lease.key, _client_header(ctx, b"anthropic-beta"), False)
-    with _waiting(ctx):
+    headers = upstream_headers(ctx, provider, lease, False)
+    with _credential_kept(ctx, lease), _waiting(ctx):
         resp = await _send(transport, provider, url, headers, body, False, ctx.trace)
         raw = await _read_all(resp, url)
     try:
@@ -352,6 +395,27 @@ async def _read_all(resp: aiohttp.ClientResponse, url: str) -> bytes:
         resp.release()  # back to the pool when read to the end, else closed
 
 
+def upstream_headers(ctx: Exchange, provider: Provider, lease: Lease, stream: bool) -> dict[str, str]:
+    """The headers of an upstream request made with ``lease``: the client's own credential when
+    the lease is one of its passthrough pool."""
+    credential = ctx.credential if lease.pool.passthrough else None
+    return provider.request_headers(lease.key, ctx.scope["headers"], stream, credential)
+
+
+@contextmanager
+def _credential_kept(ctx: Exchange, lease: Lease) -> Iterator[None]:
+    """Take the client's own credential out of an upstream error (some echo the key they refused)."""
+    try:
+        yield
+    except GatewayError as err:
+        if lease.pool.passthrough and ctx.credential is not None:
+            secret = ctx.credential.value
+            err.message = err.message.replace(secret, REDACTED)
+            if err.details is not None and secret in repr(err.details):
+                err.details = redact(err.details, (secret,))
+        raise
+
+
 @contextmanager
 def _waiting(ctx: Exchange) -> Iterator[None]:
     """Count the time inside as spent waiting on the upstream (not gateway overhead)."""
@@ -363,15 +427,20 @@ def _waiting(ctx: Exchange) -> Iterator[None]:
 
 
 def fast_body(ctx: Exchange, model: str, token_field: str | None = None) -> bytes:
-    """The client's body for a same-protocol upstream: only the model rewritten, and for a Chat
-    provider that reads ``max_tokens`` (``token_field``), a ``max_completion_tokens`` sent as
-    ``max_tokens`` (such servers ignore ``max_completion_tokens``: the limit would be lost)."""
+    """The client's body for a same-protocol upstream: only the model rewritten (its value spliced
+    into the client's bytes, every other byte kept), and for a Chat provider that reads
+    ``max_tokens`` (``token_field``), a ``max_completion_tokens`` sent as ``max_tokens`` (such
+    servers ignore ``max_completion_tokens``: the limit would be lost)."""
     if ctx.protocol == "gemini":
         return ctx.raw
     assert ctx.body is not None
     rename = token_field == "max_tokens" and "max_completion_tokens" in ctx.body
-    if model == ctx.model and not rename:
-        return ctx.raw
+    if not rename:
+        if model == ctx.model:
+            return ctx.raw
+        spliced = replace_string_member(ctx.raw, "model", model)
+        if spliced is not None:
+            return spliced
     body = dict(ctx.body)
     body["model"] = model
     if rename:
@@ -468,8 +537,8 @@ def upstream_error(protocol: str, status: int, headers: Any, body: bytes) -> Gat
     return err
 
 
-def _client_header(ctx: Exchange, name: bytes) -> str | None:
-    for key, value in ctx.scope["headers"]:
+def _client_header(client: Headers, name: bytes) -> str | None:
+    for key, value in client:
         if key == name:
             return value.decode("latin-1")
     return None
