@@ -18,7 +18,8 @@ import orjson
 import pytest
 from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml
 from mock_upstreams import FIXTURES, MockUpstream, Reply, UpstreamHost
-from test_server_fieldcache import WEATHER_OPENAI, StrictAnthropic
+from strict_upstreams import StrictAnthropic
+from test_server_fieldcache import WEATHER_OPENAI
 from test_server_usage import row
 
 from switchyard.keys.passthrough import SECRET_FILE, CredentialIds, installation_secret

@@ -31,7 +31,7 @@ import pytest
 from aiohttp import web
 from gateway_harness import CLIENT_KEY, Gateway, closed_port, config_from_yaml
 from mock_upstreams import UpstreamHost, fixture_bytes
-from test_server_fieldcache import sse
+from strict_upstreams import sse
 
 PREFIX = Path.home() / ".cache" / "switchyard-clis"
 CLAUDE = ("@anthropic-ai/claude-code", "2.1.197", "claude")
