@@ -73,7 +73,9 @@ def parse_client_request(client: str, body: dict) -> Any:
     return codec(client).parse_request(body)
 
 
-def translate_stream(client: str, upstream: str, request_body: dict, raw: bytes, cuts: list[int] | None = None) -> bytes:
+def translate_stream(
+    client: str, upstream: str, request_body: dict, raw: bytes, cuts: list[int] | None = None
+) -> bytes:
     """Upstream SSE bytes (fed in the given chunking) -> client SSE bytes, through core events."""
     req = parse_client_request(client, request_body)
     req.stream = True

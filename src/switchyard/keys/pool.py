@@ -247,10 +247,34 @@ class KeyPool:
                     state.cool_until = now + self._backoff(state.transient_streak - TRANSIENT_STRIKES + 1)
                     if self.sync is not None:
                         self.sync.cooled(self, state, None, state.cool_until)
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    # ------------------------------------------------------------------ operator actions (local state)
+
+    def _by_id(self, key_id: str) -> KeyState:
+        for state in self.keys:
+            if state.id == key_id:
+                return state
+        raise KeyError(key_id)
+
+    def enable(self, key_id: str) -> None:
+        """Put a disabled key back in rotation (KeyError: no key with this id)."""
+        self._by_id(key_id).disabled = None
+        self._wake_waiters()
+
+    def clear_cooldown(self, key_id: str) -> None:
+        """End the key's cooldowns, whole-key and per model, and forget its strikes (KeyError: no such key)."""
+        state = self._by_id(key_id)
+        state.cool_until, state.transient_streak = 0.0, 0
+        state.model_cool_until.clear()
+        state.model_strikes.clear()
+        self._wake_waiters()
 
     def _cool_model(self, state: KeyState, model: str, until: float) -> None:
         state.model_cool_until[model] = max(state.model_cool_until.get(model, 0.0), until)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from .. import __version__
+from .. import __version__, ui
 from ..accounting.pricing import default_pricing
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError, RequestError
@@ -101,6 +101,7 @@ RESPONSE_ROUTES = {
 }
 OPENAI_MODEL = Route("model", "openai_chat")
 ADMIN_API = Route("admin_api", "openai_chat", access="admin_api")
+UI = Route("ui", "openai_chat", auth=False)  # the dashboard (switchyard.ui) authenticates its own requests
 
 
 def match(method: str, path: str) -> tuple[Route | None, str]:
@@ -110,6 +111,8 @@ def match(method: str, path: str) -> tuple[Route | None, str]:
         return route, ""
     if path.startswith(admin.PREFIXES):
         return ADMIN_API, ""
+    if path == ui.PREFIX or path.startswith(ui.PREFIX + "/"):
+        return UI, ""
     if path.startswith(RESPONSES_PREFIX):
         rest = path[len(RESPONSES_PREFIX) :]
         items = rest.endswith("/input_items")
@@ -167,6 +170,7 @@ class App:
         self.metrics = Metrics(lambda: self.pipeline.pools)
         self.usage_log = UsageLog(config.server.data_dir) if config.observability.usage_log else None
         self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing))
+        self.ui = ui.Dashboard(self) if ui.enabled(config) else None
 
     async def startup(self) -> None:
         for name in PROTOCOLS:  # import the codecs now, not on the first request
@@ -242,7 +246,10 @@ class App:
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         route, model = match(method, path)
-        if route is None:
+        if route is UI and self.ui is not None:
+            await self.ui.handle(scope, receive, send)
+            return
+        if route is None or route is UI:
             ctx = Exchange(error_protocol(path), scope)
             status = 405 if path in KNOWN_PATHS else 404
             message = f"{method} is not allowed on {path}" if status == 405 else f"no such endpoint: {method} {path}"
