@@ -88,6 +88,7 @@ def layout(title: str, page: str, csrf: str, body: str, scripts: tuple[str, ...]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(title)} · Switchyard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="csrf" content="{e(csrf)}">
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui/static/uPlot.min.css"><link rel="stylesheet" href="/ui/static/app.css">
 </head><body data-page="{e(page)}">
 <header><strong>Switchyard</strong><nav>{nav}</nav>{action("/ui/logout", "Sign out", csrf, cls="link")}</header>
@@ -98,7 +99,7 @@ def login(error: str | None = None) -> str:
     message = f'<p class="error" id="login-error">{e(error)}</p>' if error else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · Switchyard</title>
-<link rel="stylesheet" href="/ui/static/app.css"></head><body class="login">
+<link rel="icon" href="data:,"><link rel="stylesheet" href="/ui/static/app.css"></head><body class="login">
 <main><h1>Switchyard</h1>{message}
 <form method="post" action="/ui/login"><label>Admin key <input type="password" name="key" id="key"
 autocomplete="off" required autofocus></label><button type="submit">Sign in</button></form></main></body></html>"""
@@ -139,9 +140,9 @@ def overview(csrf: str, range_name: str) -> str:
         )
     )
     tops = "".join(
-        f'<section><h2>Top {e(label)}</h2><table id="top-{e(name)}"><thead><tr><th>{e(label)}</th>'
+        f'<section><h2>Top {e(label)}s</h2><table id="top-{e(name)}"><thead><tr><th>{e(label.capitalize())}</th>'
         f"<th>Requests</th><th>Errors</th><th>Cost</th></tr></thead><tbody></tbody></table></section>"
-        for name, label in (("model", "models"), ("provider", "providers"), ("client", "client keys"))
+        for name, label in (("model", "model"), ("provider", "provider"), ("client", "client key"))
     )
     body = (
         f'{ranges("/ui/overview", range_name)}<div id="overview" data-range="{e(range_name)}">'

@@ -36,7 +36,7 @@
       if (charts[name]) { charts[name].setData(series); continue; }
       const opts = {
         width: Math.max(el.clientWidth, 320), height: 180,
-        series: [{}, ...lines.map(([label, , stroke]) => ({ label, stroke, width: 2, spanGaps: true }))],
+        series: [{}, ...lines.map(([label, , stroke]) => ({ label, stroke, width: 2, spanGaps: true, points: { show: true, size: 4 } }))],
         axes: [{}, { size: 60 }],
       };
       charts[name] = new uPlot(opts, series, el);
