@@ -1,9 +1,11 @@
 """Rollups of the usage log, kept as rows are written, so the dashboard never scans ``requests``.
 
-``requests_rollup`` holds per-minute (``period`` 60) and per-hour (``period`` 3600) totals per
-(model, provider, upstream key, client key, team); ``requests_latency`` holds histograms of
-latency (``kind`` 0) and time to first byte (``kind`` 1) per minute and hour, in the bins of
-:data:`LATENCY_BOUNDS` (milliseconds), from which percentiles are estimated.
+``requests_rollup`` holds per-minute (``period`` 60) and per-hour (``period`` 3600) totals for
+each value of each dimension separately (``dim``: ``all`` — one ``total`` row per bucket —,
+``model``, ``provider``, ``key_id``, ``client``, ``team``), not for their cross product, so a
+bucket holds a few rows per dimension however varied the traffic. ``requests_latency`` holds
+histograms of latency (``kind`` 0) and time to first byte (``kind`` 1) per minute and hour, in
+the bins of :data:`LATENCY_BOUNDS` (milliseconds), from which percentiles are estimated.
 
 The writer calls :func:`update` in the same transaction as each batch of inserted rows; the
 migration (:data:`MIGRATION`) fills the tables from the rows already logged.
@@ -21,6 +23,7 @@ LATENCY_BOUNDS = (
 """Upper bounds (ms, exclusive) of the histogram bins; the last bin is open-ended."""
 
 DIMENSIONS = {
+    "all": "'total'",
     "model": "COALESCE(model_served, model_requested, '-')",
     "provider": "COALESCE(provider, '-')",
     "key_id": "COALESCE(provider, '-') || ' ' || COALESCE(key_id, '-')",
@@ -58,13 +61,14 @@ def _bin(column: str) -> str:
 
 def _upserts(where: str) -> list[str]:
     """The statements that add the rows of ``requests`` matching ``where`` to the rollups."""
-    dims = ", ".join(DIMENSIONS)
+    dims = " UNION ALL ".join(f"SELECT '{d}' AS dim" for d in DIMENSIONS)
+    value = "CASE d.dim " + " ".join(f"WHEN '{d}' THEN {sql}" for d, sql in DIMENSIONS.items()) + " END"
     bucket = "CAST(ts / p.period AS INTEGER) * p.period"
     totals = f"""
-        INSERT INTO requests_rollup (period, bucket, {dims}, {", ".join(MEASURES)})
-        SELECT p.period, {bucket}, {", ".join(DIMENSIONS.values())}, {", ".join(MEASURES.values())}
-        FROM requests, ({_PERIODS_SQL}) AS p WHERE {where}
-        GROUP BY 1, 2, 3, 4, 5, 6, 7
+        INSERT INTO requests_rollup (period, bucket, dim, value, {", ".join(MEASURES)})
+        SELECT p.period, {bucket}, d.dim, {value}, {", ".join(MEASURES.values())}
+        FROM requests, ({_PERIODS_SQL}) AS p, ({dims}) AS d WHERE {where}
+        GROUP BY 1, 2, 3, 4
         ON CONFLICT DO UPDATE SET {", ".join(f"{m} = {m} + excluded.{m}" for m in MEASURES)}
     """
     histograms = [
@@ -84,10 +88,9 @@ MIGRATION = ";".join(
     [
         f"""
         CREATE TABLE requests_rollup (
-            period INTEGER NOT NULL, bucket INTEGER NOT NULL,
-            {", ".join(f"{d} TEXT NOT NULL" for d in DIMENSIONS)},
+            period INTEGER NOT NULL, bucket INTEGER NOT NULL, dim TEXT NOT NULL, value TEXT NOT NULL,
             {", ".join(f"{m} {'REAL' if m.endswith(('sum', 'cost')) else 'INTEGER'} NOT NULL" for m in MEASURES)},
-            PRIMARY KEY (period, bucket, {", ".join(DIMENSIONS)})
+            PRIMARY KEY (period, dim, bucket, value)
         ) WITHOUT ROWID
         """,
         """

@@ -81,7 +81,7 @@ def overview(data_dir: Path, range_name: str, now: float | None = None) -> dict[
             """
             SELECT bucket / ? * ? AS t, SUM(requests), SUM(errors),
                    SUM(input_tokens + cache_read_tokens + cache_write_tokens), SUM(output_tokens), SUM(cost)
-            FROM requests_rollup WHERE period = ? AND bucket >= ? GROUP BY t
+            FROM requests_rollup WHERE period = ? AND dim = 'all' AND bucket >= ? GROUP BY t
             """,
             (step, step, period, start),
         ).fetchall()
@@ -96,11 +96,11 @@ def overview(data_dir: Path, range_name: str, now: float | None = None) -> dict[
             name: [
                 {"name": r[0], "requests": r[1], "errors": r[2], "cost": r[3]}
                 for r in conn.execute(
-                    f"""
-                    SELECT {name}, SUM(requests), SUM(errors), SUM(cost) FROM requests_rollup
-                    WHERE period = ? AND bucket >= ? GROUP BY {name} ORDER BY 2 DESC, 1 LIMIT ?
+                    """
+                    SELECT value, SUM(requests), SUM(errors), SUM(cost) FROM requests_rollup
+                    WHERE period = ? AND dim = ? AND bucket >= ? GROUP BY value ORDER BY 2 DESC, 1 LIMIT ?
                     """,
-                    (period, start, TOP),
+                    (period, name, start, TOP),
                 )
             ]
             for name in ("model", "provider", "client")
@@ -202,8 +202,8 @@ def filter_values(data_dir: Path, range_name: str) -> dict[str, list[str]]:
             name: [
                 r[0]
                 for r in conn.execute(
-                    f"SELECT DISTINCT {name} FROM requests_rollup WHERE period = ? AND bucket >= ? ORDER BY 1",
-                    (period, start),
+                    "SELECT DISTINCT value FROM requests_rollup WHERE period = ? AND dim = ? AND bucket >= ? ORDER BY 1",
+                    (period, name, start),
                 )
             ]
             for name in ("model", "provider")
@@ -222,7 +222,7 @@ def usage(data_dir: Path, range_name: str, by: str) -> list[dict[str, Any]]:
     if by != "day" and by not in USAGE_GROUPS:
         raise ValueError(f"by must be one of day, {', '.join(USAGE_GROUPS)}")
     start, _, _ = window(range_name)
-    group = "date(bucket, 'unixepoch')" if by == "day" else USAGE_GROUPS[by]
+    dim, group = ("all", "date(bucket, 'unixepoch')") if by == "day" else (USAGE_GROUPS[by], "value")
     order = "grp" if by == "day" else "SUM(cost) DESC, SUM(requests) DESC, grp"
     sql = f"""
         SELECT {group} AS grp, SUM(requests), SUM(errors), SUM(input_tokens), SUM(cache_read_tokens),
@@ -230,8 +230,8 @@ def usage(data_dir: Path, range_name: str, by: str) -> list[dict[str, Any]]:
                CASE WHEN SUM(priced) > 0 THEN SUM(cost) END, SUM(unpriced),
                SUM(latency_sum) / NULLIF(SUM(latency_n), 0), SUM(ttfb_sum) / NULLIF(SUM(ttfb_n), 0),
                SUM(overhead_sum) / NULLIF(SUM(overhead_n), 0)
-        FROM requests_rollup WHERE period = 3600 AND bucket >= ? GROUP BY grp ORDER BY {order}
+        FROM requests_rollup WHERE period = 3600 AND dim = ? AND bucket >= ? GROUP BY grp ORDER BY {order}
     """
     with connect(data_dir) as conn:
-        rows = conn.execute(sql, (start // 3600 * 3600,)).fetchall()
+        rows = conn.execute(sql, (dim, start // 3600 * 3600)).fetchall()
     return [dict(zip(USAGE_KEYS, r, strict=True)) for r in rows]
