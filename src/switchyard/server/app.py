@@ -46,6 +46,7 @@ from .http import (
     Receive,
     Scope,
     Send,
+    json_object,
     read_body,
     send_bytes,
     send_stream,
@@ -304,12 +305,7 @@ class App:
 
     def load(self, ctx: Exchange, route: Route, raw: bytes) -> None:
         """Parse the body just enough to route it: a JSON object, its model and stream flag."""
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise RequestError(f"the request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise RequestError("the request body must be a JSON object")
+        body = json_object(raw)
         ctx.raw, ctx.body = raw, body
         if ctx.trace is not None:
             ctx.trace(trace.CLIENT_REQUEST, body)

@@ -18,6 +18,7 @@ from ..fieldcache import Scope
 from ..observability.redact import redact_headers
 from ..providers import endpoint_path
 from ..server.context import Exchange
+from ..server.http import json_object
 from ..server.pipeline import Pipeline
 from ..server.upstream import fast_body, translated_body
 
@@ -36,12 +37,7 @@ async def dry_run(pipeline: Pipeline, protocol: str, raw: bytes, target_name: st
     (RequestError, TranslationError) as a real request would."""
     if protocol not in CLIENT_PROTOCOLS:
         raise RequestError(f"protocol must be one of {', '.join(CLIENT_PROTOCOLS)}", param="protocol")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise RequestError("the request body must be a JSON object")
+    body = json_object(raw)
     target = pipeline.resolver.resolve(target_name)[0]
     ctx = Exchange(protocol, {"headers": []}, body=body, raw=raw, model=target_name, stream=body.get("stream") is True)
     provider = pipeline.providers[target.provider]
