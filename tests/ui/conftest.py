@@ -13,20 +13,23 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from gateway_harness import Gateway
-from ui_harness import dashboard_config
+from ui_harness import REFUSAL, dashboard_config
 
-from replay_server import Reply, replay_server
+from replay_server import ReplayServer, replay_server
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    refusing = Reply(
-        b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}', status=401
-    )
+def refusing() -> Iterator[ReplayServer]:
+    """The ``refusing`` provider's upstream: answers 401 (a test may change ``reply`` and put it back)."""
     with replay_server() as upstream:
-        upstream.reply = refusing
-        gateway = Gateway(dashboard_config(tmp_path_factory.mktemp("ui"), upstream.url)).start()
-        try:
-            yield gateway
-        finally:
-            gateway.stop()
+        upstream.reply = REFUSAL
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory: pytest.TempPathFactory, refusing: ReplayServer) -> Iterator[Gateway]:
+    gateway = Gateway(dashboard_config(tmp_path_factory.mktemp("ui"), refusing.url)).start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()

@@ -9,8 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml
-from ui_harness import ADMIN_KEY, OC_KEY, REFUSED_KEY, SECRETS, Session, chat, form, wait_for
+from ui_harness import ADMIN_KEY, OC_KEY, REFUSAL, REFUSED_KEY, SECRETS, Session, chat, form, wait_for
 
+from replay_server import ReplayServer, Reply
 from switchyard import ui
 from switchyard.ui.queries import percentile
 from switchyard.ui.sessions import SessionStore
@@ -139,6 +140,23 @@ def test_a_disabled_upstream_key_is_re_enabled(gw: Gateway) -> None:
     assert session.post("/ui/keys/enable", {"provider": "refusing", "key": key["key"]}).status == 303
     assert session_json(session, "/ui/api/keys")["refusing"][0]["status"] == "healthy"
     assert session.post("/ui/keys/enable", {"provider": "refusing", "key": "nope"}).status == 404
+
+
+def test_a_cooling_upstream_key_is_cleared(gw: Gateway, refusing: ReplayServer) -> None:
+    refusing.reply = Reply(
+        b'{"error": {"message": "slow down", "type": "rate_limit"}}', status=429, headers={"retry-after": "600"}
+    )
+    try:
+        assert chat(gw.url, model="refused-model").status == 429
+    finally:
+        refusing.reply = REFUSAL
+    session = Session(gw.url)
+    (key,) = session_json(session, "/ui/api/keys")["refusing"]
+    assert key["status"].startswith("cooling") and key["cooling_models_s"]["refused-model"] > 500
+    assert "Clear cooldown" in session.get("/ui/keys").body.decode()
+    assert session.post("/ui/keys/clear", {"provider": "refusing", "key": key["key"]}).status == 303
+    (key,) = session_json(session, "/ui/api/keys")["refusing"]
+    assert key["status"] == "healthy" and key["cooling_models_s"] == {}
 
 
 def test_client_key_created_once_used_and_revoked(gw: Gateway) -> None:

@@ -10,12 +10,15 @@ from urllib.parse import urlencode
 
 from gateway_harness import CLIENT_KEY, HTTPResult, call, closed_port, config_from_yaml
 
+from replay_server import Reply
 from switchyard.config import Config
 
 ADMIN_KEY = "sy-admin-key-for-dashboard-tests"
 REFUSED_KEY = "sk-refused-upstream-key-0001"
 OC_KEY = "sk-oc-dashboard-key-0001"
 SECRETS = (ADMIN_KEY, CLIENT_KEY, REFUSED_KEY, OC_KEY)
+REFUSAL = Reply(b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}', status=401)
+"""The ``refusing`` upstream's usual answer: its key is disabled."""
 
 
 def dashboard_config(data_dir: Path, refusing_url: str) -> Config:
