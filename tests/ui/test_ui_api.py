@@ -197,6 +197,37 @@ def test_translate_claude_code_request_for_openai_chat(gw: Gateway) -> None:
     assert bad.status == 400 and "model" in bad.json["error"]
 
 
+def test_translate_and_send_answers_in_the_client_protocol_and_is_logged(gw: Gateway) -> None:
+    session = Session(gw.url)
+    body = {"model": "claude-x", "max_tokens": 32, "messages": [{"role": "user", "content": "run me"}]}
+    resp = session.post_json(
+        "/ui/api/translate", {"protocol": "anthropic", "target": "mock-1", "body": body, "run": True}
+    )
+    assert resp.status == 200, resp.body
+    result = resp.json
+    assert result["body"] is None and result["target"] == "mock/mock-1"  # the mock: no upstream request
+    answer = result["answer"]
+    assert answer["status"] == 200 and orjson.loads(answer["body"])["type"] == "message"
+    logged = wait_for(lambda: session.get(f"/ui/api/requests/{answer['request_id']}").status == 200)
+    assert logged
+    detail = session_json(session, f"/ui/api/requests/{answer['request_id']}")
+    assert detail["request"]["client_protocol"] == "anthropic" and detail["request"]["client_key_id"] is None
+    assert detail["trace"][0]["stage"] == "client_request"
+    failed = session.post_json(
+        "/ui/api/translate",
+        {
+            "protocol": "openai_chat",
+            "target": "refused-model",
+            "run": True,
+            "body": {"model": "x", "messages": [{"role": "user", "content": "hi"}]},
+        },
+    )
+    assert failed.status == 200 and failed.json["answer"]["status"] == 502
+    assert orjson.loads(failed.json["answer"]["body"])["error"]["message"]
+    headers = {"cookie": session.cookie, "x-csrf-token": session.csrf}
+    assert call(gw.url + "/ui/api/translate", "POST", b'["not", "an", "object"]', headers=headers).status == 400
+
+
 def test_usage_groups_and_csv(gw: Gateway, traffic: dict[str, str]) -> None:
     session = Session(gw.url)
     rows = session_json(session, "/ui/api/usage?range=24h&by=model")

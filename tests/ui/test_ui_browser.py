@@ -191,6 +191,14 @@ def test_translate_a_claude_code_request_for_openai_chat(page: Page, gw: Gateway
     expect(page.locator("#client-body")).to_contain_text("claude-opus-4-8")
     page.screenshot(path=shots / "translate.png", full_page=False)
     no_secret(page)
+    page.select_option("#target", "mock/mock-1")
+    page.check("#run")
+    page.click("#translate-form button[type=submit]")
+    expect(page.locator("#answer")).to_contain_text('"type":"message"')
+    request_page = gw.url + str(page.get_attribute("#answer-request", "href"))
+    assert wait_for(lambda: page.request.get(request_page.replace("/ui/requests/", "/ui/api/requests/")).ok)
+    page.click("#answer-request")
+    expect(page.locator("#summary")).to_contain_text("anthropic")
 
 
 def test_usage_and_config_pages(page: Page, gw: Gateway, shots: Path) -> None:

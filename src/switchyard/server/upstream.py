@@ -217,7 +217,7 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
         req = ctx.request_for(target.model)
         ctx.dropped_tools = hosted_tools(req.extensions)
         return MockEvents(mock.events(req)) if ctx.stream else Translated(mock.respond(req))
-    fast = provider.protocol == ctx.protocol and (provider.config.adapters is None or not provider.chain.rewrites)
+    fast = fast_path(provider, ctx.protocol)
     scope = Scope(provider.name, target.model, lease.key_id, ctx.session)
     if fast:
         body = fast_body(ctx, target.model)
@@ -301,6 +301,11 @@ def _waiting(ctx: Exchange) -> Iterator[None]:
         yield
     finally:
         ctx.upstream_wait += time.perf_counter() - started
+
+
+def fast_path(provider: Provider, protocol: str) -> bool:
+    """Whether a ``protocol`` request to ``provider`` is forwarded (same protocol, no rewriting adapter)."""
+    return provider.protocol == protocol and (provider.config.adapters is None or not provider.chain.rewrites)
 
 
 def fast_body(ctx: Exchange, model: str) -> bytes:

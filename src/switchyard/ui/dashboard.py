@@ -26,10 +26,10 @@ import orjson
 
 from ..core.errors import GatewayError
 from ..providers import mask_key
-from ..server.http import JSON, Headers, Receive, Scope, Send, header, read_body, send_bytes
+from ..server.http import JSON, Headers, Receive, Scope, Send, header, json_object, read_body, send_bytes
 from . import queries, views
 from .sessions import Session, SessionStore, cookie_header, cookie_token
-from .translate import dry_run, targets
+from .translate import dry_run, exchange, run, targets
 
 if TYPE_CHECKING:
     from ..server.app import App
@@ -302,12 +302,19 @@ class Dashboard:
     async def translate_page(self, call: Call) -> Answer:
         return self.translate_view(call, {"protocol": "anthropic", "target": "", "body": ""})
 
+    async def translation(self, protocol: str, raw: bytes, target: str, send: bool) -> dict[str, Any]:
+        """The dry run, and with ``send`` the real request's answer too (``answer``)."""
+        result = await dry_run(self.app.pipeline, exchange(protocol, raw, target))
+        if send:
+            result["answer"] = await run(self.app, exchange(protocol, raw, target))
+        return result
+
     @route("POST", "/translate")
     async def translate_form(self, call: Call) -> Answer:
         form = call.form
         try:
-            result = await dry_run(
-                self.app.pipeline, form.get("protocol", ""), form.get("body", "").encode(), form.get("target", "")
+            result = await self.translation(
+                form.get("protocol", ""), form.get("body", "").encode(), form.get("target", ""), bool(form.get("run"))
             )
         except GatewayError as exc:
             return self.translate_view(call, form, error=_message(exc))
@@ -315,10 +322,10 @@ class Dashboard:
 
     @route("POST", "/api/translate")
     async def translate_json(self, call: Call) -> Answer:
-        ask = orjson.loads(call.raw or b"{}")
         try:
-            result = await dry_run(
-                self.app.pipeline, str(ask.get("protocol")), orjson.dumps(ask.get("body")), str(ask.get("target"))
+            ask = json_object(call.raw or b"{}")
+            result = await self.translation(
+                str(ask.get("protocol")), orjson.dumps(ask.get("body")), str(ask.get("target")), ask.get("run") is True
             )
         except GatewayError as exc:
             return json({"error": _message(exc)}, exc.status)

@@ -377,6 +377,8 @@ def translate(
         f'<label>Client protocol <select name="protocol" id="protocol">{options(CLIENT_PROTOCOLS, form.get("protocol"))}</select></label>'
         f'<label>Target <select name="target" id="target">{options(targets, form.get("target"))}</select></label>'
         f'<label class="wide">Request body (JSON)<textarea name="body" id="body" rows="14">{e(form.get("body"))}</textarea></label>'
+        f'<label><span><input type="checkbox" name="run" value="1" id="run"{" checked" if form.get("run") else ""}>'
+        f" and send it (a real request, logged and priced)</span></label>"
         f'<button type="submit">Show the upstream request</button></form>'
     )
     out = f'<p class="error" id="translate-error">{e(error)}</p>' if error else ""
@@ -393,6 +395,12 @@ def translate(
                 f"{pretty(result['body'])}</pre></div></div>"
             )
         out += f"<details><summary>Neutral request</summary><pre>{pretty(result['neutral'])}</pre></details>"
+        answer = result.get("answer")
+        if answer is not None:
+            out += (
+                f'<h2>The answer: {e(answer["status"])} (<a id="answer-request" href="/ui/requests/'
+                f'{e(answer["request_id"])}">request {e(answer["request_id"])}</a>)</h2><pre id="answer">{e(answer["body"])}</pre>'
+            )
     return layout("Translate", "translate", csrf, inputs + out)
 
 
