@@ -132,8 +132,17 @@ def test_request_detail_has_attempts_usage_and_trace(gw: Gateway, traffic: dict[
 
 
 def test_a_disabled_upstream_key_is_re_enabled(gw: Gateway) -> None:
-    assert chat(gw.url, model="refused-model").status == 502  # the upstream refused the key
+    refused = chat(gw.url, model="refused-model")
+    assert refused.status == 502  # the upstream refused the key
     session = Session(gw.url)
+    request_id = refused.headers["x-request-id"]
+    assert wait_for(lambda: session.get(f"/ui/api/requests/{request_id}").status == 200)
+    detail = session_json(session, f"/ui/api/requests/{request_id}")
+    assert detail["attempts"][0]["status"] == 401 and detail["attempts"][0]["error"] == "authentication"
+    (sent,) = [entry["data"] for entry in detail["trace"] if entry["stage"] == "upstream_request"]
+    assert sent["url"].endswith("/v1/chat/completions") and sent["headers"]["authorization"] != f"Bearer {REFUSED_KEY}"
+    page = session.get(f"/ui/requests/{request_id}").body.decode()
+    assert 'id="trace-upstream_request"' in page and "refused-model" in page and REFUSED_KEY not in page
     (key,) = session_json(session, "/ui/api/keys")["refusing"]
     assert key["status"] == "disabled" and key["disabled_reason"]
     assert "Re-enable" in session.get("/ui/keys").body.decode()

@@ -205,6 +205,16 @@ _TRACE_COLUMN = {
 }
 
 
+def traced_data(data: Any) -> str:
+    """A trace entry's data, escaped: JSON (also JSON text) indented, anything else (SSE frames) as is."""
+    if isinstance(data, str):
+        try:
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return e(data)
+    return pretty(data)
+
+
 def request_page(csrf: str, row: dict[str, Any], attempts: list[dict[str, Any]], trace: list[dict[str, Any]]) -> str:
     facts = (
         ("Request id", row["request_id"]),
@@ -253,9 +263,7 @@ def request_page(csrf: str, row: dict[str, Any], attempts: list[dict[str, Any]],
     for entry in trace:
         stage = str(entry.get("stage", ""))
         column = _TRACE_COLUMN.get(stage, "upstream_request" if stage.startswith("adapter:") else "client_response")
-        data = entry.get("data")
-        shown = data if isinstance(data, str) else orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
-        columns[column].append(f"<h3>{e(stage)}</h3><pre>{e(shown)}</pre>")
+        columns[column].append(f"<h3>{e(stage)}</h3><pre>{traced_data(entry.get('data'))}</pre>")
     if trace:
         cells = "".join(
             f'<div class="trace-col" id="trace-{e(name)}"><h2>{e(label)}</h2>{"".join(columns[name])}</div>'
