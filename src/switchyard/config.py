@@ -167,6 +167,12 @@ class ObservabilityConfig:
 
 
 @dataclass(slots=True)
+class UIConfig:
+    enabled: bool | None = None
+    """The dashboard at /ui (None: on when server.admin_keys has a key)."""
+
+
+@dataclass(slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
@@ -176,6 +182,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     field_cache: FieldCacheConfig = field(default_factory=FieldCacheConfig)
     governance: GovernanceConfig = field(default_factory=GovernanceConfig)
+    ui: UIConfig = field(default_factory=UIConfig)
     pricing: dict[str, Any] = field(default_factory=dict)
     """Price overrides and additions per model (USD per million tokens), over the built-in table."""
     source: str | None = None
@@ -598,6 +605,11 @@ def _observability(ck: _Checker, raw: Any) -> ObservabilityConfig:
     return out
 
 
+def _ui(ck: _Checker, raw: Any) -> UIConfig:
+    raw = ck.mapping(raw, ("ui",), ("enabled",))
+    return UIConfig(enabled=ck.typed(raw, "enabled", ("ui",), bool, None))
+
+
 def _adapters(ck: _Checker, raw: Any, path: tuple, protocol: str) -> list[Any] | None:
     if raw is None or protocol == "mock":
         return None
@@ -713,7 +725,18 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     ck.mapping(
         raw,
         (),
-        ("server", "providers", "models", "routing", "observability", "pricing", "state", "field_cache", "governance"),
+        (
+            "server",
+            "providers",
+            "models",
+            "routing",
+            "observability",
+            "pricing",
+            "state",
+            "field_cache",
+            "governance",
+            "ui",
+        ),
     )
     routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
     server = _server(ck, raw.get("server"), base_dir)
@@ -724,6 +747,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     state = _state(ck, raw.get("state"))
     field_cache = _field_cache(ck, raw.get("field_cache"))
     governance = _governance(ck, raw.get("governance"))
+    ui = _ui(ck, raw.get("ui"))
     if ck.problems:
         raise ConfigError(ck.problems)
     return Config(
@@ -735,6 +759,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
         state=state,
         field_cache=field_cache,
         governance=governance,
+        ui=ui,
         pricing=pricing,
         source=source,
     )

@@ -239,3 +239,26 @@ def test_half_open_probe_only_when_every_key_cools_after_transient_failures():
         asyncio.run(q.lease("m"))
     assert info.value.causes == {"transient", "rate_limit"} and info.value.probe_in is None
     assert q.probe("m") is None
+
+
+def test_enable_puts_a_disabled_key_back_in_rotation():
+    p, _ = pool(1)
+    serve(p, action=Action.DISABLE)
+    assert p.try_acquire("m") is None
+    key_id = p.keys[0].id
+    p.enable(key_id)
+    assert p.snapshot()[0]["status"] == "healthy"
+    assert serve(p) == "sk-test-key-0000"
+    with pytest.raises(KeyError):
+        p.enable("…none")
+
+
+def test_clear_cooldown_ends_whole_key_and_model_cooldowns():
+    p, _ = pool(1)
+    serve(p, model="a", action=Action.COOL, retry_after=600)
+    for _ in range(3):
+        serve(p, model="b", action=Action.TRANSIENT)
+    assert p.snapshot()[0]["status"] == "cooling" and p.try_acquire("a") is None
+    p.clear_cooldown(p.keys[0].id)
+    assert p.snapshot()[0]["status"] == "healthy" and p.keys[0].model_strikes == {}
+    assert serve(p, model="a") == serve(p, model="b") == "sk-test-key-0000"

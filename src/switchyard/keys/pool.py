@@ -116,6 +116,14 @@ class Lease:
         return self.state.id
 
 
+def clear_cooling(state: KeyState) -> None:
+    """Forget every cooldown of ``state`` (whole key and per model) and its strikes."""
+    state.cool_until, state.transient_streak = 0.0, 0
+    state.model_cool_until.clear()
+    state.model_cool_cause.clear()
+    state.model_strikes.clear()
+
+
 class KeyPool:
     def __init__(
         self,
@@ -314,10 +322,39 @@ class KeyPool:
                     state.cool_until = now + self._backoff(state.transient_streak - TRANSIENT_STRIKES + 1)
                     if self.sync is not None:
                         self.sync.cooled(self, state, None, state.cool_until)
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    # ------------------------------------------------------------------ operator actions (local state)
+
+    def _by_id(self, key_id: str) -> KeyState:
+        for state in self.keys:
+            if state.id == key_id:
+                return state
+        raise KeyError(key_id)
+
+    def enable(self, key_id: str) -> None:
+        """Put a disabled key back in rotation (KeyError: no key with this id); with shared state,
+        on every process."""
+        state = self._by_id(key_id)
+        state.disabled = None
+        if self.sync is not None:
+            self.sync.cleared(self, state, "disabled")
+        self._wake_waiters()
+
+    def clear_cooldown(self, key_id: str) -> None:
+        """End the key's cooldowns, whole-key and per model, and forget its strikes (KeyError: no
+        such key); with shared state, on every process."""
+        state = self._by_id(key_id)
+        clear_cooling(state)
+        if self.sync is not None:
+            self.sync.cleared(self, state, "cooling")
+        self._wake_waiters()
 
     def _cool_model(self, state: KeyState, model: str, until: float, cause: str) -> None:
         state.model_cool_until[model] = max(state.model_cool_until.get(model, 0.0), until)

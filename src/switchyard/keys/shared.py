@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from .pool import KeyPool, KeyState
+from .pool import KeyPool, KeyState, clear_cooling
 
 log = logging.getLogger("switchyard.keys")
 
@@ -60,6 +60,20 @@ _HOLD = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+
+# KEYS[1]: the provider's state hash. ARGV: channel, key fingerprint, what ('disabled' | 'cooling'),
+# the message to publish. Drops the key's disabled flag, or its cooldowns.
+_CLEAR = """
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, #ARGV[2] + 1) == ARGV[2] .. '|' then
+    local name = string.sub(field, #ARGV[2] + 2)
+    if (ARGV[3] == 'disabled') == (name == 'disabled') then redis.call('HDEL', KEYS[1], field) end
+  end
+end
+redis.call('PUBLISH', ARGV[1], ARGV[4])
 return 1
 """
 
@@ -90,6 +104,7 @@ class KeySync:
         }
         self._write = client.register_script(_WRITE)
         self._hold = client.register_script(_HOLD)
+        self._clear = client.register_script(_CLEAR)
         self._holds: dict[str, tuple[str, str]] = {}  # slot id -> (provider, key fingerprint)
         self._slots = (f"{self._me}.{n}" for n in itertools.count())
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -134,6 +149,13 @@ class KeySync:
         message = orjson.dumps({"src": self._me, "fp": fp, "field": field, "value": value})
         args = [self._channel, f"{fp}|{field}", value, kind, message]
         self._spawn(self._write(keys=[self._prefix + pool.provider], args=args), "share a key's state")
+
+    def cleared(self, pool: KeyPool, state: KeyState, what: str) -> None:
+        """An operator re-enabled ``state`` (``disabled``) or ended its cooldowns (``cooling``)."""
+        fp = fingerprint(state.key)
+        message = orjson.dumps({"src": self._me, "fp": fp, "field": f"clear|{what}", "value": ""})
+        args = [self._channel, fp, what, message]
+        self._spawn(self._clear(keys=[self._prefix + pool.provider], args=args), "clear a key's state")
 
     def assigned(self, pool: KeyPool, session: str, state: KeyState) -> None:
         key = f"{self._prefix}aff:{pool.provider}:{session}"
@@ -209,6 +231,12 @@ class KeySync:
         if found is None:
             return
         pool, state = found
+        if field == "clear|disabled":
+            state.disabled = None
+            return
+        if field == "clear|cooling":
+            clear_cooling(state)
+            return
         if field == "disabled":
             state.disabled = state.disabled or value
             return

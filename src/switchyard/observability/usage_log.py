@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from ..core.model import Usage
 from ..store._sqlite import SqliteWorker, transaction
+from . import rollup
 
 log = logging.getLogger("switchyard.usage")
 
@@ -79,6 +80,8 @@ class UsageRecord:
     client_key_name: str | None = None
     team: str | None = None
     usage_estimated: bool = False
+    attempt_log: str | None = None
+    """The attempts as JSON: ``[{target, key_id, status, error, latency_ms}]`` (None: not recorded)."""
 
     def set_usage(self, usage: Usage | None) -> UsageRecord:
         """Copy the token buckets of ``usage`` (None leaves zeros: no answer began); returns self."""
@@ -133,6 +136,15 @@ MIGRATIONS = (
     """
     ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0
     """,
+    # the dashboard: each attempt, the request log's filters, and the rollups (observability/rollup.py)
+    """
+    ALTER TABLE requests ADD COLUMN attempt_log TEXT;
+    CREATE INDEX requests_model ON requests (model_served, ts);
+    CREATE INDEX requests_provider ON requests (provider, ts);
+    CREATE INDEX requests_status ON requests (status, ts);
+    CREATE INDEX requests_error ON requests (error, ts);
+    """
+    + rollup.MIGRATION,
 )
 
 _ROWS_PER_STATEMENT = 64  # 64 x 25 parameters, far below SQLite's limit of 32766
@@ -147,9 +159,11 @@ def _insert_sql(rows: int) -> str:
 def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     # Many rows per statement: sqlite3 releases and retakes the GIL around every step, and each
     # handover stalls the event loop's thread; one step per 64 rows instead of one per row.
+    last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM requests").fetchone()[0]
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         part = rows[start : start + _ROWS_PER_STATEMENT]
         conn.execute(_insert_sql(len(part)), [value for row in part for value in row])
+    rollup.update(conn, last_id)
 
 
 class UsageSink(abc.ABC):

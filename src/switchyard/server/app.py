@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from .. import __version__
+from .. import __version__, ui
 from ..accounting.pricing import default_pricing
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError, RequestError
@@ -55,6 +55,7 @@ from .http import (
     Receive,
     Scope,
     Send,
+    json_object,
     read_body,
     send_bytes,
     send_stream,
@@ -111,6 +112,7 @@ RESPONSE_ROUTES = {
 }
 OPENAI_MODEL = Route("model", "openai_chat")
 ADMIN_API = Route("admin_api", "openai_chat", access="admin_api")
+UI = Route("ui", "openai_chat", auth=False)  # the dashboard (switchyard.ui) authenticates its own requests
 
 
 def match(method: str, path: str) -> tuple[Route | None, str]:
@@ -120,6 +122,8 @@ def match(method: str, path: str) -> tuple[Route | None, str]:
         return route, ""
     if path.startswith(admin.PREFIXES):
         return ADMIN_API, ""
+    if path == ui.PREFIX or path.startswith(ui.PREFIX + "/"):
+        return UI, ""
     if path.startswith(RESPONSES_PREFIX):
         rest = path[len(RESPONSES_PREFIX) :]
         items = rest.endswith("/input_items")
@@ -230,6 +234,7 @@ class App:
         self.drain_expired = False
         self._drain_timer: asyncio.TimerHandle | None = None
         self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing, self.pipeline.resolver.configured))
+        self.ui = ui.Dashboard(self) if ui.enabled(config) else None
 
     async def startup(self) -> None:
         self.drain_on_signals()
@@ -310,7 +315,10 @@ class App:
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         route, model = match(method, path)
-        if route is None:
+        if route is UI and self.ui is not None:
+            await self.ui.handle(scope, receive, send)
+            return
+        if route is None or route is UI:
             ctx = Exchange(error_protocol(path), scope)
             status = 405 if path in KNOWN_PATHS else 404
             message = f"{method} is not allowed on {path}" if status == 405 else f"no such endpoint: {method} {path}"
@@ -446,12 +454,7 @@ class App:
 
     def load(self, ctx: Exchange, route: Route, raw: bytes) -> None:
         """Parse the body just enough to route it: a JSON object, its model and stream flag."""
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise RequestError(f"the request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise RequestError("the request body must be a JSON object")
+        body = json_object(raw)
         ctx.raw, ctx.body = raw, body
         if ctx.trace is not None:
             ctx.trace(trace.CLIENT_REQUEST, body)

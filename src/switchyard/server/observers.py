@@ -10,10 +10,13 @@ marked ``client_gone`` with the usage seen so far).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from ..accounting.pricing import Pricing
 from ..core.model import Usage
@@ -119,6 +122,9 @@ class UsageRecorder:
                 client_key_id=client.id if client else None,
                 client_key_name=client.name if client else None,
                 team=client.team if client else None,
+                attempt_log=orjson.dumps([dataclasses.asdict(a) for a in ctx.attempts]).decode()
+                if ctx.attempts
+                else None,
             ).set_usage(usage)
             self.usage_log.record(rec)
         if self.metrics is not None:

@@ -279,8 +279,7 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
 
 
 async def _attempt(ctx: Exchange, provider: Provider, target: Target, lease: Lease, transport: Transport) -> Answer:
-    # a client's envelope is never forwarded: opened or dropped on the translation path
-    fast = provider.protocol == ctx.protocol and provider.fast and ENVELOPE not in ctx.raw
+    fast = fast_path(provider, ctx.protocol, ctx.raw)
     others = tuple(k.id for k in provider.pool.keys if k.id != lease.key_id)
     scope = Scope(provider.name, target.model, lease.key_id, ctx.session, others)
     if fast:
@@ -424,6 +423,13 @@ def _waiting(ctx: Exchange) -> Iterator[None]:
         yield
     finally:
         ctx.upstream_wait += time.perf_counter() - started
+
+
+def fast_path(provider: Provider, protocol: str, raw: bytes = b"") -> bool:
+    """Whether a ``protocol`` request (body ``raw``) to ``provider`` is forwarded as it is: the same
+    protocol, no adapter of the provider's own that rewrites requests, no ``unsupported_params``,
+    and no gateway envelope in it (a client's envelope is opened or dropped, never forwarded)."""
+    return provider.protocol == protocol and provider.fast and ENVELOPE not in raw
 
 
 def fast_body(ctx: Exchange, model: str, token_field: str | None = None) -> bytes:
