@@ -78,7 +78,10 @@ def test_a_client_that_goes_away_mid_stream_releases_its_reservation(admin, gw, 
     while not upstreams["openai_chat"].disconnects:
         assert time.monotonic() < deadline, "the upstream stream was not cancelled"
         time.sleep(0.02)
-    assert admin.settled(f"{KEYS}/{created['id']}")["spend"]["usd"] == 0  # no usage reached the gateway
+    settled = admin.settled(f"{KEYS}/{created['id']}")  # nothing reserved or in flight is left
+    # no usage reached the gateway: the spend is the gateway's estimate of what was generated
+    # before the cut (the same figure as the usage log's row), far below the reservation
+    assert 0 < settled["spend"]["usd"] < REQUEST_COST * 10
 
 
 def test_a_continued_response_reserves_for_the_conversation_it_replays(admin, gw):

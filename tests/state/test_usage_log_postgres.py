@@ -146,7 +146,11 @@ def test_a_first_version_schema_gains_the_client_key_columns(pg_dsn):
         await conn.execute(MIGRATIONS[0])
         await conn.execute("CREATE TABLE switchyard_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)")
         await conn.execute("INSERT INTO switchyard_schema VALUES ('usage', 1)")
-        old = [c for c in COLUMNS if c not in ("client_key_id", "client_key_name", "team", "usage_estimated")]
+        old = [
+            c
+            for c in COLUMNS
+            if c not in ("client_key_id", "client_key_name", "team", "usage_estimated", "attempt_log")
+        ]
         await conn.copy_records_to_table("requests", records=[_row(rec("old"))[: len(old)]], columns=old)
         await conn.close()
         async with UsageLog("unused", dsn=pg_dsn) as log:

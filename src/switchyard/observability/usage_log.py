@@ -136,16 +136,20 @@ MIGRATIONS = (
     """
     ALTER TABLE requests ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0
     """,
-    # the dashboard: each attempt, the request log's filters, and the rollups (observability/rollup.py)
+    # the dashboard: each attempt, and the request log's filters
     """
     ALTER TABLE requests ADD COLUMN attempt_log TEXT;
     CREATE INDEX requests_model ON requests (model_served, ts);
     CREATE INDEX requests_provider ON requests (provider, ts);
     CREATE INDEX requests_status ON requests (status, ts);
-    CREATE INDEX requests_error ON requests (error, ts);
-    """
-    + rollup.MIGRATION,
+    CREATE INDEX requests_error ON requests (error, ts)
+    """,
+    # the dashboard's rollups (observability/rollup.py; SQLite only: see SQLITE_ONLY)
+    rollup.MIGRATION,
 )
+SQLITE_ONLY = (rollup.MIGRATION,)
+"""Migrations of usage.db that a PostgreSQL usage log does not take: the dashboard's rollups (the
+dashboard reads ``usage.db``; on a PostgreSQL usage log it has no data yet)."""
 
 _ROWS_PER_STATEMENT = 64  # 64 x 25 parameters, far below SQLite's limit of 32766
 _VALUES = "(" + ", ".join("?" * len(COLUMNS)) + ")"

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from ..store._postgres import UNAVAILABLE, PgLink, from_sqlite
-from .usage_log import COLUMNS, UsageSink
+from .usage_log import COLUMNS, SQLITE_ONLY, UsageSink
 from .usage_log import MIGRATIONS as SQLITE_MIGRATIONS
 
 log = logging.getLogger("switchyard.usage")
@@ -33,7 +33,7 @@ MIGRATIONS = (
         written_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )
     """,
-    *map(from_sqlite, SQLITE_MIGRATIONS[1:]),
+    *(from_sqlite(m) for m in SQLITE_MIGRATIONS[1:] if m not in SQLITE_ONLY),
 )
 """usage.db's migrations (the same ``requests`` table), plus the ids of the batches written."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -34,12 +35,25 @@ def connect(path: Path | str, synchronous: str = "NORMAL", busy_timeout_ms: int 
         raise ValueError(f"synchronous must be one of {SYNCHRONOUS}")
     conn = sqlite3.connect(str(path), isolation_level=None)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    mode = _wal(conn, busy_timeout_ms / 1000)
     if str(mode).lower() != "wal":
         conn.close()
         raise RuntimeError(f"{path}: could not switch to WAL mode (got {mode})")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     return conn
+
+
+def _wal(conn: sqlite3.Connection, patience: float) -> str:
+    """Switch to WAL mode. Several processes creating one database at once can find it locked
+    while another makes that switch, without SQLite's busy handler waiting: retry for a while."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[str], name: str) -> int:
