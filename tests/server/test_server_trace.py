@@ -48,13 +48,18 @@ def traced(upstream_host, tmp_path_factory) -> Iterator[Gateway]:
     gateway.stop()
 
 
+def complete_entries(data: bytes) -> list[dict]:
+    """The trace entries whose line is complete (the writer may be in the middle of the next)."""
+    return [orjson.loads(line) for line in data.split(b"\n")[:-1] if line]
+
+
 def read_trace(gw: Gateway, request_id: str) -> list[dict]:
     path = gw.app.tracer.path_for(request_id)
     deadline = time.monotonic() + 5
     entries: list[dict] = []
     while time.monotonic() < deadline:
         if path.exists():
-            entries = [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
+            entries = complete_entries(path.read_bytes())
             if any(e["stage"] == "client_frame" or e["stage"] == "client_response" for e in entries):
                 return entries
         time.sleep(0.05)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import orjson
 import pytest
 from gateway_harness import CLIENT_KEY, UPSTREAM_KEY, Gateway, call, config_from_yaml, gateway_yaml
 from mock_upstreams import Reply, fixture_bytes, fixture_reply, sse_reply
-from test_server_trace import read_trace
+from test_server_trace import complete_entries, read_trace
 
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
 KEY = UPSTREAM_KEY["anthropic"]
@@ -82,7 +81,7 @@ def test_every_failed_attempt_has_its_entry(traced, upstreams):
     path = traced.app.tracer.path_for(resp.headers["x-request-id"])
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        entries = [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+        entries = complete_entries(path.read_bytes()) if path.exists() else []
         if len(responses(entries)) >= 3:
             break
         time.sleep(0.05)
