@@ -55,3 +55,29 @@ def test_cooldowns_disables_and_operator_clears_reach_the_other_process() -> Non
 
     with fresh_prefix() as prefix:
         asyncio.run(main(prefix))
+
+
+def test_a_run_of_transient_failures_spread_over_processes_cools_the_key_everywhere() -> None:
+    async def main(prefix: str) -> None:
+        a, b = KeyPool("p", KEYS[:1]), KeyPool("p", KEYS[:1])
+        syncs = [KeySync(connect(REDIS_URL), prefix, {"p": pool}) for pool in (a, b)]
+        for sync in syncs:
+            await sync.start()
+        try:
+            for n, pool in enumerate((a, b, a), start=1):  # failures on both processes, one run
+                pool.release(pool.try_acquire("m"), Action.TRANSIENT)  # type: ignore[arg-type]
+                other = b if pool is a else a
+                await eventually(lambda other=other, n=n: other.keys[0].transient_streak == n, f"failure {n}")
+            await eventually(lambda: b.keys[0].cool_until > time.monotonic(), "the run's cooldown")
+            assert a.try_acquire("m") is None and b.try_acquire("m") is None
+            probe = b.probe("m")  # half-open: the upstream answers again
+            assert probe is not None
+            b.release(probe)
+            await eventually(lambda: a.keys[0].transient_streak == 0 and a.keys[0].cool_until == 0, "the recovery")
+            assert a.try_acquire("m") is not None
+        finally:
+            for sync in syncs:
+                await sync.close()
+
+    with fresh_prefix() as prefix:
+        asyncio.run(main(prefix))

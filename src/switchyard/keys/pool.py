@@ -299,6 +299,8 @@ class KeyPool:
             state.probing = False
         if action is None or action is Action.SURFACE:
             # the upstream answered: the key works (a probe's success ends its cooldown too)
+            if self.sync is not None and (state.transient_streak or state.cool_until):
+                self.sync.cleared(self, state, "recovered")
             state.transient_streak = 0
             state.cool_until = 0.0
             state.model_strikes.pop(model, None)
@@ -318,6 +320,8 @@ class KeyPool:
                     self.sync.disabled(self, state, state.disabled)
             elif action is Action.TRANSIENT:
                 state.transient_streak += 1
+                if self.sync is not None:  # the run of failures counts every process's
+                    self.sync.failed(self, state)
                 if state.transient_streak >= TRANSIENT_STRIKES:
                     state.cool_until = now + self._backoff(state.transient_streak - TRANSIENT_STRIKES + 1)
                     if self.sync is not None:

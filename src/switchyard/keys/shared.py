@@ -3,6 +3,8 @@
 Each process keeps its own :class:`~switchyard.keys.pool.KeyPool` view, so choosing a key never
 waits on Redis. What must be global travels through Redis:
 
+- **runs of transient failures**: each failure is announced, so three in a row across processes
+  cool the key as three on one would; an answer ends the run (and its cooldown) everywhere.
 - **cooldowns and disabled keys**: when a process cools a key (for a model, or whole) or disables
   it, it writes the state with one Lua script — a cooldown only ever moves later (``max``), so
   concurrent writers cannot shorten one — and publishes it; every process applies what it hears
@@ -64,13 +66,16 @@ return 1
 """
 
 
-# KEYS[1]: the provider's state hash. ARGV: channel, key fingerprint, what ('disabled' | 'cooling'),
-# the message to publish. Drops the key's disabled flag, or its cooldowns.
+# KEYS[1]: the provider's state hash. ARGV: channel, key fingerprint, what, the message to publish.
+# Drops the key's disabled flag ('disabled'), all its cooldowns ('cooling'), or its whole-key
+# cooldown after transient failures ('recovered').
 _CLEAR = """
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(field, 1, #ARGV[2] + 1) == ARGV[2] .. '|' then
     local name = string.sub(field, #ARGV[2] + 2)
-    if (ARGV[3] == 'disabled') == (name == 'disabled') then redis.call('HDEL', KEYS[1], field) end
+    local drop = (ARGV[3] == 'disabled' and name == 'disabled') or (ARGV[3] == 'recovered' and name == 'cool')
+      or (ARGV[3] == 'cooling' and name ~= 'disabled')
+    if drop then redis.call('HDEL', KEYS[1], field) end
   end
 end
 redis.call('PUBLISH', ARGV[1], ARGV[4])
@@ -150,8 +155,14 @@ class KeySync:
         args = [self._channel, f"{fp}|{field}", value, kind, message]
         self._spawn(self._write(keys=[self._prefix + pool.provider], args=args), "share a key's state")
 
+    def failed(self, pool: KeyPool, state: KeyState) -> None:
+        """One more transient failure of ``state``: every process adds it to the key's run."""
+        message = orjson.dumps({"src": self._me, "fp": fingerprint(state.key), "field": "failed", "value": ""})
+        self._spawn(self._client.publish(self._channel, message), "share a transient failure")
+
     def cleared(self, pool: KeyPool, state: KeyState, what: str) -> None:
-        """An operator re-enabled ``state`` (``disabled``) or ended its cooldowns (``cooling``)."""
+        """An operator re-enabled ``state`` (``disabled``) or ended its cooldowns (``cooling``), or
+        the key answered after transient failures (``recovered``: the run and its cooldown end)."""
         fp = fingerprint(state.key)
         message = orjson.dumps({"src": self._me, "fp": fp, "field": f"clear|{what}", "value": ""})
         args = [self._channel, fp, what, message]
@@ -236,6 +247,12 @@ class KeySync:
             return
         if field == "clear|cooling":
             clear_cooling(state)
+            return
+        if field == "clear|recovered":
+            state.transient_streak, state.cool_until = 0, 0.0
+            return
+        if field == "failed":
+            state.transient_streak += 1  # the process that sees the run reach its end cools the key
             return
         if field == "disabled":
             state.disabled = state.disabled or value
