@@ -3,94 +3,51 @@ and a small asyncio client for driving them concurrently."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
+sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
+from gateway_process import GatewayProcess
+
 ADMIN_KEY = "sy-admin-key-for-governance-tests"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class GatewayProcs:
-    """``n`` gateway processes on their own ports; use as a context manager (SIGTERM on exit)."""
+    """``n`` gateway processes (:class:`GatewayProcess`) on their own ports, sharing one config;
+    use as a context manager (killed on exit if still running)."""
 
     def __init__(self, config_text: str, workdir: Path, n: int) -> None:
-        self.workdir = workdir
         self.config = workdir / "switchyard.yaml"
         self.config.write_text(config_text)
-        self.ports = [free_port() for _ in range(n)]
-        self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.logs = [workdir / f"gateway-{i}.log" for i in range(n)]
+        self.gateways = [GatewayProcess(self.config, log=workdir / f"gateway-{i}.log") for i in range(n)]
+        self.urls = [g.url for g in self.gateways]
 
     def __enter__(self) -> GatewayProcs:
-        for port, log in zip(self.ports, self.logs, strict=True):
-            with log.open("wb") as out:
-                self.procs.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "switchyard.cli",
-                            "serve",
-                            "--config",
-                            str(self.config),
-                            "--port",
-                            str(port),
-                        ],
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        env=dict(os.environ),
-                    )
-                )
-        for i in range(len(self.procs)):
-            self.wait_ready(i)
+        for gateway in self.gateways:
+            gateway.start()
         return self
 
-    def wait_ready(self, i: int, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.procs[i].poll() is not None:
-                raise RuntimeError(f"gateway {i} exited: {self.logs[i].read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.ports[i]), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"gateway {i} did not start: {self.logs[i].read_text()[-2000:]}")
-
     def kill(self, i: int) -> None:
-        self.procs[i].send_signal(signal.SIGKILL)
-        self.procs[i].wait(10)
+        self.gateways[i].kill()
 
     def stop(self) -> list[int]:
         """SIGTERM every live process and wait: a graceful shutdown writes pending rows and spend."""
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        return [proc.wait(30) for proc in self.procs]
+        live = [g for g in self.gateways if g.proc is not None and g.proc.poll() is None]
+        for gateway in live:
+            gateway.signal(signal.SIGTERM)
+        return [g.wait(30) for g in self.gateways]
 
     def __exit__(self, *exc: object) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+        for gateway in self.gateways:
+            gateway.kill()
 
     def log_text(self) -> str:
-        return "\n".join(log.read_text(errors="replace") for log in self.logs)
+        return "\n".join(g.log.read_text(errors="replace") for g in self.gateways)
 
 
 async def admin(session: aiohttp.ClientSession, url: str, method: str, path: str, body: Any = None) -> Any:

@@ -13,7 +13,6 @@ tiny model of :mod:`tinymodel`), streamed and not.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from gateway_harness import Gateway, call
+from gateway_harness import Gateway, call, usage_row
 from google import genai
 from google.genai import types as gtypes
 from tinymodel import MARKER, MODEL, SENTENCE, SENTENCE_TOKENS
@@ -137,18 +136,7 @@ def server_count(llama, prompt: str, limit: int) -> tuple[int, int]:
 
 def row_of(gw: Gateway, tag: str, timeout: float = 10.0) -> dict[str, Any]:
     """The usage row of the request whose model name ends with ``tag`` (rows are written in batches)."""
-    path = gw.config.server.data_dir / "usage.db"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            with sqlite3.connect(path) as conn:
-                conn.row_factory = sqlite3.Row
-                found = conn.execute("SELECT * FROM requests WHERE model_requested LIKE ?", (f"%-{tag}",)).fetchall()
-            if found:
-                assert len(found) == 1
-                return dict(found[0])
-        time.sleep(0.05)
-    raise AssertionError(f"no usage row for the request tagged {tag}")
+    return usage_row(gw, "model_requested LIKE ?", (f"%-{tag}",), timeout)
 
 
 CASES = [

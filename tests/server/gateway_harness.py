@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -164,3 +165,19 @@ def call(
         return HTTPResult(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
     finally:
         conn.close()
+
+
+def usage_row(gw: Gateway, where: str, args: tuple[Any, ...], timeout: float = 5.0) -> dict[str, Any]:
+    """The one usage-log row matching ``where`` (the writer flushes in the background)."""
+    path = gw.config.server.data_dir / "usage.db"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            with sqlite3.connect(path) as conn:
+                conn.row_factory = sqlite3.Row
+                rows = conn.execute(f"SELECT * FROM requests WHERE {where}", args).fetchall()
+            if rows:
+                assert len(rows) == 1, "one row per request"
+                return dict(rows[0])
+        time.sleep(0.05)
+    raise AssertionError(f"no usage row where {where} {args}")

@@ -7,14 +7,12 @@ The same behaviour against a real llama.cpp server: ``tests/local/``.
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
-from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml
+from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml, usage_row
 from mock_upstreams import Reply, fixture_bytes, fixture_reply
 
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
@@ -57,17 +55,7 @@ def gw(upstream_host, tmp_path_factory) -> Iterator[Gateway]:
 
 
 def row(gw: Gateway, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
-    path = gw.config.server.data_dir / "usage.db"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            with sqlite3.connect(path) as conn:
-                conn.row_factory = sqlite3.Row
-                rows = conn.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchall()
-            if rows:
-                return dict(rows[0])
-        time.sleep(0.05)
-    raise AssertionError(f"no usage row for {request_id}")
+    return usage_row(gw, "request_id = ?", (request_id,), timeout)
 
 
 def messages(model: str = "local/tiny", **extra: Any) -> dict[str, Any]:

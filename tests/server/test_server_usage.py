@@ -6,14 +6,13 @@ One gateway of its own (its data_dir in a temporary folder) against the shared m
 from __future__ import annotations
 
 import socket
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
-from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml, gateway_yaml
+from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml, gateway_yaml, usage_row
 from mock_upstreams import Reply, fixture_bytes, fixture_reply
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -32,19 +31,8 @@ def gw(upstream_host, tmp_path_factory) -> Iterator[Gateway]:
 
 
 def row(gw: Gateway, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
-    """The usage row of one request (the writer flushes in the background)."""
-    path = gw.config.server.data_dir / "usage.db"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            with sqlite3.connect(path) as conn:
-                conn.row_factory = sqlite3.Row
-                rows = conn.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchall()
-            if rows:
-                assert len(rows) == 1, "one row per request"
-                return dict(rows[0])
-        time.sleep(0.05)
-    raise AssertionError(f"no usage row for {request_id}")
+    """The usage row of one request."""
+    return usage_row(gw, "request_id = ?", (request_id,), timeout)
 
 
 def test_non_stream_row_is_priced_by_the_served_model(gw, upstreams):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from pathlib import Path
@@ -13,6 +14,7 @@ from ui_harness import ADMIN_KEY, OC_KEY, REFUSAL, REFUSED_KEY, SECRETS, Session
 
 from replay_server import ReplayServer, Reply
 from switchyard import ui
+from switchyard.store import MemoryKVStore
 from switchyard.ui.queries import percentile
 from switchyard.ui.sessions import SessionStore
 
@@ -284,13 +286,21 @@ def test_ui_is_on_only_with_admin_keys_unless_configured(tmp_path: Path) -> None
         off.stop()
 
 
-def test_sessions_expire() -> None:
-    now = [1000.0]
-    store = SessionStore(lifetime=60, clock=lambda: now[0])
-    session = store.create()
-    assert store.get(session.token) == session
-    now[0] += 61
-    assert store.get(session.token) is None
+def test_sessions_expire_and_end() -> None:
+    async def main() -> None:
+        now = [1000.0]
+        kv = MemoryKVStore()
+        store = SessionStore(lambda: kv, lifetime=60, clock=lambda: now[0])
+        session = await store.create()
+        assert await store.get(session.token) == session
+        assert session.token not in str(kv.__dict__)  # only its hash is a key
+        now[0] += 61
+        assert await store.get(session.token) is None
+        other = await store.create()
+        await store.end(other.token)
+        assert await store.get(other.token) is None
+
+    asyncio.run(main())
 
 
 def test_percentile_interpolates_within_a_bin() -> None:

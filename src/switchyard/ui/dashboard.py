@@ -27,6 +27,7 @@ import orjson
 from ..core.errors import GatewayError
 from ..providers import mask_key
 from ..server.http import JSON, Headers, Receive, Scope, Send, header, json_object, read_body, send_bytes
+from ..store import KVStore
 from . import queries, views
 from .sessions import Session, SessionStore, cookie_header, cookie_token
 from .translate import dry_run, exchange, run, targets
@@ -112,8 +113,13 @@ def find(method: str, path: str) -> tuple[Handler | None, str]:
 class Dashboard:
     def __init__(self, app: App) -> None:
         self.app = app
-        self.sessions = SessionStore()
+        self.sessions = SessionStore(self._kv)
         self.data_dir = Path(app.config.server.data_dir)
+
+    def _kv(self) -> KVStore:
+        if self.app.stores is None:
+            raise RuntimeError("the state store is not open")
+        return self.app.stores.kv
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -129,7 +135,7 @@ class Dashboard:
             return static(path.removeprefix("/static/"))
         if path == "/login":
             return await self.login(scope, receive) if method == "POST" else html(views.login())
-        session = self.sessions.get(cookie_token(header(scope, b"cookie")))
+        session = await self.sessions.get(cookie_token(header(scope, b"cookie")))
         api = path.startswith("/api/") or path.endswith(".csv") or method != "GET"
         if session is None:
             return json({"error": "sign in to the dashboard first"}, 401) if api else redirect("/ui/login")
@@ -157,7 +163,7 @@ class Dashboard:
             principal = None
         if principal is None or principal.kind != "admin":
             return html(views.login("that is not an admin key (server.admin_keys)"), 401)
-        session = self.sessions.create()
+        session = await self.sessions.create()
         return redirect("/ui/overview", [(b"set-cookie", cookie_header(session, scope.get("scheme") == "https"))])
 
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -171,7 +177,7 @@ class Dashboard:
 
     @route("POST", "/logout")
     async def logout(self, call: Call) -> Answer:
-        self.sessions.end(call.session.token)
+        await self.sessions.end(call.session.token)
         return redirect("/ui/login", [(b"set-cookie", cookie_header(None, False))])
 
     @route("GET", "/overview")

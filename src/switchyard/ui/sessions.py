@@ -1,21 +1,28 @@
-"""Dashboard sessions: random tokens in an HttpOnly, SameSite=Strict cookie, kept in memory.
+"""Dashboard sessions: random tokens in an HttpOnly, SameSite=Strict cookie, kept in the state
+key-value store — in memory for one process, in Redis with ``state.backend: redis``, so a
+session holds on every worker and replica.
 
-The cookie carries only the session token (never the admin key). Each session has its own CSRF
-token, which every state-changing request must send back (a form field or ``x-csrf-token``).
-Sessions end after :data:`SESSION_SECONDS` or on sign-out; a restart signs everyone out.
+The cookie carries only the session token (never the admin key); the store holds its SHA-256
+(never the token). Each session has its own CSRF token, which every state-changing request must
+send back (a form field or ``x-csrf-token``). Sessions end after :data:`SESSION_SECONDS` or on
+sign-out.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
+
+from ..store import KVStore
+
 COOKIE = "switchyard_session"
 SESSION_SECONDS = 12 * 3600
-MAX_SESSIONS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,31 +36,38 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, lifetime: float = SESSION_SECONDS, clock: Callable[[], float] = time.time) -> None:
+    """Sessions in ``kv()`` (the store is opened after the dashboard is made: a callable)."""
+
+    def __init__(
+        self, kv: Callable[[], KVStore], lifetime: float = SESSION_SECONDS, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.kv = kv
         self.lifetime = lifetime
         self.clock = clock
-        self._sessions: dict[str, Session] = {}
 
-    def create(self) -> Session:
-        now = self.clock()
-        self._sessions = {t: s for t, s in self._sessions.items() if s.expires_at > now}
-        while len(self._sessions) >= MAX_SESSIONS:  # the oldest go first
-            del self._sessions[next(iter(self._sessions))]
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now + self.lifetime)
-        self._sessions[session.token] = session
+    @staticmethod
+    def _key(token: str) -> str:
+        return "ui-session:" + hashlib.sha256(token.encode()).hexdigest()
+
+    async def create(self) -> Session:
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock() + self.lifetime)
+        record = orjson.dumps({"csrf": session.csrf, "expires_at": session.expires_at})
+        if not await self.kv().set(self._key(session.token), record, self.lifetime):
+            raise RuntimeError("the session could not be stored")
         return session
 
-    def get(self, token: str | None) -> Session | None:
-        session = self._sessions.get(token) if token else None
-        if session is None:
+    async def get(self, token: str | None) -> Session | None:
+        raw = await self.kv().get(self._key(token)) if token else None
+        if raw is None or token is None:
             return None
-        if session.expires_at <= self.clock():
-            del self._sessions[session.token]
+        record = orjson.loads(raw)
+        if record["expires_at"] <= self.clock():
+            await self.end(token)
             return None
-        return session
+        return Session(token, record["csrf"], record["expires_at"])
 
-    def end(self, token: str) -> None:
-        self._sessions.pop(token, None)
+    async def end(self, token: str) -> None:
+        await self.kv().delete(self._key(token))
 
 
 def cookie_header(session: Session | None, secure: bool) -> bytes:
