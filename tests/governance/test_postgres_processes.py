@@ -12,21 +12,34 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
 from gateway_procs import ADMIN_KEY, GatewayProcs, admin, request
 
 from pg_support import TcpProxy, fetch_sync
+from redis_support import REDIS_URL, fresh_prefix
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    with fresh_prefix() as prefix:
+        yield prefix
+
 
 GRACEFUL = -signal.SIGTERM  # uvicorn re-raises the signal once its graceful shutdown is done
 CONFIG_KEY = "sk-config-key-for-postgres-tests-0001"
 
 
-def config(data_dir: Path, usage_dsn: str, governance_dsn: str | None = None) -> str:
+def config(data_dir: Path, usage_dsn: str, governance_dsn: str | None = None, redis_prefix: str | None = None) -> str:
     governance = f'governance: {{dsn: "{governance_dsn}"}}' if governance_dsn else ""
-    return f"""
+    state = (
+        f'state: {{backend: redis, redis_url: "{REDIS_URL}", redis_prefix: "{redis_prefix}"}}' if redis_prefix else ""
+    )
+    return f"""{state}
 server:
   admin_keys: ["{ADMIN_KEY}"]
   auth_keys: ["{CONFIG_KEY}"]
@@ -62,11 +75,12 @@ def usage_rows(dsn: str) -> list[tuple[str, str | None]]:
         return []
 
 
-def test_three_gateways_on_one_postgres_write_each_request_once(tmp_path, pg_dsn):
+def test_three_gateways_on_one_postgres_write_each_request_once(tmp_path, pg_dsn, redis_prefix):
+    """Three processes sharing Redis (hot state) and PostgreSQL (usage log, keys, ledger)."""
     data_dir = tmp_path / "data"
     first = tmp_path / "first"
     first.mkdir()
-    with GatewayProcs(config(data_dir, pg_dsn), first, 1) as gw:  # keys and teams go to PostgreSQL
+    with GatewayProcs(config(data_dir, pg_dsn, redis_prefix=redis_prefix), first, 1) as gw:  # keys go to PostgreSQL
 
         async def make() -> dict:
             async with aiohttp.ClientSession() as session:
@@ -76,7 +90,7 @@ def test_three_gateways_on_one_postgres_write_each_request_once(tmp_path, pg_dsn
         made = asyncio.run(make())
         assert gw.stop() == [GRACEFUL]
 
-    with GatewayProcs(config(data_dir, pg_dsn), tmp_path, 3) as gw:  # they load the key from PostgreSQL
+    with GatewayProcs(config(data_dir, pg_dsn, redis_prefix=redis_prefix), tmp_path, 3) as gw:  # keys from PostgreSQL
         ids = asyncio.run(drive(gw.urls, [made["key"], CONFIG_KEY], 300))
         assert gw.stop() == [GRACEFUL] * 3  # SIGTERM: each writes its pending rows and spend
 

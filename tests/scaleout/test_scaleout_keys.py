@@ -15,6 +15,7 @@ from gateway_harness import HTTPResult, call
 from gateway_procs import GatewayProcs
 from test_server_keys import FaultUpstream, attempts, keyset
 
+from pg_support import fetch_sync
 from redis_support import REDIS_URL, fresh_prefix
 
 
@@ -25,8 +26,12 @@ def upstream() -> Iterator[FaultUpstream]:
     up.close()
 
 
-def three(upstream: FaultUpstream, tmp_path: Path, prefix: str, keys: list[str], extra: str = "") -> GatewayProcs:
-    config = f"""
+def three(
+    upstream: FaultUpstream, tmp_path: Path, prefix: str, keys: list[str], extra: str = "", dsn: str | None = None
+) -> GatewayProcs:
+    """Three gateways sharing Redis (and, with ``dsn``, a usage log on PostgreSQL)."""
+    usage = f'observability: {{usage_log: {{backend: postgres, dsn: "{dsn}"}}}}' if dsn else ""
+    config = f"""{usage}
 server:
   data_dir: {tmp_path / "data"}
 state: {{backend: redis, redis_url: "{REDIS_URL}", redis_prefix: "{prefix}"}}
@@ -104,15 +109,20 @@ def test_a_401_disables_the_key_on_every_process(upstream, tmp_path) -> None:
         assert upstream.seen[keys[1]] == 1
 
 
-def test_balanced_rotation_stays_fair_across_processes(upstream, tmp_path) -> None:
+def test_balanced_rotation_stays_fair_across_processes(upstream, tmp_path, pg_dsn) -> None:
+    """300 requests round-robin over three processes: fair over the keys, and one usage row each
+    in the PostgreSQL usage log they share."""
     keys = keyset("sk-share-fair", 3)
-    with fresh_prefix() as prefix, three(upstream, tmp_path, prefix, keys) as gw:
+    with fresh_prefix() as prefix, three(upstream, tmp_path, prefix, keys, dsn=pg_dsn) as gw:
         with ThreadPoolExecutor(12) as pool:
-            results = list(pool.map(lambda i: chat(gw.urls[i % 3]).status, range(300)))
-        assert results.count(200) == 300
+            answers = list(pool.map(lambda i: chat(gw.urls[i % 3]), range(300)))
+        assert [a.status for a in answers] == [200] * 300
         counts = [upstream.seen[k] for k in keys]
         assert sum(counts) == 300
         assert all(80 <= c <= 120 for c in counts), counts  # within 20% of an even share
+        gw.stop()  # SIGTERM: each process writes its pending rows
+    ids = sorted(a.headers["x-request-id"] for a in answers)
+    assert sorted(r[0] for r in fetch_sync(pg_dsn, "SELECT request_id FROM requests")) == ids  # none lost or twice
 
 
 def test_session_affinity_holds_across_processes(upstream, tmp_path) -> None:
