@@ -156,7 +156,7 @@ class Governance(AdminOps):
         self._shared_down_until = 0.0
         self._fallback_seeded = False
         self._unsettled: list[tuple[Ticket, int, int]] = []
-        self._config_keys = list(config_keys)
+        self._config_keys = {k.hash: k for k in config_keys}
         self._by_hash: dict[str, ClientKey] = {}
         self._by_id: dict[str, ClientKey] = {}
         self._teams: dict[str, Team] = {}
@@ -264,7 +264,7 @@ class Governance(AdminOps):
             if if_stale and version == self._version:
                 return  # a concurrent caller has just reloaded
             keys, teams = await self.records.load()
-            keys += self._config_keys
+            keys += self._config_keys.values()
             self._by_hash = {k.hash: k for k in keys}
             self._by_id = {k.id: k for k in keys}
             self._teams = {t.name: t for t in teams}
@@ -284,6 +284,11 @@ class Governance(AdminOps):
     @property
     def has_keys(self) -> bool:
         return bool(self._by_hash) or not self.loaded  # not loaded yet: keys may exist
+
+    def config_key(self, secret: bytes) -> ClientKey | None:
+        """The limits of a ``server.auth_keys`` key, if the config gives it any (no I/O: they are
+        fixed by the config)."""
+        return self._config_keys.get(key_hash(secret)) if self._config_keys else None
 
     async def lookup(self, secret: bytes) -> ClientKey | None:
         """The key ``secret`` belongs to (revoked and expired keys included; see :meth:`check_key`)."""

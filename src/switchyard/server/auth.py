@@ -97,7 +97,7 @@ class Authenticator:
             if _among(value, self._admin):
                 return ADMIN
             if _among(value, self._config):
-                key = await self.governance.lookup(value) if self.governance is not None else None
+                key = self.governance.config_key(value) if self.governance is not None else None
                 if key is not None and self.governance is not None:
                     self.governance.check_key(key)  # a config key may have an expiry too
                 return Principal("config", key)
