@@ -18,7 +18,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from gateway_procs import ADMIN_KEY, GatewayProcs, admin, free_port, new_key, request, send
+from gateway_harness import closed_port
+from gateway_procs import ADMIN_KEY, GatewayProcs, admin, new_key, request, send
 
 from redis_support import REDIS_URL, fresh_prefix
 
@@ -56,7 +57,7 @@ providers:
   an: {{type: anthropic, base_url: "{ups["an"].url}", api_keys: [sk-an-0001]}}
   oc: {{type: openai, base_url: "{ups["oc"].url}/v1", api_keys: [sk-oc-0001]}}
   slow: {{type: openai, base_url: "{ups["slow"].url}/v1", api_keys: [sk-slow-0001]}}
-  dead: {{type: openai, base_url: "http://127.0.0.1:{free_port()}/v1", api_keys: [sk-dead-0001]}}
+  dead: {{type: openai, base_url: "http://127.0.0.1:{closed_port()}/v1", api_keys: [sk-dead-0001]}}
 pricing:
   mock-1: {PRICE}
   claude-gov: {PRICE}

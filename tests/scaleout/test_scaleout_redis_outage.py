@@ -13,14 +13,15 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from gateway_procs import ADMIN_KEY, GatewayProcs, admin, free_port, new_key, request, send
+from gateway_harness import closed_port
+from gateway_procs import ADMIN_KEY, GatewayProcs, admin, new_key, request, send
 
 
 class OwnRedis:
     """A throwaway redis-server (no persistence) on a free port."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+        self.port = closed_port()
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -9,8 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from gateway_harness import call
-from gateway_procs import free_port
+from gateway_harness import call, closed_port
 
 from redis_support import REDIS_URL, fresh_prefix
 
@@ -51,7 +50,7 @@ def hello(port: int) -> int:
 
 
 def test_two_workers_serve_one_port_a_dead_one_is_replaced_and_sigterm_stops_both(tmp_path: Path) -> None:
-    port = free_port()
+    port = closed_port()
     with fresh_prefix() as prefix:
         config = tmp_path / "switchyard.yaml"
         config.write_text(f"state: {{backend: redis, redis_url: '{REDIS_URL}', redis_prefix: '{prefix}'}}\n")
