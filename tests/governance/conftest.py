@@ -17,6 +17,7 @@ from switchyard.governance.redis_counters import RedisCounters
 from switchyard.store.redis import connect
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "server"))  # gateway_harness, mock upstreams
 
 
 class CounterBackend:

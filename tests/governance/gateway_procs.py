@@ -4,14 +4,11 @@ and a small asyncio client for driving them concurrently."""
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
 from gateway_process import GatewayProcess
 
 ADMIN_KEY = "sy-admin-key-for-governance-tests"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,11 +19,9 @@ import aiohttp
 import pytest
 from gateway_harness import closed_port
 from gateway_procs import ADMIN_KEY, GatewayProcs, admin, new_key, request, send
+from mock_upstreams import UpstreamHost, fixture_reply
 
 from redis_support import REDIS_URL, fresh_prefix
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
-from mock_upstreams import UpstreamHost, fixture_reply
 
 PRICE = "{input: 2, output: 30}"
 GRACEFUL = -signal.SIGTERM  # uvicorn re-raises the signal once its graceful shutdown is done
