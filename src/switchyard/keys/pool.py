@@ -334,7 +334,7 @@ class KeyPool:
             if not waiter.done():
                 waiter.set_result(None)
 
-    # ------------------------------------------------------------------ operator actions (local state)
+    # ------------------------------------------------------------------ operator actions (shared through KeySync)
 
     def _by_id(self, key_id: str) -> KeyState:
         for state in self.keys:
