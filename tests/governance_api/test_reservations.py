@@ -87,13 +87,16 @@ def test_a_client_that_goes_away_mid_stream_releases_its_reservation(admin, gw, 
 def test_a_continued_response_reserves_for_the_conversation_it_replays(admin, gw):
     """``previous_response_id`` (and ``item_reference``) make the gateway send the stored
     conversation upstream: the reservation bounds that prompt, not the small body the client sent."""
-    created = admin.create_key("continuer", budget={"usd": 0.05, "window": "1d"})
-    follow_up = {"model": "or/gov-priced", "input": "and then?", "max_output_tokens": 16, "store": False}
-    assert call(gw.url + "/v1/responses", "POST", follow_up, bearer(created["key"])).status == 200  # it fits
+    created = admin.create_key("continuer", budget={"usd": 1, "window": "1d"})
+    key, path = bearer(created["key"]), f"{KEYS}/{created['id']}"
     long_turn = {"model": "or/gov-priced", "input": "word " * 4000, "max_output_tokens": 16}  # ~20 KB stored
-    first = call(gw.url + "/v1/responses", "POST", long_turn, bearer(admin.create_key("writer")["key"]))
+    first = call(gw.url + "/v1/responses", "POST", long_turn, key)
     assert first.status == 200
+    spent = admin.settled(path)["spend"]["usd"]
+    admin.ok("PATCH", path, {"budget": {"usd": spent + 0.05, "window": "1d"}})  # room for a short request only
+    follow_up = {"model": "or/gov-priced", "input": "and then?", "max_output_tokens": 16, "store": False}
+    assert call(gw.url + "/v1/responses", "POST", follow_up, key).status == 200  # it fits
     continued = {**follow_up, "previous_response_id": first.json["id"]}
-    refused = call(gw.url + "/v1/responses", "POST", continued, bearer(created["key"]))
+    refused = call(gw.url + "/v1/responses", "POST", continued, key)
     assert refused.status == 429 and refused.json["error"]["code"] == "budget_exceeded"
     assert admin.settled(f"{KEYS}/{created['id']}")["reserved_usd"] == 0

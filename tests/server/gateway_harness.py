@@ -34,13 +34,14 @@ UPSTREAM_KEY = {
     "gemini": "gm-upstream-key-0001",
 }
 CLIENT_KEY = "sy-client-key-for-tests"
+OTHER_CLIENT_KEY = "sy-another-teams-key"
 MAX_BODY_MB = 1
 
 
 def gateway_yaml(up: dict[str, Any]) -> str:
     return f"""
 server:
-  auth_keys: ["{CLIENT_KEY}"]
+  auth_keys: ["{CLIENT_KEY}", "{OTHER_CLIENT_KEY}"]
   max_body_mb: {MAX_BODY_MB}
 routing:
   retries: 2

@@ -16,7 +16,7 @@ from pathlib import Path
 import openai
 import orjson
 import pytest
-from gateway_harness import CLIENT_KEY, PROVIDER, call, closed_port
+from gateway_harness import CLIENT_KEY, OTHER_CLIENT_KEY, PROVIDER, call, closed_port
 from mock_upstreams import Reply, fixture_reply
 
 PROTOCOLS = ("openai_chat", "anthropic", "gemini", "openai_responses")
@@ -46,8 +46,8 @@ def reply(name: str) -> Reply:
     return out
 
 
-def client(gateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=CLIENT_KEY, max_retries=0)
+def client(gateway, key: str = CLIENT_KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -63,6 +63,34 @@ def test_create_retrieve_items_delete(gateway, upstreams, protocol):
     sdk.responses.delete(created.id)
     with pytest.raises(openai.NotFoundError):
         sdk.responses.retrieve(created.id)
+
+
+def test_stored_responses_belong_to_their_caller(gateway, upstreams):
+    """Another client key finds none of a caller's stored responses or items: retrieve, input
+    items, delete, previous_response_id and item_reference all answer 404, as for an unknown id;
+    the owner still has everything."""
+    upstreams["anthropic"].queue(reply(TEXT["anthropic"]))
+    owner, other = client(gateway), client(gateway, OTHER_CLIENT_KEY)
+    created = owner.responses.create(model="an/some-model", input="Say hello")
+    item_id = created.output[0].id
+    attempts = [
+        lambda: other.responses.retrieve(created.id),
+        lambda: other.responses.input_items.list(created.id),
+        lambda: other.responses.delete(created.id),
+        lambda: other.responses.create(model="an/some-model", input="more", previous_response_id=created.id),
+        lambda: other.responses.create(
+            model="an/some-model",
+            input=[{"type": "item_reference", "id": item_id}],  # type: ignore[list-item]
+        ),
+    ]
+    for attempt in attempts:
+        with pytest.raises(openai.NotFoundError):
+            attempt()
+    assert len(upstreams["anthropic"].requests) == 1  # none of the refused requests went upstream
+    assert owner.responses.retrieve(created.id).output_text == created.output_text
+    upstreams["anthropic"].queue(reply(TEXT["anthropic"]))
+    owner.responses.create(model="an/some-model", input=[{"type": "item_reference", "id": item_id}])  # type: ignore[list-item]
+    owner.responses.delete(created.id)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -96,7 +96,7 @@ def test_sqlite_item_index_is_filled_for_responses_stored_before_it(tmp_path):
         store = await SqliteResponseStore(path).open()
         try:
             for item in (*stored.input_items, *stored.output):
-                assert await store.find_item(item["id"]) == item
+                assert await store.find_item(item["id"]) == (stored, item)
         finally:
             await store.close()
 

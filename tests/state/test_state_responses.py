@@ -116,9 +116,9 @@ def test_find_item_by_its_id(backend):
         await store.put(record("resp_1", outputs=[msg("msg_out1", "one", "assistant"), call]))
         stored = await store.get("resp_1")
         minted = stored.output[1]["id"]
-        assert await store.find_item("msg_out1") == msg("msg_out1", "one", "assistant")
-        assert await store.find_item(minted) == stored.output[1]
-        assert await store.find_item("resp_1_in") == msg("resp_1_in", "hello from resp_1")
+        assert await store.find_item("msg_out1") == (stored, msg("msg_out1", "one", "assistant"))
+        assert await store.find_item(minted) == (stored, stored.output[1])
+        assert await store.find_item("resp_1_in") == (stored, msg("resp_1_in", "hello from resp_1"))
         assert await store.find_item("msg_unknown") is None
         await store.put(record("resp_2", inputs=[msg("msg_out1", "one", "assistant")], outputs=[]))
         assert await store.item_owner("msg_out1") == "resp_2"

@@ -45,7 +45,7 @@ from ..store import Stores, open_store
 from ..store.redis import connect as redis_connect
 from ..transport import Transport
 from . import admin, endpoints
-from .auth import ANONYMOUS, Authenticator
+from .auth import ANONYMOUS, Authenticator, caller
 from .context import Exchange
 from .envelope import Envelopes, load_secret
 from .errors import as_gateway_error, error_protocol, error_response
@@ -355,7 +355,7 @@ class App:
         """Authenticate, read and load the body, and admit the request under the client key's limits."""
         principal = await self.auth.identify(scope) if route.auth else ANONYMOUS
         self.auth.permit(principal, route.access)
-        ctx.client_key = principal.key
+        ctx.client_key, ctx.caller = principal.key, caller(principal, scope)
         if route.name in ("generate", "count_tokens"):
             self.take_credential(ctx, scope)
             self.load(ctx, route, await read_body(scope, receive, self.max_body))
@@ -539,11 +539,11 @@ class App:
         if state is None:
             raise GatewayError(ErrorKind.SERVER, "the response store is not open")
         if name == "response_get":
-            return await state.retrieve(ctx.model)
+            return await state.retrieve(ctx.model, ctx.caller)
         if name == "response_delete":
-            return await state.delete(ctx.model)
+            return await state.delete(ctx.model, ctx.caller)
         query = dict(parse_qsl((ctx.scope.get("query_string") or b"").decode("latin-1")))
-        return await state.input_items(ctx.model, query)
+        return await state.input_items(ctx.model, ctx.caller, query)
 
     async def send_error(self, ctx: Exchange, send: Send, err: GatewayError) -> None:
         err = self.mask.error(err)  # upstreams repeat the key in their error texts

@@ -22,6 +22,7 @@ admin and config keys. Client auth is on when any key is configured or a client 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -39,6 +40,9 @@ class Principal:
     """``admin`` | ``config`` (a ``server.auth_keys`` key) | ``client`` (an admin-API key) | ``anonymous``"""
     key: ClientKey | None = None
     """The client key record (for config keys: only when the config gives it limits)."""
+    caller: str | None = None
+    """Who the key belongs to, as an opaque identity (``key:<id>`` for an admin-API client key, a
+    hash of the key for a config key; None: no gateway key, see :func:`caller`)."""
 
 
 ANONYMOUS = Principal("anonymous")
@@ -100,13 +104,13 @@ class Authenticator:
                 key = self.governance.config_key(value) if self.governance is not None else None
                 if key is not None and self.governance is not None:
                     self.governance.check_key(key)  # a config key may have an expiry too
-                return Principal("config", key)
+                return Principal("config", key, _digest(value))
         if self.governance is not None:
             for value in presented:
                 key = await self.governance.lookup(value)
                 if key is not None and key.source == "api":
                     self.governance.check_key(key)
-                    return Principal("client", key)
+                    return Principal("client", key, "key:" + key.id)
         raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key" + ("" if gateway_key else self._beside()))
 
     def _beside(self) -> str:
@@ -136,6 +140,20 @@ class Authenticator:
                 ErrorKind.PERMISSION, "admin keys are for /admin/*; call the model endpoints with a client key"
             )
         raise GatewayError(ErrorKind.PERMISSION, "this endpoint needs an admin key (server.admin_keys)")
+
+
+def caller(principal: Principal, scope: Scope) -> str:
+    """The caller's gateway identity: its gateway key's, else a hash of the credential its auth
+    headers carry (client auth off, or a passthrough client), else ``client:anonymous``. It scopes
+    the field cache and the stored Responses (a caller sees only the responses it stored)."""
+    if principal.caller is not None:
+        return principal.caller
+    presented = _presented(scope)
+    return _digest(presented[0]) if presented else "client:anonymous"
+
+
+def _digest(secret: bytes) -> str:
+    return "client:" + hashlib.sha256(secret).hexdigest()[:24]
 
 
 def _among(value: bytes, keys: tuple[bytes, ...]) -> bool:

@@ -83,6 +83,8 @@ class Exchange:
     """Writes one transform-trace entry (stage, data) for this request; None when tracing is off."""
     relayed: bytes | None = None
     """A same-protocol non-streaming answer relayed as is (its usage is read only on demand)."""
+    caller: str = "client:anonymous"
+    """The caller's gateway identity (:func:`switchyard.server.auth.caller`)."""
     client_key: ClientKey | None = None
     """The client key the caller presented (None: an admin, an unlimited config key, or no auth)."""
     ticket: Ticket | None = None

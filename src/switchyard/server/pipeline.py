@@ -13,7 +13,6 @@ Everything protocol-specific happens in the codecs; this module only chooses bet
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -228,13 +227,9 @@ def _body_session(ctx: Exchange) -> str | None:
 
 
 def _identity(ctx: Exchange) -> str:
-    """The caller's gateway identity (a hash of the credential it presented, if any)."""
-    if ctx.credential is not None:
-        return "client:" + ctx.credential.id
-    for name, value in ctx.scope["headers"]:
-        if name in (b"authorization", b"x-api-key", b"x-goog-api-key"):
-            return "client:" + hashlib.sha256(value).hexdigest()[:24]
-    return "client:anonymous"
+    """The caller's identity for the field cache: the upstream credential it brought, if any
+    (passthrough), else its gateway identity."""
+    return "client:" + ctx.credential.id if ctx.credential is not None else ctx.caller
 
 
 def _session(ctx: Exchange) -> str | None:

@@ -12,6 +12,10 @@
   AI SDK sends earlier output items when ``store`` is on) are resolved by the gateway from the
   store, whatever the upstream protocol, before anything else: the stored item takes the
   reference's place. An unknown id is a 404 naming the item.
+- Stored responses belong to the caller that stored them (its gateway key, or the credential it
+  presented when client auth is off: :func:`switchyard.server.auth.caller`): retrieve, delete,
+  input items, ``previous_response_id`` and ``item_reference`` find only the caller's own, and
+  another caller's id is "not found", as an unknown one is.
 - Responses the gateway translated get a gateway-made id (``resp_`` + the request id), unique per
   request; same-protocol responses keep the upstream's id.
 - ``background`` and ``conversation`` are not implemented: a clear 400 names the field.
@@ -57,7 +61,7 @@ class ResponsesState:
         ctx.response_id = "resp_" + ctx.id.removeprefix("req_")
         items = body.get("input")
         if isinstance(items, list) and any(_reference(item) for item in items):
-            body = {**body, "input": await self._resolve(items)}
+            body = {**body, "input": await self._resolve(items, ctx.caller)}
             ctx.body, ctx.raw = body, orjson.dumps(body)
         previous = body.get("previous_response_id")
         if previous is None:
@@ -65,7 +69,7 @@ class ResponsesState:
         if not isinstance(previous, str) or not previous:
             raise RequestError("'previous_response_id' must be a response id", param="previous_response_id")
         chain = await self.store.lineage(previous)
-        if not chain or chain[-1].id != previous:
+        if not chain or chain[-1].id != previous or chain[-1].caller != ctx.caller:
             err = not_found(previous, "Previous response")
             err.param = "previous_response_id"
             raise err
@@ -76,19 +80,20 @@ class ResponsesState:
         ctx.previous_response_id = previous
         ctx.own_input = input_as_items(body.get("input"))
 
-    async def _resolve(self, items: list[Any]) -> list[Any]:
-        """``items`` with each ``item_reference`` replaced by the stored item it names."""
+    async def _resolve(self, items: list[Any], caller: str) -> list[Any]:
+        """``items`` with each ``item_reference`` replaced by the caller's stored item it names."""
         out = []
         for i, item in enumerate(items):
             if _reference(item):
                 ref = item.get("id")
                 if not isinstance(ref, str) or not ref:
                     raise RequestError(f"field 'input[{i}].id' must be an item id", param=f"input[{i}].id")
-                item = await self.store.find_item(ref)
-                if item is None:
+                found = await self.store.find_item(ref)
+                if found is None or found[0].caller != caller:
                     err = not_found(ref, "Item")
                     err.param = f"input[{i}]"
                     raise err
+                item = found[1]
             out.append(item)
         return out
 
@@ -112,22 +117,28 @@ class ResponsesState:
             usage=response.get("usage"),
             metadata=body.get("metadata"),
             previous_response_id=ctx.previous_response_id,
+            caller=ctx.caller,
             extra={k: response[k] for k in ECHOED if k in response},
         )
         await asyncio.shield(self.store.put(with_item_ids(record)))
 
-    async def retrieve(self, response_id: str) -> dict[str, Any]:
+    async def _own(self, response_id: str, caller: str) -> StoredResponse | None:
+        """The stored response if ``caller`` stored it."""
         record = await self.store.get(response_id)
+        return record if record is not None and record.caller == caller else None
+
+    async def retrieve(self, response_id: str, caller: str) -> dict[str, Any]:
+        record = await self._own(response_id, caller)
         if record is None:
             raise not_found(response_id)
         return as_response(record)
 
-    async def delete(self, response_id: str) -> dict[str, Any]:
-        if not await self.store.delete(response_id):
+    async def delete(self, response_id: str, caller: str) -> dict[str, Any]:
+        if await self._own(response_id, caller) is None or not await self.store.delete(response_id):
             raise not_found(response_id)
         return {"id": response_id, "object": "response.deleted", "deleted": True}
 
-    async def input_items(self, response_id: str, query: dict[str, str]) -> dict[str, Any]:
+    async def input_items(self, response_id: str, caller: str, query: dict[str, str]) -> dict[str, Any]:
         try:
             limit = int(query.get("limit", "20"))
         except ValueError:
@@ -137,6 +148,8 @@ class ResponsesState:
             raise RequestError("'limit' must be between 1 and 100", param="limit")
         if order not in ("asc", "desc"):
             raise RequestError("'order' must be asc or desc", param="order")
+        if await self._own(response_id, caller) is None:
+            raise not_found(response_id)
         page = await self.store.input_items(response_id, limit=limit, order=order, after=query.get("after"))  # type: ignore[arg-type]
         if page is None:
             raise not_found(response_id)

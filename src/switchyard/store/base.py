@@ -12,7 +12,7 @@ Invariants every backend keeps (the contract tests in ``tests/state`` check them
   ``put`` does not change what is stored, and non-JSON values are rejected at ``put``.
 - Every input and output item gets an ``id`` at ``put`` when it has none (deterministic, from
   the response id and the item's position), so ``input_items`` can paginate by item id.
-- ``find_item(item_id)`` finds a stored input or output item by its id (the Responses
+- ``find_item(item_id)`` finds a stored input or output item (and its record) by its id (the Responses
   ``item_reference`` input item names one): each backend indexes every item id at ``put``; an id
   held by several records belongs to the latest one put.
 - ``lineage(id)`` is root..id following ``previous_response_id``. When an ancestor is missing
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 import orjson
@@ -61,6 +61,8 @@ class StoredResponse:
     usage: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     previous_response_id: str | None = None
+    caller: str | None = None
+    """The identity of the caller that stored it (the server scopes reads by it)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
@@ -122,11 +124,13 @@ class ResponseStore(abc.ABC):
     async def item_owner(self, item_id: str) -> str | None:
         """The id of the record an item id was last put with (None if unknown)."""
 
-    async def find_item(self, item_id: str) -> dict[str, Any] | None:
-        """The stored item with this id (None if unknown, or its record was deleted)."""
+    async def find_item(self, item_id: str) -> tuple[StoredResponse, dict[str, Any]] | None:
+        """The record holding the item with this id, and the item (None if unknown, or its record
+        was deleted)."""
         owner = await self.item_owner(item_id)
         record = await self.get(owner) if owner is not None else None
-        return record.item(item_id) if record is not None else None
+        item = record.item(item_id) if record is not None else None
+        return (record, item) if record is not None and item is not None else None
 
     async def input_items(
         self,
@@ -216,19 +220,11 @@ def with_item_ids(record: StoredResponse) -> StoredResponse:
             out.append(item)
         return out
 
-    return StoredResponse(
-        id=record.id,
-        created_at=record.created_at,
-        model=record.model,
-        served_model=record.served_model,
-        status=record.status,
+    return replace(
+        record,
         input_items=fill(list(record.input_items), "input"),
-        instructions=record.instructions,
         output=fill(list(record.output), "output"),
-        usage=record.usage,
-        metadata=record.metadata,
         previous_response_id=record.previous_response_id or None,
-        extra=record.extra,
     )
 
 
