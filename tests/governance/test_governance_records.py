@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -97,19 +98,34 @@ def test_delete_team_says_whether_it_existed(backend):
 
 def test_add_spend_adds_to_what_is_there(backend):
     async def run(records: Records) -> dict:
-        await records.add_spend([("key:ck_1", "2026-12", 1_000, 1), ("team:web", "2026-12", 1_000, 1)])
-        await records.add_spend([("key:ck_1", "2026-12", 250, 2), ("key:ck_1", "2026-11", 7, 1)])
+        await records.add_spend([("key:ck_1", "2026-12", 1_000, 1), ("team:web", "2026-12", 1_000, 1)], "b1")
+        await records.add_spend([("key:ck_1", "2026-12", 250, 2), ("key:ck_1", "2026-11", 7, 1)], "b2")
         return await records.spend([("key:ck_1", "2026-12"), ("key:ck_1", "2026-11"), ("key:ck_9", "total")])
 
     assert backend.run(run) == {("key:ck_1", "2026-12"): (1_250, 3), ("key:ck_1", "2026-11"): (7, 1)}
     assert backend.run(lambda r: r.spend([("team:web", "2026-12")])) == {("team:web", "2026-12"): (1_000, 1)}
 
 
+def test_a_retried_spend_batch_is_added_once(backend):
+    """A batch whose write failed after its commit (the answer lost) is retried under the same id,
+    by the same process or after a reload in another handle: the ledger has it once."""
+
+    async def run(first: Records, second: Records) -> dict:
+        batch = [("key:ck_1", "2026-12", 400, 1)]
+        await first.add_spend(batch, "batch-1")
+        await first.add_spend(batch, "batch-1")
+        await second.add_spend(batch, "batch-1")
+        await second.add_spend(batch, "batch-2")
+        return await first.spend([("key:ck_1", "2026-12")])
+
+    assert backend.run(run, handles=2) == {("key:ck_1", "2026-12"): (800, 2)}
+
+
 def test_concurrent_add_spend_from_several_processes_is_exact(backend):
     async def run(*handles: Records) -> dict:
         async def writer(records: Records) -> None:
             for _ in range(40):
-                await records.add_spend([("key:ck_1", "total", 3, 1), ("team:web", "total", 5, 1)])
+                await records.add_spend([("key:ck_1", "total", 3, 1), ("team:web", "total", 5, 1)], uuid.uuid4().hex)
 
         await asyncio.gather(*(writer(r) for r in handles))
         return await handles[0].spend([("key:ck_1", "total"), ("team:web", "total")])

@@ -3,13 +3,17 @@
 :class:`Records` is the interface; :class:`SqliteRecords` keeps them in ``data_dir/governance.db``
 (WAL; safe for several processes on one machine). A key is stored with its SHA-256 hash, never
 its secret. The ledger holds the settled spend per (subject, budget window) — nano-dollars and a
-request count — written in batches by the governance service.
+request count — written in batches by the governance service. Each batch carries an id, recorded
+in ``spend_batches`` in the batch's transaction: a batch retried after a failure that came after
+its commit (PostgreSQL: the answer to COMMIT lost with the connection) is found there and skipped,
+so no spend is added twice. Ids are kept a week (pruned when a process opens the records).
 """
 
 from __future__ import annotations
 
 import abc
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +43,15 @@ MIGRATIONS = (
         PRIMARY KEY (subject, window)
     )
     """,
+    """
+    CREATE TABLE spend_batches (
+        id TEXT PRIMARY KEY,
+        written_at REAL NOT NULL
+    )
+    """,
 )
+BATCH_IDS_KEPT = 7 * 86400
+"""Seconds a spend batch's id is kept (a batch is retried within seconds of its first try)."""
 
 SpendRow = tuple[str, str, int, int]
 """(subject, budget window, nano-dollars, requests)"""
@@ -130,8 +142,9 @@ class Records(abc.ABC):
     async def delete_team(self, name: str) -> bool: ...
 
     @abc.abstractmethod
-    async def add_spend(self, rows: list[SpendRow]) -> None:
-        """Add settled spend to the ledger (one transaction)."""
+    async def add_spend(self, rows: list[SpendRow], batch_id: str) -> None:
+        """Add settled spend to the ledger (one transaction). A retried batch — same ``batch_id``,
+        after a failure that may have come after its commit — is added once."""
 
     @abc.abstractmethod
     async def spend(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -144,12 +157,19 @@ def _load(conn: sqlite3.Connection) -> tuple[list[ClientKey], list[Team]]:
     return keys, teams
 
 
-def _add_spend(conn: sqlite3.Connection, rows: list[SpendRow]) -> None:
+def _add_spend(conn: sqlite3.Connection, rows: list[SpendRow], batch_id: str) -> None:
+    new = "INSERT INTO spend_batches (id, written_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING true"
+    if conn.execute(new, (batch_id, time.time())).fetchone() is None:
+        return  # a retry of a batch already written
     conn.executemany(
         "INSERT INTO spend (subject, window, nano, requests) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (subject, window) DO UPDATE SET nano = nano + excluded.nano, requests = requests + excluded.requests",
         rows,
     )
+
+
+def _prune(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM spend_batches WHERE written_at < ?", (time.time() - BATCH_IDS_KEPT,))
 
 
 def _spend(conn: sqlite3.Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -170,6 +190,7 @@ class SqliteRecords(Records):
 
     async def open(self) -> None:
         await self._db.open()
+        await self._db.run(transaction, _prune)
 
     async def close(self) -> None:
         await self._db.close()
@@ -189,8 +210,8 @@ class SqliteRecords(Records):
         cursor = await self._db.run(lambda conn: conn.execute("DELETE FROM teams WHERE name = ?", (name,)))
         return cursor.rowcount > 0
 
-    async def add_spend(self, rows: list[SpendRow]) -> None:
-        await self._db.run(transaction, _add_spend, rows)
+    async def add_spend(self, rows: list[SpendRow], batch_id: str) -> None:
+        await self._db.run(transaction, _add_spend, rows, batch_id)
 
     async def spend(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, int]]:
         return await self._db.run(_spend, pairs)

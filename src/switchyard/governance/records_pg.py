@@ -5,25 +5,30 @@ process and replica with the same ``dsn``.
 A lost connection is opened again on the next call; an unreachable server raises one of
 :data:`~switchyard.store._postgres.UNAVAILABLE` (the governance service retries: the ledger keeps
 its failed batches, and until the records are first loaded, requests are refused with retry-after).
+
+A spend batch whose COMMIT was sent but whose answer was lost (the connection died) is retried
+with the same id, finds it in ``spend_batches`` and is skipped (see ``records.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 
 import asyncpg
 
 from ..store._postgres import UNAVAILABLE, PgLink, from_sqlite
 from .model import ClientKey, Team
+from .records import BATCH_IDS_KEPT, Records, SpendRow, key_data, key_from, team_data, team_from
 from .records import MIGRATIONS as SQLITE_MIGRATIONS
-from .records import Records, SpendRow, key_data, key_from, team_data, team_from
 
 COMPONENT = "governance"
+NEW_BATCH = "INSERT INTO spend_batches (id, written_at) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true"
 MIGRATIONS = tuple(map(from_sqlite, SQLITE_MIGRATIONS))
 
 
-async def _nothing(conn: asyncpg.Connection) -> None:
-    return None
+async def _prune(conn: asyncpg.Connection) -> None:
+    await conn.execute("DELETE FROM spend_batches WHERE written_at < $1", time.time() - BATCH_IDS_KEPT)
 
 
 class PostgresRecords(Records):
@@ -36,7 +41,7 @@ class PostgresRecords(Records):
     async def open(self) -> None:
         """Connect and migrate; an unreachable server is not an error here (the service retries)."""
         with contextlib.suppress(*UNAVAILABLE):
-            await self._link.run(_nothing)
+            await self._link.run(_prune)
 
     async def close(self) -> None:
         await self._link.close()
@@ -64,7 +69,7 @@ class PostgresRecords(Records):
         status = await self._link.run(lambda conn: conn.execute("DELETE FROM teams WHERE name = $1", name))
         return status != "DELETE 0"
 
-    async def add_spend(self, rows: list[SpendRow]) -> None:
+    async def add_spend(self, rows: list[SpendRow], batch_id: str) -> None:
         sql = (
             'INSERT INTO spend (subject, "window", nano, requests) VALUES ($1, $2, $3, $4) '
             'ON CONFLICT (subject, "window") DO UPDATE '
@@ -73,7 +78,8 @@ class PostgresRecords(Records):
 
         async def add(conn: asyncpg.Connection) -> None:
             async with conn.transaction():
-                await conn.executemany(sql, rows)
+                if await conn.fetchval(NEW_BATCH, batch_id, time.time()):
+                    await conn.executemany(sql, rows)
 
         await self._link.run(add)
 

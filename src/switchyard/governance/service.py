@@ -51,7 +51,7 @@ from .model import (
     key_hash,
     to_nano,
 )
-from .records import Records
+from .records import Records, SpendRow
 
 log = logging.getLogger("switchyard.governance")
 
@@ -165,6 +165,8 @@ class Governance(AdminOps):
         self._live: dict[str, Ticket] = {}
         self._leases = (f"{os.getpid():x}.{secrets.token_hex(4)}.{n}" for n in itertools.count())
         self._ledger: dict[tuple[str, str], list[int]] = {}
+        self._unwritten: tuple[str, list[SpendRow]] | None = None
+        """A ledger batch whose write failed: retried as is, under its id, before anything newer."""
         self._tasks: list[asyncio.Task[None]] = []
         self.loaded = False
         """Keys and teams have been read from the records (at least once)."""
@@ -237,16 +239,18 @@ class Governance(AdminOps):
             await self.counters.renew(shared, self.clock() + self.lease_seconds)
 
     async def flush(self) -> None:
-        """Write the settled spend not yet in the ledger (kept for the next try on failure)."""
-        if not self._ledger:
-            return
-        batch, self._ledger = self._ledger, {}
-        try:
-            await self.records.add_spend([(s, w, nano, n) for (s, w), (nano, n) in batch.items()])
-        except BaseException:
-            for pair, (nano, n) in batch.items():
-                self._book(pair, nano, n)
-            raise
+        """Write the settled spend not yet in the ledger. A batch whose write failed is retried
+        under the same id (the records add it once, even if the failure came after the commit)."""
+        while self._unwritten is not None or self._ledger:
+            if self._unwritten is None:
+                self._unwritten = (secrets.token_hex(12), _rows(self._ledger))
+                self._ledger = {}
+            await self.records.add_spend(self._unwritten[1], self._unwritten[0])
+            self._unwritten = None
+
+    def _unflushed(self) -> list[SpendRow]:
+        """Settled spend not in the ledger yet."""
+        return (self._unwritten[1] if self._unwritten is not None else []) + _rows(self._ledger)
 
     def _book(self, pair: tuple[str, str], nano: int, requests: int) -> None:
         entry = self._ledger.get(pair)
@@ -393,8 +397,8 @@ class Governance(AdminOps):
         subjects = [*self._by_id.values(), *self._teams.values()]
         pairs = [(s.subject, self.window(s, now)[0]) for s in subjects]
         spent = {pair: nano for pair, (nano, _) in (await self.records.spend(pairs)).items()}
-        for pair, (nano, _) in self._ledger.items():
-            spent[pair] = spent.get(pair, 0) + nano
+        for subject, window, nano, _ in self._unflushed():
+            spent[subject, window] = spent.get((subject, window), 0) + nano
         self._fallback = MemoryCounters()
         for (subject, window), nano in spent.items():
             await self._fallback.seed(subject, window, nano)
@@ -527,3 +531,7 @@ def _rate_headers(limits: Limits, requests: int, tokens: int, reset: float) -> d
             out[f"x-ratelimit-remaining-{name}"] = str(max(0, limit - used))
             out[f"x-ratelimit-reset-{name}"] = reset_text
     return out
+
+
+def _rows(ledger: dict[tuple[str, str], list[int]]) -> list[SpendRow]:
+    return [(subject, window, nano, n) for (subject, window), (nano, n) in ledger.items()]
