@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
 
-from gateway_harness import CLIENT_KEY, Gateway, config_from_yaml
+from gateway_harness import CLIENT_KEY, Gateway, running
 from mock_upstreams import MockUpstream, UpstreamHost
 
 UPSTREAM_KEY = "sk-ant-upstream-key-pcache"
@@ -57,7 +57,5 @@ def upstream(upstream_host: MockUpstream) -> MockUpstream:
 
 @pytest.fixture(scope="module")
 def gateway(upstream_host: MockUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    base = tmp_path_factory.mktemp("pcache")
-    gw = Gateway(config_from_yaml(gateway_yaml(upstream_host.url), base_dir=base)).start()
-    yield gw
-    gw.stop()
+    with running(gateway_yaml(upstream_host.url), tmp_path_factory.mktemp("pcache")) as gw:
+        yield gw
