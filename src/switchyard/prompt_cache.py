@@ -10,11 +10,11 @@ breakpoints and, when the gateway may, places them:
   worth placing; the body returned has them.
 - ``none``: nobody placed one (caching off, or every candidate prefix too short).
 
-Breakpoints, in the order the API renders a prompt (tools, system, messages) — four at most, the
-API's limit (:data:`MAX_BREAKPOINTS`), one per place: the last tool; the last system block (a string system
-becomes one text block); the last cacheable block of the previous user turn, so that the prefix
-the previous request wrote is read even when more than the API's 20-block lookback lies between
-the two turns; the last cacheable block of the last user turn. A breakpoint whose prefix — all
+Breakpoints, in the order the API renders a prompt (tools, system, messages) — one per place, so
+four at most, the API's limit (:data:`MAX_BREAKPOINTS`): the last tool; the last system block (a
+string system becomes one text block); the last cacheable block of the previous user turn, so that
+the prefix the previous request wrote is read even when more than the API's 20-block lookback lies
+between the two turns; the last cacheable block of the last user turn. A breakpoint whose prefix — all
 tokens up to and including its block, estimated with :mod:`switchyard.accounting.estimate`'s
 counter — is shorter than the model's minimum cacheable length (:func:`min_tokens`) is not placed:
 the API would cache nothing there.
