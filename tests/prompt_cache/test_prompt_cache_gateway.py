@@ -70,10 +70,12 @@ def test_claude_code_request_without_markers_gets_the_gateways(gateway, upstream
     assert logged(gateway, resp)["cache_origin"] == "gateway"
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_sdk_requests_get_breakpoints_where_they_pay_off(gateway, upstream, protocol):
-    model = f"claude-sonnet-4-5-{protocol}"
-    result = client(protocol, gateway.url).ask(f"an/{model}", "Find the refund policy.", system=SYSTEM, tools=[SEARCH])
+def test_sdk_requests_get_breakpoints_where_they_pay_off(gateway, upstream, protocol, stream):
+    model = f"claude-sonnet-4-5-{protocol}-{stream}"
+    sdk = client(protocol, gateway.url)
+    result = sdk.ask(f"an/{model}", "Find the refund policy.", stream=stream, system=SYSTEM, tools=[SEARCH])
     assert result.text
     sent = upstream.last.json
     last = sent["messages"][-1]
