@@ -22,6 +22,7 @@ from .adapters import ADAPTERS, AdapterChain, AdapterError
 from .core.errors import GatewayError
 from .fieldcache import RuleError, builtin_rules, merge_rules
 from .governance.model import KEY_FIELDS, parse_fields
+from .prompt_cache import PromptCache, parse_setting
 from .providers import MAX_TOKENS_FIELDS, PROVIDER_TYPES
 from .providers import max_tokens_field as default_max_tokens_field
 from .providers import unsupported_params as default_unsupported_params
@@ -82,6 +83,8 @@ class ProviderConfig:
     credentials: str = "pool"
     """Whose credential goes upstream: ``pool`` (``api_keys``), ``passthrough`` (the client's own)
     or ``either`` (the client's when it brings one, else the pool)."""
+    prompt_cache: PromptCache | None = None
+    """Anthropic providers: automatic ``cache_control`` breakpoints (None: off; an alias's wins)."""
 
     @property
     def protocol(self) -> str:
@@ -177,6 +180,8 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     models: dict[str, list[str]] = field(default_factory=dict)
+    alias_prompt_cache: dict[str, PromptCache] = field(default_factory=dict)
+    """``prompt_cache`` of the aliases that set one (over their targets' providers')."""
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     state: StateConfig = field(default_factory=StateConfig)
@@ -459,7 +464,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
         return {}
     known = (
         "type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters",
-        "max_tokens_field", "unsupported_params", "credentials",
+        "max_tokens_field", "unsupported_params", "credentials", "prompt_cache",
     )  # fmt: skip
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
@@ -503,6 +508,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             adapters=_adapters(ck, praw.get("adapters"), (*ppath, "adapters"), PROVIDER_TYPES[ptype].protocol),
             max_tokens_field=_max_tokens_field(ck, praw, ppath, ptype),
             unsupported_params=_unsupported(ck, praw, ppath, ptype),
+            prompt_cache=_prompt_cache(ck, praw, ppath, ptype),
         )
     return out
 
@@ -542,6 +548,20 @@ def _unsupported(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str) -> 
     return list(names)
 
 
+def _prompt_cache(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str | None = None) -> PromptCache | None:
+    if raw.get("prompt_cache") is None:
+        return None
+    where = (*path, "prompt_cache")
+    if ptype is not None and PROVIDER_TYPES[ptype].protocol != "anthropic":
+        ck.problem(where, "only Anthropic providers (type: anthropic) take it")
+        return None
+    try:
+        return parse_setting(raw["prompt_cache"])
+    except ValueError as exc:
+        ck.problem(where, str(exc))
+        return None
+
+
 def _credentials(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str, keys: list[str]) -> str:
     mode = ck.typed(raw, "credentials", path, str, "pool")
     if mode not in CREDENTIAL_MODES:
@@ -557,7 +577,11 @@ def _credentials(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str, key
     return "pool"
 
 
-def _models(ck: _Checker, raw: Any, providers: dict[str, ProviderConfig]) -> dict[str, list[str]]:
+def _models(
+    ck: _Checker, raw: Any, providers: dict[str, ProviderConfig], prompt_cache: dict[str, PromptCache]
+) -> dict[str, list[str]]:
+    """Aliases -> targets; an alias written ``{targets: [...], prompt_cache: ...}`` puts its
+    setting in ``prompt_cache``."""
     path = ("models",)
     if raw is None:
         return {}
@@ -567,6 +591,12 @@ def _models(ck: _Checker, raw: Any, providers: dict[str, ProviderConfig]) -> dic
     out: dict[str, list[str]] = {}
     for alias, targets in raw.items():
         apath = (*path, alias)
+        if isinstance(targets, dict):
+            options = ck.mapping(targets, apath, ("targets", "prompt_cache"))
+            setting = _prompt_cache(ck, options, apath)
+            if setting is not None:
+                prompt_cache[alias] = setting
+            targets = options.get("targets")
         if isinstance(targets, str):
             targets = [targets]
         if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
@@ -741,7 +771,8 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
     server = _server(ck, raw.get("server"), base_dir)
     providers = _providers(ck, raw.get("providers"), routing)
-    models = _models(ck, raw.get("models"), _with_mock(dict(providers)))
+    alias_prompt_cache: dict[str, PromptCache] = {}
+    models = _models(ck, raw.get("models"), _with_mock(dict(providers)), alias_prompt_cache)
     observability = _observability(ck, raw.get("observability"))
     pricing = _pricing(ck, raw.get("pricing"))
     state = _state(ck, raw.get("state"))
@@ -754,6 +785,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
         server=server,
         providers=_with_mock(providers),
         models=models,
+        alias_prompt_cache=alias_prompt_cache,
         routing=routing,
         observability=observability,
         state=state,

@@ -14,6 +14,8 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +128,16 @@ class Gateway:
         self.server.should_exit = True
         self.thread.join(10)
         self.sock.close()
+
+
+@contextmanager
+def running(text: str, base_dir: Path) -> Iterator[Gateway]:
+    """A gateway configured with YAML ``text`` (``data_dir`` under ``base_dir``), stopped at the end."""
+    gw = Gateway(config_from_yaml(text, base_dir=base_dir)).start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
 
 
 def closed_port() -> int:

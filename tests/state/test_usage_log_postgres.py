@@ -149,7 +149,7 @@ def test_a_first_version_schema_gains_the_client_key_columns(pg_dsn):
         old = [
             c
             for c in COLUMNS
-            if c not in ("client_key_id", "client_key_name", "team", "usage_estimated", "attempt_log")
+            if c not in ("client_key_id", "client_key_name", "team", "usage_estimated", "attempt_log", "cache_origin")
         ]
         await conn.copy_records_to_table("requests", records=[_row(rec("old"))[: len(old)]], columns=old)
         await conn.close()

@@ -87,9 +87,10 @@ def test_migration_fills_the_rollups_from_rows_already_logged(tmp_path: Path) ->
     conn = sqlite3.connect(path, isolation_level=None)
     before = MIGRATIONS.index(SQLITE_ONLY[0]) - 1  # a log written before the dashboard
     migrate(conn, MIGRATIONS[:before], USAGE_DB)
-    columns = ", ".join(COLUMNS[:-1])  # without attempt_log: not there yet
-    rows = [_row(r)[:-1] for r in records(30)]
-    conn.executemany(f"INSERT INTO requests ({columns}) VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    old = [i for i, c in enumerate(COLUMNS) if c not in ("attempt_log", "cache_origin")]  # not there yet
+    columns = ", ".join(COLUMNS[i] for i in old)
+    rows = [tuple(_row(r)[i] for i in old) for r in records(30)]
+    conn.executemany(f"INSERT INTO requests ({columns}) VALUES ({', '.join('?' * len(old))})", rows)
     migrate(conn, MIGRATIONS, USAGE_DB)
     conn.close()
     totals = queries.usage(tmp_path, "24h", "provider")

@@ -82,6 +82,11 @@ class UsageRecord:
     usage_estimated: bool = False
     attempt_log: str | None = None
     """The attempts as JSON: ``[{target, key_id, status, error, latency_ms}]`` (None: not recorded)."""
+    cache_origin: str | None = None
+    """Who placed the cache breakpoints of a request served by an Anthropic upstream: ``gateway``,
+    ``client`` or ``none`` (None: another upstream). It describes the request, not the upstream's
+    answer: a cache read on a ``none`` row is caching neither side asked for in this request, and is
+    never the gateway's (:mod:`switchyard.prompt_cache`)."""
 
     def set_usage(self, usage: Usage | None) -> UsageRecord:
         """Copy the token buckets of ``usage`` (None leaves zeros: no answer began); returns self."""
@@ -146,6 +151,10 @@ MIGRATIONS = (
     """,
     # the dashboard's rollups (observability/rollup.py; SQLite only: see SQLITE_ONLY)
     rollup.MIGRATION,
+    # who placed the cache breakpoints (automatic prompt caching)
+    """
+    ALTER TABLE requests ADD COLUMN cache_origin TEXT
+    """,
 )
 SQLITE_ONLY = (rollup.MIGRATION,)
 """Migrations of usage.db that a PostgreSQL usage log does not take: the dashboard's rollups (the

@@ -14,23 +14,26 @@ Anything else is a 404 ``not_found``. The tables are built once at start-up.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError
+from ..prompt_cache import PromptCache
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     provider: str
     model: str
+    prompt_cache: PromptCache | None = field(default=None, compare=False)
+    """The ``prompt_cache`` of the alias this target came from (None: its provider's)."""
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model}"
 
 
-def _targets(specs: list[str]) -> tuple[Target, ...]:
-    return tuple(Target(*spec.split("/", 1)) for spec in specs)
+def _targets(specs: list[str], prompt_cache: PromptCache | None = None) -> tuple[Target, ...]:
+    return tuple(Target(*spec.split("/", 1), prompt_cache=prompt_cache) for spec in specs)
 
 
 class ModelResolver:
@@ -39,11 +42,12 @@ class ModelResolver:
         self._exact: dict[str, tuple[Target, ...]] = {}
         patterns: list[tuple[int, int, re.Pattern[str], tuple[Target, ...]]] = []
         for position, (alias, specs) in enumerate(config.models.items()):
+            targets = _targets(specs, config.alias_prompt_cache.get(alias))
             if "*" in alias:
                 regex = re.compile("^" + ".*".join(re.escape(p) for p in alias.split("*")) + "$")
-                patterns.append((-len(alias.replace("*", "")), position, regex, _targets(specs)))
+                patterns.append((-len(alias.replace("*", "")), position, regex, targets))
             else:
-                self._exact[alias] = _targets(specs)
+                self._exact[alias] = targets
         self._patterns = [(regex, targets) for _, _, regex, targets in sorted(patterns, key=lambda p: p[:2])]
         declared: dict[str, list[Target]] = {}
         for name, provider in config.providers.items():

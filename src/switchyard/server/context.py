@@ -98,6 +98,9 @@ class Exchange:
     upstream reports none (:mod:`switchyard.accounting.estimate`)."""
     credential: Credential | None = None
     """The client's own upstream credential (for passthrough providers), if it brought one."""
+    cache_origin: str | None = None
+    """Who placed the cache breakpoints of the request sent to an Anthropic upstream: ``gateway``,
+    ``client`` or ``none`` (:mod:`switchyard.prompt_cache`); None for other upstreams."""
     _request: Request | None = None
 
     def request(self) -> Request:
@@ -168,6 +171,8 @@ class Exchange:
             headers.append((b"x-switchyard-attempts", header_value(" | ".join(a.header() for a in self.attempts))))
         if self.dropped_tools:
             headers.append((b"x-switchyard-dropped-tools", header_value(",".join(self.dropped_tools))))
+        if self.cache_origin is not None:
+            headers.append((b"x-switchyard-cache-origin", self.cache_origin.encode()))
         return headers + self.extra_headers if self.extra_headers else headers
 
 

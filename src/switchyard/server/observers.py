@@ -125,6 +125,7 @@ class UsageRecorder:
                 attempt_log=orjson.dumps([dataclasses.asdict(a) for a in ctx.attempts]).decode()
                 if ctx.attempts
                 else None,
+                cache_origin=ctx.cache_origin,
             ).set_usage(usage)
             self.usage_log.record(rec)
         if self.metrics is not None:

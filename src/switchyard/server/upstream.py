@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from .. import mock
+from .. import mock, prompt_cache
 from ..adapters import AdapterChain
 from ..config import ProviderConfig
 from ..core.errors import ErrorKind, GatewayError
@@ -270,6 +270,7 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
     """Try ``target`` with ``lease``'s key (see the module docstring)."""
     ctx.target = target
     ctx.dropped_tools = []
+    ctx.cache_origin = None
     if provider.protocol == "mock":
         req = ctx.request_for(target.model)
         ctx.dropped_tools = hosted_tools(req.extensions)
@@ -282,10 +283,7 @@ async def _attempt(ctx: Exchange, provider: Provider, target: Target, lease: Lea
     fast = fast_path(provider, ctx.protocol, ctx.raw)
     others = tuple(k.id for k in provider.pool.keys if k.id != lease.key_id)
     scope = Scope(provider.name, target.model, lease.key_id, ctx.session, others)
-    if fast:
-        body = fast_body(ctx, target.model, provider.token_field)
-    else:
-        body = await translated_body(ctx, provider, target.model, scope)
+    body = await upstream_body(ctx, provider, target, scope, fast)
     url = provider.url(endpoint_path(provider.protocol, target.model, ctx.stream))
     headers = upstream_headers(ctx, provider, lease, ctx.stream)
     if ctx.trace is not None:
@@ -454,8 +452,29 @@ def fast_body(ctx: Exchange, model: str, token_field: str | None = None) -> byte
     return orjson.dumps(body)
 
 
-async def translated_body(ctx: Exchange, provider: Provider, model: str, scope: Scope) -> bytes:
+async def upstream_body(ctx: Exchange, provider: Provider, target: Target, scope: Scope, fast: bool) -> bytes:
+    """The body of a request to ``target``: the client's (:func:`fast_body`) or a translated one.
+    For an Anthropic upstream, ``ctx.cache_origin`` says who placed its cache breakpoints; a
+    same-protocol body gets the gateway's (then rebuilt) only when prompt caching is on and the
+    client placed none (:mod:`switchyard.prompt_cache`), and is otherwise forwarded as it is."""
+    if not fast:
+        return await translated_body(ctx, provider, target, scope)
+    body = fast_body(ctx, target.model, provider.token_field)
+    if provider.protocol != "anthropic":
+        return body
+    assert ctx.body is not None
+    placed, ctx.cache_origin = prompt_cache.apply(ctx.body, target.model, _prompt_cache(provider, target), ctx.raw)
+    return body if placed is None else orjson.dumps({**placed, "model": target.model})
+
+
+def _prompt_cache(provider: Provider, target: Target) -> prompt_cache.PromptCache | None:
+    """The ``prompt_cache`` setting for ``target``: its alias's, else its provider's."""
+    return target.prompt_cache if target.prompt_cache is not None else provider.config.prompt_cache
+
+
+async def translated_body(ctx: Exchange, provider: Provider, target: Target, scope: Scope) -> bytes:
     protocol = provider.protocol
+    model = target.model
     req = ctx.request_for(model)
     if provider.envelopes is not None:
         req = provider.envelopes.open_request(req, protocol)
@@ -463,7 +482,11 @@ async def translated_body(ctx: Exchange, provider: Provider, model: str, scope: 
     if ctx.trace is not None:
         ctx.trace(trace.NEUTRAL_REQUEST, dataclasses.asdict(req))
     ctx.dropped_tools = hosted_tools(req.extensions) if protocol != "openai_responses" else []
-    return orjson.dumps(codec(protocol).build_request(req, **provider.build_options))
+    body = codec(protocol).build_request(req, **provider.build_options)
+    if protocol == "anthropic":
+        placed, ctx.cache_origin = prompt_cache.apply(body, model, _prompt_cache(provider, target))
+        body = placed or body
+    return orjson.dumps(body)
 
 
 def _stage_trace(ctx: Exchange) -> Callable[[str, Any, Any], None] | None:

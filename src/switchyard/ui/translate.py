@@ -24,7 +24,7 @@ from ..server.context import Exchange
 from ..server.errors import as_gateway_error, error_response
 from ..server.http import json_object
 from ..server.pipeline import Pipeline
-from ..server.upstream import fast_body, fast_path, translated_body
+from ..server.upstream import fast_path, upstream_body
 
 if TYPE_CHECKING:
     from ..server.app import App
@@ -61,10 +61,7 @@ async def dry_run(pipeline: Pipeline, ctx: Exchange) -> dict[str, Any]:
     fast = fast_path(provider, ctx.protocol, ctx.raw)
     key = provider.pool.keys[0] if provider.pool.keys else None  # none: a passthrough provider
     key_id = key.id if key is not None else "passthrough"
-    if fast:
-        wire = fast_body(ctx, target.model, provider.token_field)
-    else:
-        wire = await translated_body(ctx, provider, target.model, Scope(provider.name, target.model, key_id, None))
+    wire = await upstream_body(ctx, provider, target, Scope(provider.name, target.model, key_id, None), fast)
     headers = provider.request_headers(key.key if key is not None else "", [], ctx.stream)
     return out | {
         "fast": fast,
