@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from switchyard.observability import rollup
 from switchyard.observability.usage_log import (
     COLUMNS,
     MIGRATIONS,
-    SQLITE_ONLY,
     USAGE_DB,
     UsageLog,
     UsageRecord,
@@ -85,7 +85,7 @@ def test_rollups_written_with_the_rows_equal_the_rows_totals(tmp_path: Path) -> 
 def test_migration_fills_the_rollups_from_rows_already_logged(tmp_path: Path) -> None:
     path = tmp_path / USAGE_DB
     conn = sqlite3.connect(path, isolation_level=None)
-    before = MIGRATIONS.index(SQLITE_ONLY[0]) - 1  # a log written before the dashboard
+    before = MIGRATIONS.index(rollup.MIGRATION) - 1  # a log written before the dashboard
     migrate(conn, MIGRATIONS[:before], USAGE_DB)
     columns = ", ".join(COLUMNS[:-1])  # without attempt_log: not there yet
     rows = [_row(r)[:-1] for r in records(30)]

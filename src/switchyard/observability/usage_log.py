@@ -144,12 +144,9 @@ MIGRATIONS = (
     CREATE INDEX requests_status ON requests (status, ts);
     CREATE INDEX requests_error ON requests (error, ts)
     """,
-    # the dashboard's rollups (observability/rollup.py; SQLite only: see SQLITE_ONLY)
+    # the dashboard's rollups (observability/rollup.py; PostgreSQL: rollup.POSTGRES_MIGRATION)
     rollup.MIGRATION,
 )
-SQLITE_ONLY = (rollup.MIGRATION,)
-"""Migrations of usage.db that a PostgreSQL usage log does not take: the dashboard's rollups (the
-dashboard reads ``usage.db``; on a PostgreSQL usage log it has no data yet)."""
 
 _ROWS_PER_STATEMENT = 64  # 64 x 25 parameters, far below SQLite's limit of 32766
 _VALUES = "(" + ", ".join("?" * len(COLUMNS)) + ")"
