@@ -366,6 +366,8 @@ _GROUP_SQL = {
     "client": "COALESCE(client_key_name || ' (' || client_key_id || ')', '-')",
     "team": "COALESCE(team, '-')",
 }
+DAY = {"sqlite": "date({}, 'unixepoch')", "postgres": "to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"}
+"""The UTC date (``YYYY-MM-DD``) of a unix time, per dialect (``DAY[dialect].format(column)``)."""
 _KEYS = (
     "group", "requests", "errors", "input_tokens", "cache_read_tokens", "cache_write_tokens",
     "output_tokens", "reasoning_tokens", "cost", "unpriced", "avg_latency_ms", "avg_ttfb_ms",
@@ -383,10 +385,7 @@ def usage_sql(by: GroupBy | None, since: float | None, until: float | None, dial
         if bound is not None:
             args.append(bound)
             where.append(f"ts {op} " + ("?" if dialect == "sqlite" else f"${len(args)}"))
-    day = (
-        "date(ts, 'unixepoch')" if dialect == "sqlite" else "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-    )
-    group = _GROUP_SQL[by].replace("{day}", day)
+    group = _GROUP_SQL[by].replace("{day}", DAY[dialect].format("ts"))
     sql = f"""
         SELECT {group} AS grp,
                COUNT(*),
