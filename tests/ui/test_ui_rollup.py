@@ -178,3 +178,29 @@ def test_a_retried_batch_is_not_counted_twice_in_the_postgres_rollups(pg_dsn: st
 def test_the_dashboard_without_a_usage_log_says_so(backend: Backend) -> None:
     with pytest.raises(NoLog):
         backend.read(queries.usage, "24h", "model")
+
+
+def test_batches_written_at_once_by_several_processes_are_each_counted_once(pg_dsn: str, tmp_path: Path) -> None:
+    """Four writers (connections) at once, adding to the same rollup rows: each counts its own
+    batch's rows only, whatever the others commit meanwhile, and none fails."""
+
+    async def main() -> None:
+        sinks = [usage_pg.PostgresSink(pg_dsn) for _ in range(4)]
+        for sink in sinks:
+            await sink.open()
+        rows = [_row(r) for r in records(400)]
+
+        async def write(n: int, sink: usage_pg.PostgresSink) -> None:
+            for start in range(n * 100, n * 100 + 100, 10):
+                await sink.write(
+                    f"batch-{start}", rows[start : start + 10][::-1] if n % 2 else rows[start : start + 10]
+                )
+
+        await asyncio.gather(*(write(n, sink) for n, sink in enumerate(sinks)))
+        for sink in sinks:
+            await sink.close()
+
+    asyncio.run(main())
+    backend = Backend(tmp_path, pg_dsn)
+    assert backend.read(queries.overview, "24h", NOW + 60)["totals"]["requests"] == 400
+    assert_usage_equals_the_rows(backend)
