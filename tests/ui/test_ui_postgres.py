@@ -1,7 +1,7 @@
 """The dashboard on a PostgreSQL usage log: two gateway processes (each with its own data_dir, so
 no usage.db to fall back on) share one PostgreSQL usage log, and the dashboard of either shows
 both processes' requests — overview, request log pages, a request's detail, usage and its CSV —
-over real HTTP, and in Chromium."""
+over real HTTP, and in Chromium; a PostgreSQL out of reach is reported as such."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_harness import CLIENT_KEY, call
+from gateway_harness import CLIENT_KEY, Gateway, call, closed_port, config_from_yaml
 from gateway_process import GatewayProcess
 from playwright.sync_api import expect, sync_playwright
 from test_ui_browser import ARGS, CHROMIUM
 from ui_harness import ADMIN_KEY, Session, chat, wait_for
 
-from pg_support import fetch_sync, fresh_schema
+from pg_support import fetch_sync, fresh_schema, with_port
 
 SERVED = {0: 40, 1: 25}
 """Requests to mock-1 per process (process 0 in OpenAI Chat, process 1 in Anthropic Messages)."""
@@ -159,3 +159,18 @@ def test_the_overview_page_in_chromium_shows_both_processes_requests(pair: Pair,
             expect(page.locator("#top-model")).to_contain_text("no-such-model")
         finally:
             browser.close()
+
+
+def test_a_usage_log_postgres_out_of_reach_is_reported_and_the_rest_of_the_dashboard_works(tmp_path: Path) -> None:
+    dsn = with_port("postgresql://postgres@127.0.0.1/switchyard", closed_port())  # nothing listens there
+    gateway = Gateway(config_from_yaml(config(tmp_path, dsn))).start()
+    try:
+        session = Session(gateway.url)
+        for path in ("/ui/api/overview?range=1h", "/ui/api/requests", "/ui/api/usage", "/ui/usage.csv"):
+            answer = session.get(path)
+            assert answer.status == 503 and "does not answer" in answer.json["error"], (path, answer.body)
+        page = session.get("/ui/requests")
+        assert page.status == 503 and "does not answer" in page.body.decode()
+        assert session.get("/ui/keys").status == 200 and session.get("/ui/api/config").status == 200
+    finally:
+        gateway.stop()
