@@ -2,10 +2,10 @@
 process that has the same ``dsn``.
 
 A batch is one transaction: its id goes into ``usage_batches``, its rows are COPYed into a
-temporary table, inserted from there into ``requests`` and added to the dashboard's rollups
-(:mod:`.rollup`). A batch whose COMMIT was sent but whose answer was lost (the connection died) is
-retried with the same id, finds it there and is skipped: no row is written (or counted) twice. Batch ids older
-than a week are pruned when a process starts.
+temporary table (created by each session that needs it), inserted from there into ``requests``
+and added to the dashboard's rollups (:mod:`.rollup`). A batch whose COMMIT was sent but whose
+answer was lost (the connection died) is retried with the same id, finds it there and is skipped:
+no row is written or counted twice. Batch ids older than a week are pruned when a process starts.
 
 When the server cannot be reached at start-up the gateway starts anyway (logged as an error):
 rows wait in the writer's memory (bounded by ``max_pending``) and are written when it returns.
