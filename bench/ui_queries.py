@@ -2,26 +2,31 @@
 30 days through the usage log's own writer (rows and rollups, in batches), then times each
 page's query (the median of ``--repeat`` runs) against the 300 ms goal.
 
-    python bench/ui_queries.py [--rows 1000000] [--data-dir DIR] [--repeat 5]
+    python bench/ui_queries.py [--rows 1000000] [--data-dir DIR | --dsn postgresql://...] [--repeat 5]
 
-An existing ``DIR/usage.db`` with at least ``--rows`` rows is reused, not seeded again.
+An existing ``DIR/usage.db`` (or PostgreSQL usage log) with at least ``--rows`` rows is reused,
+not seeded again.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import random
 import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from switchyard.observability.usage_log import COLUMNS, MIGRATIONS, USAGE_DB, UsageRecord, _insert, _row
+from switchyard.observability.usage_pg import PostgresSink
 from switchyard.store._sqlite import migrate
 from switchyard.ui import queries
+from switchyard.ui.usage_reader import PostgresReader, SqliteReader, UsageReader
 
 GOAL_MS = 300
 BATCH = 20_000
@@ -59,20 +64,25 @@ def record(rng: random.Random, ts: float, n: int) -> tuple[Any, ...]:
     return _row(rec)
 
 
+def spread(have: int, rows: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Batches of the requests ``have`` .. ``rows`` of ``rows`` spread over the last 30 days."""
+    rng = random.Random(16)
+    now, span = time.time(), 30 * 86400
+    for start in range(have, rows, BATCH):
+        count = min(BATCH, rows - start)
+        times = sorted(now - span + span * (start + i) / rows + rng.random() for i in range(count))
+        yield [record(rng, ts, start + i) for i, ts in enumerate(times)]
+
+
 def seed(path: Path, rows: int) -> float:
-    """Write ``rows`` requests spread over the last 30 days; returns the seconds it took."""
+    """Write ``rows`` requests into ``path`` (usage.db); returns the seconds it took."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     migrate(conn, MIGRATIONS, USAGE_DB)
     have = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
-    rng = random.Random(16)
-    now, span = time.time(), 30 * 86400
     started = time.perf_counter()
-    for start in range(have, rows, BATCH):
-        count = min(BATCH, rows - start)
-        times = sorted(now - span + span * (start + i) / rows + rng.random() for i in range(count))
-        batch = [record(rng, ts, start + i) for i, ts in enumerate(times)]
+    for batch in spread(have, rows):
         conn.execute("BEGIN")
         _insert(conn, batch)
         conn.execute("COMMIT")
@@ -80,53 +90,78 @@ def seed(path: Path, rows: int) -> float:
     return time.perf_counter() - started
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> float:
+async def seed_postgres(dsn: str, rows: int) -> float:
+    """Write ``rows`` requests into the PostgreSQL usage log at ``dsn``, as its writer does."""
+    sink = PostgresSink(dsn)
+    await sink.open()
+    (found,) = await PostgresReader(dsn, 1).fetch(("SELECT COUNT(*) FROM requests", ()))
+    started = time.perf_counter()
+    for batch in spread(found[0][0], rows):
+        await sink.write(uuid.uuid4().hex, batch)
+    await sink.close()
+    return time.perf_counter() - started
+
+
+async def timed(fn: Callable[[], Awaitable[Any]], repeat: int) -> float:
     runs = []
     for _ in range(repeat):
         started = time.perf_counter()
-        fn()
+        await fn()
         runs.append((time.perf_counter() - started) * 1000)
     return statistics.median(runs)
+
+
+async def bench(reader: UsageReader, repeat: int) -> None:
+    first = await queries.requests_page(reader, {"range": "30d"})
+    some = first["data"][0]
+    checks: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        *((f"overview {r}", lambda r=r: queries.overview(reader, r)) for r in queries.RANGES),
+        ("requests, newest page", lambda: queries.requests_page(reader, {"range": "30d"})),
+        (
+            "requests, next page",
+            lambda: queries.requests_page(reader, {"range": "30d", "before": str(first["next"])}),
+        ),
+        ("requests, status=error", lambda: queries.requests_page(reader, {"range": "30d", "status": "error"})),
+        ("requests, status=429", lambda: queries.requests_page(reader, {"range": "30d", "status": "429"})),
+        ("requests, model", lambda: queries.requests_page(reader, {"range": "30d", "model": "model-3"})),
+        ("requests, provider", lambda: queries.requests_page(reader, {"range": "30d", "provider": "gemini"})),
+        ("requests, client key", lambda: queries.requests_page(reader, {"range": "30d", "client_key": "ck_0007"})),
+        ("requests, error class", lambda: queries.requests_page(reader, {"range": "30d", "error": "timeout"})),
+        ("requests, filter lists", lambda: queries.filter_values(reader, "30d")),
+        ("request page", lambda: queries.request_row(reader, some["request_id"])),
+        *(
+            (f"usage 30d by {by}", lambda by=by: queries.usage(reader, "30d", by))
+            for by in (*queries.USAGE_GROUPS, "day")
+        ),
+    ]
+    worst = 0.0
+    for name, fn in checks:
+        ms = await timed(fn, repeat)
+        worst = max(worst, ms)
+        print(f"  {name:<28} {ms:8.1f} ms{'' if ms < GOAL_MS else '   OVER THE GOAL'}")
+    await reader.close()
+    print(f"slowest: {worst:.1f} ms (goal: under {GOAL_MS} ms)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--dsn", help="a PostgreSQL usage log instead of DIR/usage.db")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="switchyard-ui-bench-"))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    seconds = seed(data_dir / USAGE_DB, args.rows)
-    print(f"{data_dir / USAGE_DB}: {args.rows:,} rows ({len(COLUMNS)} columns); seeding took {seconds:.1f} s")
-    first = queries.requests_page(data_dir, {"range": "30d"})
-    some = first["data"][0]
-    checks: list[tuple[str, Callable[[], Any]]] = [
-        *((f"overview {r}", lambda r=r: queries.overview(data_dir, r)) for r in queries.RANGES),
-        ("requests, newest page", lambda: queries.requests_page(data_dir, {"range": "30d"})),
-        (
-            "requests, next page",
-            lambda: queries.requests_page(data_dir, {"range": "30d", "before": str(first["next"])}),
-        ),
-        ("requests, status=error", lambda: queries.requests_page(data_dir, {"range": "30d", "status": "error"})),
-        ("requests, status=429", lambda: queries.requests_page(data_dir, {"range": "30d", "status": "429"})),
-        ("requests, model", lambda: queries.requests_page(data_dir, {"range": "30d", "model": "model-3"})),
-        ("requests, provider", lambda: queries.requests_page(data_dir, {"range": "30d", "provider": "gemini"})),
-        ("requests, client key", lambda: queries.requests_page(data_dir, {"range": "30d", "client_key": "ck_0007"})),
-        ("requests, error class", lambda: queries.requests_page(data_dir, {"range": "30d", "error": "timeout"})),
-        ("requests, filter lists", lambda: queries.filter_values(data_dir, "30d")),
-        ("request page", lambda: queries.request_row(data_dir, some["request_id"])),
-        *(
-            (f"usage 30d by {by}", lambda by=by: queries.usage(data_dir, "30d", by))
-            for by in (*queries.USAGE_GROUPS, "day")
-        ),
-    ]
-    worst = 0.0
-    for name, fn in checks:
-        ms = timed(fn, args.repeat)
-        worst = max(worst, ms)
-        print(f"  {name:<28} {ms:8.1f} ms{'' if ms < GOAL_MS else '   OVER THE GOAL'}")
-    print(f"slowest: {worst:.1f} ms (goal: under {GOAL_MS} ms)")
+    reader: UsageReader
+    if args.dsn:
+        seconds = asyncio.run(seed_postgres(args.dsn, args.rows))
+        reader = PostgresReader(args.dsn)
+        where = reader.where
+    else:
+        data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="switchyard-ui-bench-"))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        seconds = seed(data_dir / USAGE_DB, args.rows)
+        where, reader = str(data_dir / USAGE_DB), SqliteReader(data_dir)
+    print(f"{where}: {args.rows:,} rows ({len(COLUMNS)} columns); seeding took {seconds:.1f} s")
+    asyncio.run(bench(reader, args.repeat))
 
 
 if __name__ == "__main__":

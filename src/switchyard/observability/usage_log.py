@@ -149,16 +149,13 @@ MIGRATIONS = (
     CREATE INDEX requests_status ON requests (status, ts);
     CREATE INDEX requests_error ON requests (error, ts)
     """,
-    # the dashboard's rollups (observability/rollup.py; SQLite only: see SQLITE_ONLY)
+    # the dashboard's rollups (observability/rollup.py; PostgreSQL: rollup.POSTGRES_MIGRATION)
     rollup.MIGRATION,
     # who placed the cache breakpoints (automatic prompt caching)
     """
     ALTER TABLE requests ADD COLUMN cache_origin TEXT
     """,
 )
-SQLITE_ONLY = (rollup.MIGRATION,)
-"""Migrations of usage.db that a PostgreSQL usage log does not take: the dashboard's rollups (the
-dashboard reads ``usage.db``; on a PostgreSQL usage log it has no data yet)."""
 
 _ROWS_PER_STATEMENT = 64  # 64 x 25 parameters, far below SQLite's limit of 32766
 _VALUES = "(" + ", ".join("?" * len(COLUMNS)) + ")"
@@ -378,6 +375,8 @@ _GROUP_SQL = {
     "client": "COALESCE(client_key_name || ' (' || client_key_id || ')', '-')",
     "team": "COALESCE(team, '-')",
 }
+DAY = {"sqlite": "date({}, 'unixepoch')", "postgres": "to_char(to_timestamp({}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"}
+"""The UTC date (``YYYY-MM-DD``) of a unix time, per dialect (``DAY[dialect].format(column)``)."""
 _KEYS = (
     "group", "requests", "errors", "input_tokens", "cache_read_tokens", "cache_write_tokens",
     "output_tokens", "reasoning_tokens", "cost", "unpriced", "avg_latency_ms", "avg_ttfb_ms",
@@ -395,10 +394,7 @@ def usage_sql(by: GroupBy | None, since: float | None, until: float | None, dial
         if bound is not None:
             args.append(bound)
             where.append(f"ts {op} " + ("?" if dialect == "sqlite" else f"${len(args)}"))
-    day = (
-        "date(ts, 'unixepoch')" if dialect == "sqlite" else "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-    )
-    group = _GROUP_SQL[by].replace("{day}", day)
+    group = _GROUP_SQL[by].replace("{day}", DAY[dialect].format("ts"))
     sql = f"""
         SELECT {group} AS grp,
                COUNT(*),

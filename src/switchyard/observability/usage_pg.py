@@ -1,10 +1,11 @@
 """The usage log on PostgreSQL: the same ``requests`` table as usage.db, shared by every gateway
 process that has the same ``dsn``.
 
-A batch is one transaction: its id goes into ``usage_batches`` and its rows are COPYed into
-``requests``. A batch whose COMMIT was sent but whose answer was lost (the connection died) is
-retried with the same id, finds it there and is skipped: no row is written twice. Batch ids older
-than a week are pruned when a process starts.
+A batch is one transaction: its id goes into ``usage_batches``, its rows are COPYed into a
+temporary table (created by each session that needs it), inserted from there into ``requests``
+and added to the dashboard's rollups (:mod:`.rollup`). A batch whose COMMIT was sent but whose
+answer was lost (the connection died) is retried with the same id, finds it there and is skipped:
+no row is written or counted twice. Batch ids older than a week are pruned when a process starts.
 
 When the server cannot be reached at start-up the gateway starts anyway (logged as an error):
 rows wait in the writer's memory (bounded by ``max_pending``) and are written when it returns.
@@ -19,7 +20,8 @@ from typing import Any
 import asyncpg
 
 from ..store._postgres import UNAVAILABLE, PgLink, from_sqlite
-from .usage_log import COLUMNS, SQLITE_ONLY, UsageSink
+from . import rollup
+from .usage_log import COLUMNS, UsageSink
 from .usage_log import MIGRATIONS as SQLITE_MIGRATIONS
 
 log = logging.getLogger("switchyard.usage")
@@ -33,9 +35,16 @@ MIGRATIONS = (
         written_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )
     """,
-    *(from_sqlite(m) for m in SQLITE_MIGRATIONS[1:] if m not in SQLITE_ONLY),
+    *(rollup.POSTGRES_MIGRATION if m == rollup.MIGRATION else from_sqlite(m) for m in SQLITE_MIGRATIONS[1:]),
 )
-"""usage.db's migrations (the same ``requests`` table), plus the ids of the batches written."""
+"""usage.db's migrations (the same ``requests`` table and rollups), plus the ids of the batches written."""
+
+_NAMES = ", ".join(COLUMNS)
+_BATCH_TABLE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {rollup.BATCH_TABLE} ON COMMIT DELETE ROWS AS "
+    f"SELECT {_NAMES} FROM requests WITH NO DATA"
+)
+_FROM_BATCH = f"INSERT INTO requests ({_NAMES}) SELECT {_NAMES} FROM {rollup.BATCH_TABLE}"
 
 
 async def _prune(conn: asyncpg.Connection) -> None:
@@ -66,7 +75,11 @@ class PostgresSink(UsageSink):
                     "INSERT INTO usage_batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true", batch_id
                 )
                 if new:
-                    await conn.copy_records_to_table("requests", records=rows, columns=COLUMNS)
+                    await conn.execute(_BATCH_TABLE)
+                    await conn.copy_records_to_table(rollup.BATCH_TABLE, records=rows, columns=COLUMNS)
+                    await conn.execute(_FROM_BATCH)
+                    for statement in rollup.POSTGRES_BATCH:
+                        await conn.execute(statement)
 
         await self._link.run(copy)
 

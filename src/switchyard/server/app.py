@@ -285,6 +285,8 @@ class App:
         if self.usage_log is not None:
             await self.usage_log.close()  # writes every pending row
         await self.governance.close()  # writes the ledger's pending spend
+        if self.ui is not None:
+            await self.ui.close()  # the dashboard's connections to the usage log
         if self.key_sync is not None:
             await self.key_sync.close()
 

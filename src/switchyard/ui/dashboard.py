@@ -5,7 +5,7 @@ package's own assets) and the sign-in form are public; everything else needs a s
 page redirects to the sign-in form and a JSON endpoint (``/ui/api/*``, the CSV export) or an
 action answers 401. Every POST but the sign-in must carry the session's CSRF token (a ``csrf``
 form field or an ``x-csrf-token`` header), else 403. Only an admin key (``server.admin_keys``)
-signs in. Reads of the usage log run on a worker thread.
+signs in. The usage log is read where the gateway writes it (:func:`.usage_reader.open_reader`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ..store import KVStore
 from . import queries, views
 from .sessions import Session, SessionStore, cookie_header, cookie_token
 from .translate import dry_run, exchange, run, targets
+from .usage_reader import NoLog, Unreachable, open_reader
 
 if TYPE_CHECKING:
     from ..server.app import App
@@ -114,7 +115,7 @@ class Dashboard:
     def __init__(self, app: App) -> None:
         self.app = app
         self.sessions = SessionStore(self._kv)
-        self.data_dir = Path(app.config.server.data_dir)
+        self.usage = open_reader(app.config)
 
     def _kv(self) -> KVStore:
         if self.app.stores is None:
@@ -150,9 +151,12 @@ class Dashboard:
         call = Call(method, arg, query, form, raw, session)
         try:
             return await handler(self, call)
-        except (ValueError, queries.NoLog) as exc:
-            text = f"the usage log is not there yet ({exc})" if isinstance(exc, queries.NoLog) else str(exc)
-            return json({"error": text}, 400) if api else html(views.message(session.csrf, "Not available", text), 400)
+        except (ValueError, NoLog, Unreachable) as exc:
+            text = f"the usage log is not there yet ({exc})" if isinstance(exc, NoLog) else str(exc)
+            status = 503 if isinstance(exc, Unreachable) else 400
+            if api:
+                return json({"error": text}, status)
+            return html(views.message(session.csrf, "Not available", text), status)
 
     async def login(self, scope: Scope, receive: Receive) -> Answer:
         form = dict(parse_qsl((await read_body(scope, receive, 64 * 1024)).decode("utf-8", "replace")))
@@ -166,8 +170,11 @@ class Dashboard:
         session = await self.sessions.create()
         return redirect("/ui/overview", [(b"set-cookie", cookie_header(session, scope.get("scheme") == "https"))])
 
-    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(fn, self.data_dir, *args)
+    async def read(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        return await fn(self.usage, *args)
+
+    async def close(self) -> None:
+        await self.usage.close()
 
     # ------------------------------------------------------------------ pages and their JSON
 

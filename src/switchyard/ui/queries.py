@@ -1,22 +1,21 @@
-"""The dashboard's reads of the usage log (``data_dir/usage.db``), each one bounded in work.
+"""The dashboard's reads of the usage log, each one bounded in work, through a
+:class:`~.usage_reader.UsageReader` (``data_dir/usage.db`` or the PostgreSQL usage log).
 
 Charts, tops and usage totals read the rollups (:mod:`switchyard.observability.rollup`), never
 the whole ``requests`` table; the request log walks the ``ts`` index (or a filter's index) newest
-first and pages with a cursor (the last row's ``ts``), so no query counts or skips rows.
-Functions are synchronous: call them off the event loop (``asyncio.to_thread``).
+first and pages with a cursor (the last row's ``ts``), so no query counts or skips rows. The SQL is
+written once for both databases: sums of integers are cast back to integers (PostgreSQL's are
+``numeric``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from ..observability.rollup import LATENCY_BOUNDS
-from ..observability.usage_log import USAGE_DB
+from ..observability.usage_log import DAY
+from .usage_reader import UsageReader
 
 RANGES = {
     "1h": (3600, 60, 60),
@@ -30,21 +29,8 @@ PAGE_SIZE = 50
 TOP = 8
 
 
-class NoLog(Exception):
-    """The usage log does not exist (yet, or it is turned off)."""
-
-
-@contextmanager
-def connect(data_dir: Path) -> Iterator[sqlite3.Connection]:
-    path = Path(data_dir) / USAGE_DB
-    if not path.exists():
-        raise NoLog(str(path))
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        conn.execute("PRAGMA busy_timeout = 5000")
-        yield conn
-    finally:
-        conn.close()
+def _sum(expr: str) -> str:
+    return f"CAST(SUM({expr}) AS BIGINT)"
 
 
 def window(range_name: str, now: float | None = None) -> tuple[int, int, int]:
@@ -72,39 +58,37 @@ def percentile(counts: dict[int, int], q: float) -> float | None:
     return float(LATENCY_BOUNDS[-1])
 
 
-def overview(data_dir: Path, range_name: str, now: float | None = None) -> dict[str, Any]:
+async def overview(reader: UsageReader, range_name: str, now: float | None = None) -> dict[str, Any]:
     """Series per chart step (requests/s, error rate, p50/p95 latency and TTFB, tokens, cost),
     totals, and the top models, providers and client keys of the range."""
     start, period, step = window(range_name, now)
-    with connect(data_dir) as conn:
-        rows = conn.execute(
-            """
-            SELECT bucket / ? * ? AS t, SUM(requests), SUM(errors),
-                   SUM(input_tokens + cache_read_tokens + cache_write_tokens), SUM(output_tokens), SUM(cost)
+    top_sql = f"""
+        SELECT value, {_sum("requests")}, {_sum("errors")}, SUM(cost) FROM requests_rollup
+        WHERE period = ? AND dim = ? AND bucket >= ? GROUP BY value ORDER BY 2 DESC, 1 LIMIT ?
+    """
+    tops_by = ("model", "provider", "client")
+    rows, hist, *top_rows = await reader.fetch(
+        (
+            f"""
+            SELECT bucket / ? * ? AS t, {_sum("requests")}, {_sum("errors")},
+                   {_sum("input_tokens + cache_read_tokens + cache_write_tokens")}, {_sum("output_tokens")}, SUM(cost)
             FROM requests_rollup WHERE period = ? AND dim = 'all' AND bucket >= ? GROUP BY t
             """,
             (step, step, period, start),
-        ).fetchall()
-        hist = conn.execute(
-            """
-            SELECT bucket / ? * ? AS t, kind, bin, SUM(n) FROM requests_latency
+        ),
+        (
+            f"""
+            SELECT bucket / ? * ? AS t, kind, bin, {_sum("n")} FROM requests_latency
             WHERE period = ? AND bucket >= ? GROUP BY t, kind, bin
             """,
             (step, step, period, start),
-        ).fetchall()
-        tops = {
-            name: [
-                {"name": r[0], "requests": r[1], "errors": r[2], "cost": r[3]}
-                for r in conn.execute(
-                    """
-                    SELECT value, SUM(requests), SUM(errors), SUM(cost) FROM requests_rollup
-                    WHERE period = ? AND dim = ? AND bucket >= ? GROUP BY value ORDER BY 2 DESC, 1 LIMIT ?
-                    """,
-                    (period, name, start, TOP),
-                )
-            ]
-            for name in ("model", "provider", "client")
-        }
+        ),
+        *((top_sql, (period, name, start, TOP)) for name in tops_by),
+    )
+    tops = {
+        name: [{"name": r[0], "requests": r[1], "errors": r[2], "cost": r[3]} for r in found]
+        for name, found in zip(tops_by, top_rows, strict=True)
+    }
     times = list(range(start, int(time.time() if now is None else now) // step * step + 1, step))
     by_time = {r[0]: r for r in rows}
     per_time: dict[tuple[int, int], dict[int, int]] = {}
@@ -155,7 +139,7 @@ FILTERS = {
 }
 
 
-def requests_page(data_dir: Path, filters: dict[str, str], now: float | None = None) -> dict[str, Any]:
+async def requests_page(reader: UsageReader, filters: dict[str, str], now: float | None = None) -> dict[str, Any]:
     """One page of the request log, newest first. Filters: ``range``, ``status`` (``ok``,
     ``error`` or a code), ``model``, ``provider``, ``client_key``, ``error`` (class), ``before``
     (the cursor: a ``ts``). ``next`` is the cursor of the next page (None: the last page)."""
@@ -179,35 +163,25 @@ def requests_page(data_dir: Path, filters: dict[str, str], now: float | None = N
             where.append(clause)
             args.append(filters[name])
     sql = f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE {' AND '.join(where)} ORDER BY ts DESC LIMIT ?"
-    with connect(data_dir) as conn:
-        rows = conn.execute(sql, [*args, PAGE_SIZE + 1]).fetchall()
+    (rows,) = await reader.fetch((sql, [*args, PAGE_SIZE + 1]))
     items = [dict(zip(REQUEST_COLUMNS, r, strict=True)) for r in rows[:PAGE_SIZE]]
     return {"data": items, "next": items[-1]["ts"] if len(rows) > PAGE_SIZE else None}
 
 
-def request_row(data_dir: Path, request_id: str) -> dict[str, Any] | None:
-    with connect(data_dir) as conn:
-        row = conn.execute(
-            f"SELECT {', '.join(REQUEST_COLUMNS)}, attempt_log FROM requests WHERE request_id = ? LIMIT 1",
-            (request_id,),
-        ).fetchone()
-    return dict(zip((*REQUEST_COLUMNS, "attempt_log"), row, strict=True)) if row else None
+async def request_row(reader: UsageReader, request_id: str) -> dict[str, Any] | None:
+    (rows,) = await reader.fetch(
+        (f"SELECT {', '.join(REQUEST_COLUMNS)}, attempt_log FROM requests WHERE request_id = ? LIMIT 1", (request_id,))
+    )
+    return dict(zip((*REQUEST_COLUMNS, "attempt_log"), rows[0], strict=True)) if rows else None
 
 
-def filter_values(data_dir: Path, range_name: str) -> dict[str, list[str]]:
+async def filter_values(reader: UsageReader, range_name: str) -> dict[str, list[str]]:
     """The values seen in the range, for the request log's filter lists."""
     start, period, _ = window(range_name)
-    with connect(data_dir) as conn:
-        return {
-            name: [
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT value FROM requests_rollup WHERE period = ? AND dim = ? AND bucket >= ? ORDER BY 1",
-                    (period, name, start),
-                )
-            ]
-            for name in ("model", "provider")
-        }
+    names = ("model", "provider")
+    sql = "SELECT DISTINCT value FROM requests_rollup WHERE period = ? AND dim = ? AND bucket >= ? ORDER BY 1"
+    found = await reader.fetch(*((sql, (period, name, start)) for name in names))
+    return {name: [r[0] for r in rows] for name, rows in zip(names, found, strict=True)}
 
 
 USAGE_KEYS = (
@@ -216,22 +190,21 @@ USAGE_KEYS = (
 )  # fmt: skip
 
 
-def usage(data_dir: Path, range_name: str, by: str) -> list[dict[str, Any]]:
+async def usage(reader: UsageReader, range_name: str, by: str) -> list[dict[str, Any]]:
     """Totals per group, in the shape of :func:`~switchyard.observability.usage_log.query_usage`
     (read from the hourly rollup: the range starts on the hour)."""
     if by != "day" and by not in USAGE_GROUPS:
         raise ValueError(f"by must be one of day, {', '.join(USAGE_GROUPS)}")
     start, _, _ = window(range_name)
-    dim, group = ("all", "date(bucket, 'unixepoch')") if by == "day" else (USAGE_GROUPS[by], "value")
+    dim, group = ("all", DAY[reader.dialect].format("bucket")) if by == "day" else (USAGE_GROUPS[by], "value")
     order = "grp" if by == "day" else "SUM(cost) DESC, SUM(requests) DESC, grp"
+    counts = ", ".join(_sum(column) for column in USAGE_KEYS[1:8])  # requests .. reasoning_tokens
     sql = f"""
-        SELECT {group} AS grp, SUM(requests), SUM(errors), SUM(input_tokens), SUM(cache_read_tokens),
-               SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens),
-               CASE WHEN SUM(priced) > 0 THEN SUM(cost) END, SUM(unpriced),
+        SELECT {group} AS grp, {counts},
+               CASE WHEN SUM(priced) > 0 THEN SUM(cost) END, {_sum("unpriced")},
                SUM(latency_sum) / NULLIF(SUM(latency_n), 0), SUM(ttfb_sum) / NULLIF(SUM(ttfb_n), 0),
                SUM(overhead_sum) / NULLIF(SUM(overhead_n), 0)
         FROM requests_rollup WHERE period = 3600 AND dim = ? AND bucket >= ? GROUP BY grp ORDER BY {order}
     """
-    with connect(data_dir) as conn:
-        rows = conn.execute(sql, (dim, start // 3600 * 3600)).fetchall()
+    (rows,) = await reader.fetch((sql, (dim, start // 3600 * 3600)))
     return [dict(zip(USAGE_KEYS, r, strict=True)) for r in rows]
