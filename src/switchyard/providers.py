@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from .protocols.gemini.wire import model_name
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderType:
@@ -101,7 +103,7 @@ def endpoint_path(protocol: str, model: str, stream: bool) -> str:
     if protocol == "anthropic":
         return "/v1/messages"
     if protocol == "gemini":
-        model_path = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        model_path = model_name(model)
         return (
             f"/v1beta/{model_path}:streamGenerateContent?alt=sse" if stream else f"/v1beta/{model_path}:generateContent"
         )
@@ -113,10 +115,20 @@ def count_tokens_path(protocol: str, model: str) -> str | None:
     if protocol == "anthropic":
         return "/v1/messages/count_tokens"
     if protocol == "gemini":
-        model_path = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        model_path = model_name(model)
         return f"/v1beta/{model_path}:countTokens"
     if protocol == "openai_responses":
         return "/responses/input_tokens"
+    return None
+
+
+def embeddings_path(protocol: str, model: str) -> str | None:
+    """The upstream embeddings endpoint, where the protocol has one (Gemini: always the batch one)."""
+    if protocol in ("openai_chat", "openai_responses"):
+        return "/embeddings"
+    if protocol == "gemini":
+        model_path = model_name(model)
+        return f"/v1beta/{model_path}:batchEmbedContents"
     return None
 
 
