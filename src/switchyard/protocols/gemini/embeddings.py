@@ -9,7 +9,7 @@ embedded: another part is a 400). Each input keeps its ``taskType`` and ``title`
 of a batch must name the URL's model and ask for the same ``outputDimensionality`` (core has one).
 Upstream, the gateway always calls ``:batchEmbedContents`` (one to many inputs); token-id inputs
 (OpenAI's) cannot be sent: a 400. An answer's ``usageMetadata.promptTokenCount`` is read when
-present; Gemini usually reports none.
+present.
 """
 
 from __future__ import annotations
@@ -117,7 +117,12 @@ def parse_embed_response(body: dict[str, Any], inputs: int) -> EmbedResponse:
 
 
 def format_embed_response(resp: EmbedResponse, batch: bool) -> dict[str, Any]:
-    """Core -> the client's ``:embedContent`` (one vector) or ``:batchEmbedContents`` answer."""
-    if not batch:
-        return {"embedding": {"values": resp.vectors[0]}}
-    return {"embeddings": [{"values": v} for v in resp.vectors]}
+    """Core -> the client's ``:embedContent`` (one vector) or ``:batchEmbedContents`` answer, with
+    ``usageMetadata`` (google-genai reads it into ``usage_metadata``) when the usage is known."""
+    body: dict[str, Any] = (
+        {"embeddings": [{"values": v} for v in resp.vectors]} if batch else {"embedding": {"values": resp.vectors[0]}}
+    )
+    if resp.usage is not None:
+        tokens = resp.usage.input_tokens
+        body["usageMetadata"] = {"promptTokenCount": tokens, "totalTokenCount": tokens}
+    return body
