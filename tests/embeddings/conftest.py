@@ -1,10 +1,6 @@
-"""Fixtures for the embeddings tests: mock embedding upstreams (OpenAI-compatible and Gemini) and
-one real gateway configured against them.
-
-Providers: ``oe`` (OpenAI-compatible, two keys), ``ge`` (Gemini), ``spare`` (OpenAI-compatible, the
-fallback), ``batched`` (OpenAI-compatible with ``embedding_batch``), ``gb`` (Gemini with
-``embedding_batch``), ``an`` (Anthropic: no embeddings endpoint), the built-in ``mock``. Key pools
-keep state for the session: tests that make a key fail use their own model name.
+"""Fixtures for the embeddings tests: the mock embedding upstreams (OpenAI-compatible and Gemini)
+and one real gateway configured against them (:mod:`embed_harness`). Key pools keep state for the
+session: tests that make a key fail use their own model name.
 """
 
 from __future__ import annotations
@@ -18,54 +14,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "server"))  # gateway_harness, mock upstreams
 
+from embed_harness import gateway_yaml
 from embed_upstreams import EmbedUpstream
-from gateway_harness import CLIENT_KEY, Gateway, closed_port, config_from_yaml
+from gateway_harness import Gateway, config_from_yaml
 from mock_upstreams import UpstreamHost
-
-OE_KEYS = ("sk-oe-upstream-key-0001", "sk-oe-upstream-key-0002")
-GE_KEY = "ge-upstream-key-0001"
-MAX_WAIT_MS = 250
-
-
-def gateway_yaml(ups: dict[str, EmbedUpstream]) -> str:
-    return f"""
-server:
-  auth_keys: ["{CLIENT_KEY}"]
-routing:
-  retries: 2
-  timeouts: {{first_byte: 5, stall: 5, request: 20}}
-  cooldown: {{base: 0.01, max: 0.05}}
-providers:
-  oe:
-    type: openai
-    base_url: {ups["oe"].url}/v1
-    api_keys: ["{OE_KEYS[0]}", "{OE_KEYS[1]}"]
-    routing: {{rotation: sequential}}
-  ge:
-    type: gemini
-    base_url: {ups["ge"].url}
-    api_keys: ["{GE_KEY}"]
-  spare:
-    type: openai
-    base_url: {ups["spare"].url}/v1
-    api_keys: ["sk-spare-upstream-key-0001"]
-  batched:
-    type: openai
-    base_url: {ups["batched"].url}/v1
-    api_keys: ["sk-batched-upstream-key-0001"]
-    embedding_batch: {{max_inputs: 64, max_wait_ms: {MAX_WAIT_MS}}}
-  gb:
-    type: gemini
-    base_url: {ups["gb"].url}
-    api_keys: ["gb-upstream-key-0001"]
-    embedding_batch: {{max_inputs: 64, max_wait_ms: {MAX_WAIT_MS}}}
-  an:
-    type: anthropic
-    base_url: http://127.0.0.1:{closed_port()}
-    api_keys: ["sk-ant-upstream-key-0001"]
-models:
-  embed-group: [oe/group-model, spare/text-embedding-3-small]
-"""
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,9 @@ class EmbedUpstream:
         self.requests.append(rec)
         if self.replies:
             reply = self.replies.popleft()
-            return web.Response(status=reply.status, body=reply.body, headers=reply.headers, content_type=reply.content_type)
+            return web.Response(
+                status=reply.status, body=reply.body, headers=reply.headers, content_type=reply.content_type
+            )
         answer = self.openai(rec.json) if self.kind == "openai" else self.gemini(rec.path, rec.json)
         return web.Response(body=orjson.dumps(answer), content_type="application/json")
 

@@ -113,7 +113,11 @@ def test_openai_format_float_and_base64() -> None:
 
 def test_gemini_single_and_batch_requests() -> None:
     single = gemini.parse_embed_request(
-        {"content": {"parts": [{"text": "a"}, {"text": "b"}]}, "task_type": "RETRIEVAL_QUERY", "outputDimensionality": 8},
+        {
+            "content": {"parts": [{"text": "a"}, {"text": "b"}]},
+            "task_type": "RETRIEVAL_QUERY",
+            "outputDimensionality": 8,
+        },
         "gemini-embedding-001",
         batch=False,
     )
@@ -123,7 +127,12 @@ def test_gemini_single_and_batch_requests() -> None:
     batch = gemini.parse_embed_request(
         {
             "requests": [
-                {"model": "models/g", "content": {"parts": [{"text": "x"}]}, "taskType": "RETRIEVAL_DOCUMENT", "title": "T"},
+                {
+                    "model": "models/g",
+                    "content": {"parts": [{"text": "x"}]},
+                    "taskType": "RETRIEVAL_DOCUMENT",
+                    "title": "T",
+                },
                 {"model": "g", "content": {"parts": [{"text": "y"}]}},
             ]
         },
@@ -137,7 +146,11 @@ def test_gemini_single_and_batch_requests() -> None:
 @pytest.mark.parametrize(
     ("body", "batch", "param"),
     [
-        ({"content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": "AA=="}}]}}, False, "content.parts[0]"),
+        (
+            {"content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": "AA=="}}]}},
+            False,
+            "content.parts[0]",
+        ),
         ({"content": {"parts": []}}, False, "content.parts"),
         ({"requests": []}, True, "requests"),
         ({"requests": [{"model": "models/other", "content": {"parts": [{"text": "x"}]}}]}, True, "requests[0].model"),
