@@ -28,6 +28,14 @@ def openai_error(status: int, message: str) -> Reply:
     return Reply(status=status, body=orjson.dumps(body))
 
 
+def genai_error(gateway: Gateway, kind: type[gerrors.APIError], model: str, contents: Any) -> gerrors.APIError:
+    """The error google-genai raises for an embed_content call."""
+    client = genai_client(gateway)  # held: a Client closes its connection when collected
+    with pytest.raises(kind) as err:
+        client.models.embed_content(model=model, contents=contents)
+    return err.value
+
+
 def test_openai_sdk_to_openai_upstream_base64(gateway: Gateway, upstreams: dict[str, EmbedUpstream]) -> None:
     raw = openai_client(gateway).embeddings.with_raw_response.create(model="oe/text-embedding-3-small", input=TEXTS)
     resp = raw.parse()
@@ -156,26 +164,19 @@ def test_upstream_500_everywhere_in_each_clients_shape(gateway: Gateway, upstrea
     with pytest.raises(openai.InternalServerError) as err:
         openai_client(gateway).embeddings.create(model="oe/broken-model", input="x")
     assert "the upstream broke" in err.value.message
-    client = genai_client(gateway)  # held: a Client closes its connection when collected
-    with pytest.raises(gerrors.ServerError) as gerr:
-        client.models.embed_content(model="oe/broken-model", contents="x")
-    assert gerr.value.code == 500
-    assert "the upstream broke" in gerr.value.message
+    gerr = genai_error(gateway, gerrors.ServerError, "oe/broken-model", "x")
+    assert gerr.code == 500
+    assert "the upstream broke" in gerr.message
 
 
 def test_bad_input_in_each_clients_shape(gateway: Gateway, upstreams: dict[str, EmbedUpstream]) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         openai_client(gateway).embeddings.create(model="oe/text-embedding-3-small", input=[])
     assert err.value.body["param"] == "input"
-    client = genai_client(gateway)
-    with pytest.raises(gerrors.ClientError) as gerr:
-        client.models.embed_content(
-            model="ge/gemini-embedding-001",
-            contents=gtypes.Content(parts=[gtypes.Part.from_bytes(data=b"\x89PNG", mime_type="image/png")]),
-        )
-    assert gerr.value.code == 400
-    assert gerr.value.status == "INVALID_ARGUMENT"
-    assert "only text can be embedded" in gerr.value.message
+    image = gtypes.Content(parts=[gtypes.Part.from_bytes(data=b"\x89PNG", mime_type="image/png")])
+    gerr = genai_error(gateway, gerrors.ClientError, "ge/gemini-embedding-001", image)
+    assert (gerr.code, gerr.status) == (400, "INVALID_ARGUMENT")
+    assert "only text can be embedded" in gerr.message
     assert not upstreams["oe"].requests and not upstreams["ge"].requests
 
 
@@ -189,11 +190,9 @@ def test_token_ids_to_gemini_are_a_400(gateway: Gateway, upstreams: dict[str, Em
 def test_gemini_upstream_error_relayed_to_gemini_client(gateway: Gateway, upstreams: dict[str, EmbedUpstream]) -> None:
     error = {"error": {"code": 400, "message": "text too long", "status": "INVALID_ARGUMENT"}}
     upstreams["ge"].queue(Reply(status=400, body=orjson.dumps(error)))
-    client = genai_client(gateway)
-    with pytest.raises(gerrors.ClientError) as gerr:
-        client.models.embed_content(model="ge/gemini-embedding-001", contents="x")
-    assert gerr.value.code == 400
-    assert "text too long" in gerr.value.message
+    gerr = genai_error(gateway, gerrors.ClientError, "ge/gemini-embedding-001", "x")
+    assert gerr.code == 400
+    assert "text too long" in gerr.message
 
 
 def test_a_provider_without_embeddings_is_a_400(gateway: Gateway, upstreams: dict[str, EmbedUpstream]) -> None:
