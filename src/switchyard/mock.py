@@ -32,7 +32,7 @@ Streams send the text a few words per delta, tool arguments in two fragments.
 
 Embeddings (:func:`embed`): a unit vector seeded by the text's hash (SHAKE-256), so the same
 text always gets the same vector and different texts different ones; :data:`EMBED_DIMENSIONS`
-long unless ``dimensions`` says otherwise. A shorter vector is the longer one's prefix,
+long unless ``dimensions`` says otherwise (at most :data:`MAX_EMBED_DIMENSIONS`). A shorter vector is the longer one's prefix,
 renormalised (as Matryoshka-trained models behave).
 """
 
@@ -71,6 +71,7 @@ from .core.util import stable_id
 
 GREETING = "Hello from Switchyard mock."
 EMBED_DIMENSIONS = 256
+MAX_EMBED_DIMENSIONS = 8192
 WORDS_PER_DELTA = 3
 
 

@@ -116,3 +116,23 @@ def test_merge_and_split_give_each_request_its_vectors_and_usage_share() -> None
     assert first.usage.input_tokens < second.usage.input_tokens
     assert first.usage.estimated and second.usage.estimated
     assert first.model == second.model == "served"
+
+
+def test_a_cancelled_flush_leaves_no_member_waiting() -> None:
+    async def main() -> None:
+        started = asyncio.Event()
+
+        async def hangs(items: list[int]) -> list[int]:
+            started.set()
+            await asyncio.Event().wait()
+            return items
+
+        batcher = Batcher(2, 60.0, hangs)
+        members = [asyncio.ensure_future(batcher.submit("k", n, 1)) for n in range(2)]
+        await started.wait()
+        for task in batcher._running:
+            task.cancel()
+        results = await asyncio.gather(*members, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results)
+
+    asyncio.run(main())

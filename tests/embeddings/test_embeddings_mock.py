@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import openai
+import pytest
 from embed_harness import genai_client, openai_client
 from gateway_harness import Gateway, usage_row
 from google.genai import types as gtypes
@@ -55,3 +57,9 @@ def test_mock_1_with_google_genai(gateway: Gateway) -> None:
     config = gtypes.EmbedContentConfig(output_dimensionality=8)
     resp = client.models.embed_content(model="mock-1", contents=["one", "two"], config=config)
     assert [e.values for e in resp.embeddings] == mock.embed(["one", "two"], 8)
+
+
+def test_mock_1_refuses_huge_dimensions(gateway: Gateway) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        openai_client(gateway).embeddings.create(model="mock-1", input="x", dimensions=mock.MAX_EMBED_DIMENSIONS + 1)
+    assert err.value.body["param"] == "dimensions"

@@ -72,10 +72,16 @@ class Batcher(Generic[Item, Result]):
     async def _run(self, pending: _Pending[Item, Result]) -> None:
         try:
             results = await self._flush(pending.items)
-        except Exception as exc:
+        except BaseException as exc:  # cancelled too (shutdown): no member may wait forever
             for future in pending.futures:
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(exc, Exception):
                     future.set_exception(exc)
+                else:
+                    future.cancel()
+            if not isinstance(exc, Exception):
+                raise
             return
         for future, result in zip(pending.futures, results, strict=True):
             if not future.done():

@@ -27,7 +27,7 @@ import orjson
 
 from .. import mock
 from ..core.embeddings import EmbedRequest, EmbedResponse
-from ..core.errors import ErrorKind, GatewayError
+from ..core.errors import ErrorKind, GatewayError, RequestError
 from ..core.model import Usage
 from ..embeddings import Batcher, input_tokens, merge, split
 from ..keys import Lease
@@ -55,6 +55,7 @@ class Embedder:
         }
 
     async def __call__(self, ctx: Exchange) -> Reply:
+        ctx.stream = False  # an embeddings answer is never streamed, whatever the body says
         req, answer = _client_request(ctx)
         resp = await self.embed(ctx, req)
         ctx.usage = resp.usage
@@ -133,6 +134,10 @@ def _batch_key(ctx: Exchange, req: EmbedRequest, targets: tuple[Target, ...]) ->
 
 def _mock(req: EmbedRequest) -> EmbedResponse:
     """The built-in mock's answer (token ids are embedded as their decimal text); usage in words."""
+    if req.dimensions is not None and req.dimensions > mock.MAX_EMBED_DIMENSIONS:
+        raise RequestError(
+            f"the mock makes vectors of at most {mock.MAX_EMBED_DIMENSIONS} dimensions", param="dimensions"
+        )
     texts = [i.value if isinstance(i.value, str) else " ".join(map(str, i.value)) for i in req.inputs]
     usage = Usage(input_tokens=sum(max(1, mock.count_words(t)) for t in texts))
     return EmbedResponse(req.model, mock.embed(texts, req.dimensions), usage)
