@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchyard.core.embeddings import EmbedInput, EmbedRequest, EmbedResponse, pack_floats, unpack_floats
+from switchyard.core.embeddings import EmbedInput, EmbedRequest, EmbedResponse, as_list, pack_floats, unpack_floats
 from switchyard.core.errors import GatewayError, RequestError, TranslationError
 from switchyard.core.model import Usage
 from switchyard.protocols.gemini import embeddings as gemini
@@ -62,7 +62,8 @@ def test_openai_float_default_is_not_sent() -> None:
 def test_base64_round_trip_is_float32_little_endian() -> None:
     values = [0.5, -1.25, 3.0]
     assert pack_floats(values) == "AAAAPwAAoL8AAEBA"
-    assert unpack_floats(pack_floats(values)) == values
+    assert unpack_floats(pack_floats(values)).tolist() == values
+    assert pack_floats(unpack_floats(pack_floats(values))) == pack_floats(values)  # an array packs as it is
 
 
 def test_openai_response_in_index_order_and_base64_decoded() -> None:
@@ -75,7 +76,7 @@ def test_openai_response_in_index_order_and_base64_decoded() -> None:
         "usage": {"prompt_tokens": 7, "total_tokens": 7},
     }
     resp = openai.parse_embed_response(body, 2)
-    assert resp.vectors == [[0.5, 0.25], [1.0, 2.0]]
+    assert [as_list(v) for v in resp.vectors] == [[0.5, 0.25], [1.0, 2.0]]
     assert resp.usage == Usage(input_tokens=7)
 
 
@@ -85,6 +86,7 @@ def test_openai_response_in_index_order_and_base64_decoded() -> None:
         {"data": [{"index": 0, "embedding": [1.0]}]},
         {"data": [{"index": 0, "embedding": [1.0]}, {"index": 0, "embedding": [1.0]}]},
         {"data": [{"index": 0, "embedding": "not base64!"}, {"index": 1, "embedding": [1.0]}]},
+        {"data": [{"index": 0, "embedding": [1.0, "x"]}, {"index": 1, "embedding": [1.0]}]},
         {"error": {"message": "x"}},
     ],
 )
@@ -108,7 +110,7 @@ def test_openai_format_float_and_base64() -> None:
     }
     req = EmbedRequest("m", [EmbedInput("a"), EmbedInput("b")], encoding="base64")
     packed = openai.format_embed_response(resp, req)
-    assert [unpack_floats(d["embedding"]) for d in packed["data"]] == [[0.5], [1.5]]
+    assert [unpack_floats(d["embedding"]).tolist() for d in packed["data"]] == [[0.5], [1.5]]
 
 
 def test_gemini_single_and_batch_requests() -> None:
@@ -211,3 +213,16 @@ def test_gemini_format_single_batch_and_usage() -> None:
     assert gemini.format_embed_response(EmbedResponse("g", [[0.5], [1.0]]), batch=True) == {
         "embeddings": [{"values": [0.5]}, {"values": [1.0]}]
     }
+
+
+def test_a_base64_answer_goes_to_a_base64_client_unchanged() -> None:
+    packed = pack_floats([0.1, 0.2, 0.3])
+    resp = openai.parse_embed_response({"data": [{"index": 0, "embedding": packed}]}, 1)
+    req = EmbedRequest("m", [EmbedInput("a")], encoding="base64")
+    assert openai.format_embed_response(resp, req)["data"][0]["embedding"] == packed
+
+
+def test_gemini_values_must_be_numbers() -> None:
+    with pytest.raises(GatewayError) as err:
+        gemini.parse_embed_response({"embeddings": [{"values": [1.0, None]}]}, 1)
+    assert err.value.status == 502

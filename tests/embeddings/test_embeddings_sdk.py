@@ -78,7 +78,7 @@ def test_openai_sdk_to_gemini_upstream(gateway: Gateway, upstreams: dict[str, Em
         model="ge/gemini-embedding-001", input=TEXTS, dimensions=6, encoding_format=encoding
     )
     resp = raw.parse()
-    vectors = [unpack_floats(d.embedding) if encoding == "base64" else d.embedding for d in resp.data]
+    vectors = [unpack_floats(d.embedding).tolist() if encoding == "base64" else d.embedding for d in resp.data]
     assert vectors == [vector(t, 6) for t in TEXTS]
     sent = upstreams["ge"].last
     assert sent.path == "/v1beta/models/gemini-embedding-001:batchEmbedContents"

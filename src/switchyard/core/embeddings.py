@@ -1,10 +1,12 @@
 """The protocol-neutral embeddings model: what to embed, and the vectors that came back.
 
 An :class:`EmbedRequest` holds one :class:`EmbedInput` per vector wanted — a text, or (OpenAI
-only) an array of token ids — with Gemini's per-input ``taskType`` and ``title`` hints. The
-vectors are plain ``list[float]`` in core; OpenAI's ``base64`` encoding (little-endian float32,
-as OpenAI sends it) is a wire matter, packed and unpacked with :func:`pack_floats` /
-:func:`unpack_floats`.
+only) an array of token ids — with Gemini's per-input ``taskType`` and ``title`` hints.
+
+A :data:`Vector` is the numbers as they came: a ``list[float]`` from JSON, or an ``array("f")``
+unpacked from OpenAI's ``base64`` (little-endian float32). Keeping the array means a base64
+answer goes back to a base64 client without a round trip through Python floats
+(:func:`pack_floats`), and a JSON answer keeps its numbers exactly as the upstream printed them.
 
 Pure: no I/O.
 """
@@ -19,6 +21,8 @@ from typing import Any
 
 from .errors import ErrorKind, GatewayError
 from .model import Usage
+
+Vector = list[float] | array
 
 
 @dataclass(slots=True)
@@ -47,21 +51,22 @@ class EmbedRequest:
 @dataclass(slots=True)
 class EmbedResponse:
     model: str
-    vectors: list[list[float]]
+    vectors: list[Vector]
     """One vector per input, in the inputs' order."""
     usage: Usage | None = None
     """Input tokens only (embeddings generate nothing); None when the upstream reported none."""
 
 
-def pack_floats(vector: list[float]) -> str:
-    """A vector as OpenAI's ``base64``: little-endian float32."""
-    packed = array("f", vector)
+def pack_floats(vector: Vector) -> str:
+    """A vector as OpenAI's ``base64``: little-endian float32 (raises TypeError for non-numbers)."""
+    packed = vector if isinstance(vector, array) and vector.typecode == "f" else array("f", vector)
     if sys.byteorder == "big":
+        packed = array("f", packed)
         packed.byteswap()
     return base64.b64encode(packed.tobytes()).decode("ascii")
 
 
-def unpack_floats(text: str) -> list[float]:
+def unpack_floats(text: str) -> array:
     """The inverse of :func:`pack_floats` (raises ValueError on a malformed string)."""
     raw = base64.b64decode(text, validate=True)
     if len(raw) % 4:
@@ -69,7 +74,23 @@ def unpack_floats(text: str) -> list[float]:
     values = array("f", raw)
     if sys.byteorder == "big":
         values.byteswap()
-    return values.tolist()
+    return values
+
+
+def as_list(vector: Vector) -> list[float]:
+    """The vector as JSON numbers."""
+    return vector if isinstance(vector, list) else vector.tolist()
+
+
+def numbers(value: Any) -> list[float] | None:
+    """``value`` if it is a JSON array of numbers, else None (checked at C speed)."""
+    if not isinstance(value, list):
+        return None
+    try:
+        array("d", value)
+    except TypeError:
+        return None
+    return value
 
 
 def malformed(why: str) -> GatewayError:

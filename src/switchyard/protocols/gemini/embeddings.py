@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.embeddings import EmbedInput, EmbedRequest, EmbedResponse, malformed
+from ...core.embeddings import EmbedInput, EmbedRequest, EmbedResponse, as_list, malformed, numbers
 from ...core.errors import RequestError, TranslationError
 from ...core.model import Usage
 from ...core.util import optional
@@ -105,8 +105,8 @@ def parse_embed_response(body: dict[str, Any], inputs: int) -> EmbedResponse:
         raise malformed(f"it holds {count} embeddings for {inputs} inputs")
     vectors = []
     for item in items:
-        values = item.get("values") if isinstance(item, dict) else None
-        if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
+        values = numbers(item.get("values")) if isinstance(item, dict) else None
+        if values is None:
             raise malformed("an embedding has no 'values' array of numbers")
         vectors.append(values)
     meta = body.get("usageMetadata")
@@ -120,7 +120,9 @@ def format_embed_response(resp: EmbedResponse, batch: bool) -> dict[str, Any]:
     """Core -> the client's ``:embedContent`` (one vector) or ``:batchEmbedContents`` answer, with
     ``usageMetadata`` (google-genai reads it into ``usage_metadata``) when the usage is known."""
     body: dict[str, Any] = (
-        {"embeddings": [{"values": v} for v in resp.vectors]} if batch else {"embedding": {"values": resp.vectors[0]}}
+        {"embeddings": [{"values": as_list(v)} for v in resp.vectors]}
+        if batch
+        else {"embedding": {"values": as_list(resp.vectors[0])}}
     )
     if resp.usage is not None:
         tokens = resp.usage.input_tokens

@@ -14,7 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.embeddings import EmbedInput, EmbedRequest, EmbedResponse, malformed, pack_floats, unpack_floats
+from ...core.embeddings import (
+    EmbedInput,
+    EmbedRequest,
+    EmbedResponse,
+    Vector,
+    as_list,
+    malformed,
+    numbers,
+    pack_floats,
+    unpack_floats,
+)
 from ...core.errors import RequestError
 from ...core.model import Usage
 from ...core.util import optional, require
@@ -86,7 +96,7 @@ def parse_embed_response(body: dict[str, Any], inputs: int) -> EmbedResponse:
     data = body.get("data")
     if not isinstance(data, list) or len(data) != inputs:
         raise malformed(f"it holds {len(data) if isinstance(data, list) else 'no'} embeddings for {inputs} inputs")
-    vectors: list[list[float] | None] = [None] * inputs
+    vectors: list[Vector | None] = [None] * inputs
     for position, item in enumerate(data):
         index = item.get("index", position) if isinstance(item, dict) else None
         if not isinstance(index, int) or not 0 <= index < inputs or vectors[index] is not None:
@@ -101,15 +111,16 @@ def parse_embed_response(body: dict[str, Any], inputs: int) -> EmbedResponse:
     )
 
 
-def _vector(value: Any) -> list[float]:
+def _vector(value: Any) -> Vector:
     if isinstance(value, str):
         try:
             return unpack_floats(value)
         except ValueError:
             raise malformed("an embedding is not valid base64 float32") from None
-    if isinstance(value, list) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-        return value
-    raise malformed("an embedding is neither an array of numbers nor base64")
+    values = numbers(value)
+    if values is None:
+        raise malformed("an embedding is neither an array of numbers nor base64")
+    return values
 
 
 def format_embed_response(resp: EmbedResponse, req: EmbedRequest) -> dict[str, Any]:
@@ -119,7 +130,7 @@ def format_embed_response(resp: EmbedResponse, req: EmbedRequest) -> dict[str, A
     return {
         "object": "list",
         "data": [
-            {"object": "embedding", "index": n, "embedding": pack_floats(v) if pack else v}
+            {"object": "embedding", "index": n, "embedding": pack_floats(v) if pack else as_list(v)}
             for n, v in enumerate(resp.vectors)
         ],
         "model": resp.model or req.model,
