@@ -31,6 +31,7 @@ from ..core.errors import ErrorKind, GatewayError, RequestError
 from ..core.model import Usage
 from ..embeddings import Batcher, input_tokens, merge, split
 from ..keys import Lease
+from ..observability import trace
 from ..protocols import embeddings_codec
 from ..protocols.gemini import embeddings as gemini_embeddings
 from ..protocols.openai_chat import embeddings as openai_embeddings
@@ -108,7 +109,11 @@ class Embedder:
                 param="model",
             )
         body = orjson.dumps(codec.build_embed_request(req))
+        if ctx.trace is not None:
+            ctx.trace(trace.UPSTREAM_REQUEST, {"url": provider.url(path), "body": body.decode()})
         answer = await post_json(ctx, provider, lease, path, body, self.pipeline.transport)
+        if ctx.trace is not None:
+            ctx.trace(trace.UPSTREAM_RESPONSE, answer)
         resp = codec.parse_embed_response(answer, len(req.inputs))
         resp.model = resp.model or target.model
         return resp
