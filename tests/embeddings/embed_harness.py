@@ -63,6 +63,7 @@ providers:
     api_keys: ["sk-ant-upstream-key-0001"]
 models:
   embed-group: [oe/group-model, spare/text-embedding-3-small]
+  embed-fallback: [ge/fallback-model, spare/text-embedding-3-small]
 """
 
 

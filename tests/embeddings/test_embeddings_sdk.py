@@ -159,6 +159,17 @@ def test_500_falls_back_to_the_next_target(gateway: Gateway, upstreams: dict[str
     assert upstreams["spare"].last.json["model"] == "text-embedding-3-small"
 
 
+def test_gemini_429_falls_back_for_a_gemini_client(gateway: Gateway, upstreams: dict[str, EmbedUpstream]) -> None:
+    quota = {"error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED"}}
+    upstreams["ge"].queue(Reply(status=429, body=orjson.dumps(quota)))
+    client = genai_client(gateway)
+    # (no "gemini" in the name: google-genai sends the contents of such a model as one content)
+    resp = client.models.embed_content(model="embed-fallback", contents=["x", "y"])
+    assert [e.values for e in resp.embeddings] == [vector("x"), vector("y")]
+    assert resp.sdk_http_response.headers["x-switchyard-upstream"] == "spare/text-embedding-3-small"
+    assert len(upstreams["ge"].requests) == 1
+
+
 def test_upstream_500_everywhere_in_each_clients_shape(gateway: Gateway, upstreams: dict[str, EmbedUpstream]) -> None:
     upstreams["oe"].queue(*[openai_error(500, "the upstream broke")] * 6)
     with pytest.raises(openai.InternalServerError) as err:
