@@ -4,19 +4,17 @@ tests' :class:`~mock_upstreams.UpstreamHost`).
 ``EmbedUpstream("openai")`` answers ``POST .../embeddings``; ``EmbedUpstream("gemini")`` answers
 ``:batchEmbedContents`` (what the gateway always calls). The vectors depend only on the text
 (:func:`vector`), in values exact in float32 so ``float`` and ``base64`` answers compare equal;
-the OpenAI one reports usage (one token per word), the Gemini one none. Every request is
-recorded; scripted replies (errors) are served first, in order.
+the OpenAI one reports usage (one token per word), the Gemini one none. As every mock upstream,
+they record each request and serve scripted replies (errors) first, in order.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import deque
 from typing import Any
 
 import orjson
-from aiohttp import web
-from mock_upstreams import Recorded, Reply
+from mock_upstreams import MockUpstream, Recorded, Reply
 
 from switchyard.core.embeddings import pack_floats
 
@@ -33,41 +31,17 @@ def words(text: str) -> int:
     return max(1, len(text.split()))
 
 
-class EmbedUpstream:
+class EmbedUpstream(MockUpstream):
+    """A :class:`~mock_upstreams.MockUpstream` whose default answer is the embeddings of its
+    request; ``kind``: ``openai`` | ``gemini``."""
+
     def __init__(self, kind: str) -> None:
+        super().__init__("gemini" if kind == "gemini" else "openai_chat")
         self.kind = kind
-        self.url = ""
-        self.requests: list[Recorded] = []
-        self.replies: deque[Reply] = deque()
 
-    def reset(self) -> None:
-        self.requests.clear()
-        self.replies.clear()
-
-    def queue(self, *replies: Reply) -> None:
-        self.replies.extend(replies)
-
-    @property
-    def last(self) -> Recorded:
-        assert self.requests, f"the {self.kind} embeddings upstream received no request"
-        return self.requests[-1]
-
-    async def handle(self, request: web.Request) -> web.Response:
-        rec = Recorded(
-            request.method,
-            request.path,
-            request.query_string,
-            {k.lower(): v for k, v in request.headers.items()},
-            await request.read(),
-        )
-        self.requests.append(rec)
-        if self.replies:
-            reply = self.replies.popleft()
-            return web.Response(
-                status=reply.status, body=reply.body, headers=reply.headers, content_type=reply.content_type
-            )
+    def default_reply(self, rec: Recorded) -> Reply:
         answer = self.openai(rec.json) if self.kind == "openai" else self.gemini(rec.path, rec.json)
-        return web.Response(body=orjson.dumps(answer), content_type="application/json")
+        return Reply(body=orjson.dumps(answer))
 
     @staticmethod
     def openai(body: dict[str, Any]) -> dict[str, Any]:
