@@ -32,8 +32,9 @@ Streams send the text a few words per delta, tool arguments in two fragments.
 
 Embeddings (:func:`embed`): a unit vector seeded by the text's hash (SHAKE-256), so the same
 text always gets the same vector and different texts different ones; :data:`EMBED_DIMENSIONS`
-long unless ``dimensions`` says otherwise (at most :data:`MAX_EMBED_DIMENSIONS`). A shorter vector is the longer one's prefix,
-renormalised (as Matryoshka-trained models behave).
+long unless ``dimensions`` says otherwise (the gateway refuses more than
+:data:`MAX_EMBED_DIMENSIONS`). A shorter vector is the longer one's prefix, renormalised (as
+Matryoshka-trained models behave).
 """
 
 from __future__ import annotations

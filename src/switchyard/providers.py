@@ -103,7 +103,7 @@ def endpoint_path(protocol: str, model: str, stream: bool) -> str:
     if protocol == "anthropic":
         return "/v1/messages"
     if protocol == "gemini":
-        model_path = model_name(model)
+        model_path = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
         return (
             f"/v1beta/{model_path}:streamGenerateContent?alt=sse" if stream else f"/v1beta/{model_path}:generateContent"
         )
@@ -115,7 +115,7 @@ def count_tokens_path(protocol: str, model: str) -> str | None:
     if protocol == "anthropic":
         return "/v1/messages/count_tokens"
     if protocol == "gemini":
-        model_path = model_name(model)
+        model_path = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
         return f"/v1beta/{model_path}:countTokens"
     if protocol == "openai_responses":
         return "/responses/input_tokens"
@@ -127,8 +127,7 @@ def embeddings_path(protocol: str, model: str) -> str | None:
     if protocol in ("openai_chat", "openai_responses"):
         return "/embeddings"
     if protocol == "gemini":
-        model_path = model_name(model)
-        return f"/v1beta/{model_path}:batchEmbedContents"
+        return f"/v1beta/{model_name(model)}:batchEmbedContents"
     return None
 
 
