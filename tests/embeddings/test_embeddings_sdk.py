@@ -206,6 +206,17 @@ def test_gemini_upstream_error_relayed_to_gemini_client(gateway: Gateway, upstre
     assert "text too long" in gerr.message
 
 
+def test_gemini_upstream_error_reaches_an_openai_client_in_its_shape(
+    gateway: Gateway, upstreams: dict[str, EmbedUpstream]
+) -> None:
+    error = {"error": {"code": 400, "message": "text too long", "status": "INVALID_ARGUMENT"}}
+    upstreams["ge"].queue(Reply(status=400, body=orjson.dumps(error)))
+    with pytest.raises(openai.BadRequestError) as err:
+        openai_client(gateway).embeddings.create(model="ge/gemini-embedding-001", input="x")
+    assert err.value.body["type"] == "invalid_request_error"
+    assert "text too long" in err.value.message
+
+
 def test_a_provider_without_embeddings_is_a_400(gateway: Gateway, upstreams: dict[str, EmbedUpstream]) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         openai_client(gateway).embeddings.create(model="an/claude-sonnet-4-5", input="x")
