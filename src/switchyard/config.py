@@ -62,6 +62,14 @@ class RoutingConfig:
 
 
 @dataclass(slots=True)
+class EmbeddingBatch:
+    """``providers.<name>.embedding_batch``: merge concurrent small embedding requests."""
+
+    max_inputs: int = 64
+    max_wait_ms: float = 10.0
+
+
+@dataclass(slots=True)
 class ProviderConfig:
     name: str
     type: str
@@ -85,6 +93,8 @@ class ProviderConfig:
     or ``either`` (the client's when it brings one, else the pool)."""
     prompt_cache: PromptCache | None = None
     """Anthropic providers: automatic ``cache_control`` breakpoints (None: off; an alias's wins)."""
+    embedding_batch: EmbeddingBatch | None = None
+    """Opt-in batching of embedding requests (None: each request is its own upstream call)."""
 
     @property
     def protocol(self) -> str:
@@ -464,7 +474,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
         return {}
     known = (
         "type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters",
-        "max_tokens_field", "unsupported_params", "credentials", "prompt_cache",
+        "max_tokens_field", "unsupported_params", "credentials", "prompt_cache", "embedding_batch",
     )  # fmt: skip
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
@@ -509,8 +519,20 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             max_tokens_field=_max_tokens_field(ck, praw, ppath, ptype),
             unsupported_params=_unsupported(ck, praw, ppath, ptype),
             prompt_cache=_prompt_cache(ck, praw, ppath, ptype),
+            embedding_batch=_embedding_batch(ck, praw.get("embedding_batch"), (*ppath, "embedding_batch")),
         )
     return out
+
+
+def _embedding_batch(ck: _Checker, raw: Any, path: tuple) -> EmbeddingBatch | None:
+    if raw is None:
+        return None
+    raw = ck.mapping(raw, path, ("max_inputs", "max_wait_ms"))
+    max_inputs = ck.typed(raw, "max_inputs", path, int, 64)
+    if max_inputs < 1:
+        ck.problem((*path, "max_inputs"), "must be 1 or more")
+        max_inputs = 64
+    return EmbeddingBatch(max_inputs, ck.positive(raw, "max_wait_ms", path, 10.0, allow_zero=True))
 
 
 def _max_tokens_field(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str) -> str | None:

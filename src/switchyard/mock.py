@@ -29,10 +29,18 @@ generated; reasoning = words of the reasoning text. ``max_tokens`` is honoured: 
 is cut to that many words and the stop reason becomes ``max_tokens``.
 
 Streams send the text a few words per delta, tool arguments in two fragments.
+
+Embeddings (:func:`embed`): a unit vector seeded by the text's hash (SHAKE-256), so the same
+text always gets the same vector and different texts different ones; :data:`EMBED_DIMENSIONS`
+long unless ``dimensions`` says otherwise (the gateway refuses more than
+:data:`MAX_EMBED_DIMENSIONS`). A shorter vector is the longer one's prefix, renormalised (as
+Matryoshka-trained models behave).
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from typing import Any
 
 from .core.events import (
@@ -63,6 +71,8 @@ from .core.model import (
 from .core.util import stable_id
 
 GREETING = "Hello from Switchyard mock."
+EMBED_DIMENSIONS = 256
+MAX_EMBED_DIMENSIONS = 8192
 WORDS_PER_DELTA = 3
 
 
@@ -120,6 +130,18 @@ def events(req: Request) -> list[Event]:
 def count_tokens(req: Request) -> int:
     """The mock's token count for a request's input (words, at least 1)."""
     return max(1, _input_words(req))
+
+
+def embed(texts: list[str], dimensions: int | None = None) -> list[list[float]]:
+    """The mock's embedding of each text: a deterministic unit vector (see the module docstring)."""
+    size = dimensions or EMBED_DIMENSIONS
+    vectors = []
+    for text in texts:
+        digest = hashlib.shake_256(text.encode()).digest(2 * size)
+        raw = [int.from_bytes(digest[i : i + 2], "little") / 32767.5 - 1.0 for i in range(0, 2 * size, 2)]
+        norm = math.sqrt(sum(v * v for v in raw)) or 1.0
+        vectors.append([v / norm for v in raw])
+    return vectors
 
 
 # ---------------------------------------------------------------------------- decisions

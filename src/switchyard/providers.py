@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from .protocols.gemini.wire import model_name
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderType:
@@ -117,6 +119,15 @@ def count_tokens_path(protocol: str, model: str) -> str | None:
         return f"/v1beta/{model_path}:countTokens"
     if protocol == "openai_responses":
         return "/responses/input_tokens"
+    return None
+
+
+def embeddings_path(protocol: str, model: str) -> str | None:
+    """The upstream embeddings endpoint, where the protocol has one (Gemini: always the batch one)."""
+    if protocol in ("openai_chat", "openai_responses"):
+        return "/embeddings"
+    if protocol == "gemini":
+        return f"/v1beta/{model_name(model)}:batchEmbedContents"
     return None
 
 

@@ -13,6 +13,10 @@
 - ``parse_error(status: int, body: bytes) -> GatewayError``    upstream error -> core
 - ``format_error(err: GatewayError) -> tuple[int, dict]``      core -> client status and body
 
+Embeddings have their own module (``embeddings``: ``parse_embed_request``, ``build_embed_request``,
+``parse_embed_response``, ``format_embed_response``) in ``openai_chat`` and ``gemini``; see
+:func:`embeddings_codec`.
+
 All of them are pure: no I/O, no clock, no randomness; they never mutate their inputs.
 """
 
@@ -29,3 +33,13 @@ def codec(name: str) -> ModuleType:
     if name not in PROTOCOLS:
         raise KeyError(name)
     return import_module(f"{__name__}.{name}")
+
+
+def embeddings_codec(name: str) -> ModuleType | None:
+    """The embeddings module a protocol's upstreams speak (both OpenAI protocols: OpenAI's
+    ``/embeddings``), or None when it has none (Anthropic)."""
+    if name in ("openai_chat", "openai_responses"):
+        return import_module(f"{__name__}.openai_chat.embeddings")
+    if name == "gemini":
+        return import_module(f"{__name__}.gemini.embeddings")
+    return None

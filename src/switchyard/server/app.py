@@ -47,6 +47,7 @@ from ..transport import Transport
 from . import admin, endpoints
 from .auth import ANONYMOUS, Authenticator, caller
 from .context import Exchange
+from .embeddings import Embedder
 from .envelope import Envelopes, load_secret
 from .errors import as_gateway_error, error_protocol, error_response
 from .http import (
@@ -75,7 +76,7 @@ V1_MODELS = "/v1/models/"
 @dataclass(frozen=True, slots=True)
 class Route:
     name: str
-    """What to do: generate | count_tokens | models | model | gemini_models | gemini_model | health | root."""
+    """What to do: generate | count_tokens | embed | models | model | gemini_models | gemini_model | health | root."""
     protocol: str
     """The client protocol: the error shape, and the codec for generate routes."""
     auth: bool = True
@@ -89,6 +90,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/chat/completions"): Route("generate", "openai_chat"),
     ("POST", "/v1/messages"): Route("generate", "anthropic"),
     ("POST", "/v1/messages/count_tokens"): Route("count_tokens", "anthropic"),
+    ("POST", "/v1/embeddings"): Route("embed", "openai_chat"),
     ("POST", "/v1/responses"): Route("generate", "openai_responses"),
     ("GET", "/v1/models"): Route("models", "openai_chat"),
     ("GET", "/v1beta/models"): Route("gemini_models", "gemini"),
@@ -102,6 +104,8 @@ KNOWN_PATHS = {path for _, path in ROUTES}
 GEMINI_ROUTES = {
     "generateContent": Route("generate", "gemini", stream=False),
     "streamGenerateContent": Route("generate", "gemini", stream=True),
+    "embedContent": Route("embed", "gemini", stream=False),
+    "batchEmbedContents": Route("embed", "gemini", stream=False),
 }
 GEMINI_MODEL = Route("gemini_model", "gemini")
 RESPONSES_PREFIX = "/v1/responses/"
@@ -198,6 +202,7 @@ class App:
         self.config = config
         self.transport = transport or Transport()
         self.pipeline = Pipeline(config, self.transport)
+        self.embedder = Embedder(self.pipeline)
         pricing = default_pricing().with_overrides(config.pricing)
         self.governance = open_governance(config, pricing)
         self.auth = Authenticator(
@@ -209,7 +214,7 @@ class App:
         )
         self.max_body = int(config.server.max_body_mb * 1024 * 1024)
         self.observers: list[Callable[[Exchange], None]] = []
-        """Called with every finished generate / count_tokens exchange (after the response)."""
+        """Called with every finished generate / count_tokens / embed exchange (after the response)."""
         self.stores: Stores | None = None
         self.key_sync: KeySync | None = None
         upstream = upstream_secrets(config)
@@ -348,7 +353,7 @@ class App:
             await self.cut_at_deadline(ctx, send)
         finally:
             del self.inflight[task]  # type: ignore[arg-type]
-            if self.observers and route.name in ("generate", "count_tokens"):
+            if self.observers and route.name in ("generate", "count_tokens", "embed"):
                 self.notify(ctx)
             if ctx.ticket is not None:
                 await self.governance.settle(ctx.ticket, ctx.cost, ctx.tokens())
@@ -358,14 +363,14 @@ class App:
         principal = await self.auth.identify(scope) if route.auth else ANONYMOUS
         self.auth.permit(principal, route.access)
         ctx.client_key, ctx.caller = principal.key, caller(principal, scope)
-        if route.name in ("generate", "count_tokens"):
+        if route.name in ("generate", "count_tokens", "embed"):
             self.take_credential(ctx, scope)
             self.load(ctx, route, await read_body(scope, receive, self.max_body))
         elif route.name == "admin_api" and scope["method"] in ("POST", "PATCH"):
             ctx.raw = await read_body(scope, receive, self.max_body)
         if route.name == "count_tokens" and principal.key is not None:  # not counted, but the model must be allowed
             self.governance.check_model(principal.key, ctx.model, self.pipeline.resolver.resolve(ctx.model))
-        if route.name != "generate":
+        if route.name not in ("generate", "embed"):
             return
         await self.pipeline.prepare(ctx)
         if principal.key is not None:
@@ -513,6 +518,8 @@ class App:
             return await pipeline.generate(ctx)
         if name == "count_tokens":
             return await endpoints.count_tokens(pipeline, ctx)
+        if name == "embed":
+            return await self.embedder(ctx)
         if name == "models":
             payload = endpoints.openai_models(pipeline)
         elif name == "model":

@@ -29,7 +29,7 @@ from .pipeline import Pipeline, Reply
 from .upstream import ENVELOPE, fast_body, post_json
 
 EPOCH = "1970-01-01T00:00:00Z"
-GEMINI_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
+GEMINI_METHODS = ["generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"]
 # fields the Responses input_tokens endpoint takes (a built create body has more)
 RESPONSES_COUNT_FIELDS = (
     "model",

@@ -62,3 +62,8 @@ def as_object(value: Any, where: str) -> dict[str, Any]:
 def public(ext: dict[str, Any]) -> dict[str, Any]:
     """Extension entries that are wire fields (not ``_``-prefixed codec hints)."""
     return {k: v for k, v in ext.items() if not k.startswith("_")}
+
+
+def model_name(model: str) -> str:
+    """A model's resource name, ``models/<model>`` (a name already qualified is kept)."""
+    return model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
