@@ -10,7 +10,8 @@ state back, exactly as it was issued, as the real APIs do.
   provided without its required reasoning item").
 
 Each answers the first ``calls`` requests with a tool call (thinking / signature first) and then
-with text. State issued under one key is accepted under every other key of the upstream (as for
+with text; with ``calls=None`` it answers every user message with a tool call and every tool result
+with text (a multi-turn conversation, each turn a tool loop). State issued under one key is accepted under every other key of the upstream (as for
 the keys of one provider account); ``refuse`` holds keys answered with a 429.
 """
 
@@ -49,7 +50,7 @@ class StrictUpstream:
     """Records each request body (``bodies``) and key (``keys``); answers 400 (``error``) when
     ``check`` finds a problem, else with ``answer``; ``issued`` holds the state handed out."""
 
-    def __init__(self, calls: int = 2) -> None:
+    def __init__(self, calls: int | None = 2) -> None:
         self.calls = calls
         self.issued: dict[str, str] = {}
         self.bodies: list[dict[str, Any]] = []
@@ -66,6 +67,13 @@ class StrictUpstream:
 
     def check(self, body: dict[str, Any]) -> str | None:
         raise NotImplementedError
+
+    def user_spoke_last(self, body: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def calls_tool(self, body: dict[str, Any], n: int) -> bool:
+        """Whether the ``n``-th request is answered with a tool call."""
+        return self.user_spoke_last(body) if self.calls is None else n <= self.calls
 
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
         raise NotImplementedError
@@ -105,7 +113,7 @@ class StrictAnthropic(StrictUpstream):
     """``issued``: tool_use id (and name + input) -> the signature of the thinking before it. ``preamble``: a line of
     text the model writes between its thinking and its tool call (Claude often does)."""
 
-    def __init__(self, calls: int = 2, preamble: str | None = None) -> None:
+    def __init__(self, calls: int | None = 2, preamble: str | None = None) -> None:
         super().__init__(calls)
         self.preamble = preamble
         self.thoughts: dict[str, str] = {}
@@ -127,13 +135,18 @@ class StrictAnthropic(StrictUpstream):
                     return "messages: invalid signature in thinking block"  # the signature signs the text
         return None
 
+    def user_spoke_last(self, body: dict[str, Any]) -> bool:
+        last = body["messages"][-1]
+        blocks = last["content"] if isinstance(last["content"], list) else []
+        return last["role"] == "user" and not any(b.get("type") == "tool_result" for b in blocks)
+
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
         kind = "rate_limit_error" if status == 429 else "invalid_request_error"
         return {"type": "error", "error": {"type": kind, "message": problem}}
 
     def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
         content: list[dict[str, Any]]
-        if n <= self.calls:
+        if self.calls_tool(body, n):
             signature = f"EqAnthropicSig{n}" + "A" * 60
             tool_id = f"toolu_strict_{n:04d}"
             self.issued[tool_id] = self.issued[_call("get_weather", {"city": f"City{n}"})] = signature
@@ -190,6 +203,10 @@ class StrictGemini(StrictUpstream):
                     return f"Function call is missing a thought_signature in functionCall parts ({call.get('id')})"
         return None
 
+    def user_spoke_last(self, body: dict[str, Any]) -> bool:
+        last = body["contents"][-1]
+        return last.get("role", "user") == "user" and not any("functionResponse" in p for p in last["parts"])
+
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
         return {
             "error": {
@@ -200,7 +217,7 @@ class StrictGemini(StrictUpstream):
         }
 
     def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
-        if n <= self.calls:
+        if self.calls_tool(body, n):
             first = {
                 "functionCall": {"id": f"g{n}a", "name": "get_weather", "args": {"city": f"Paris{n}"}},
                 "thoughtSignature": f"GmSig{n}" + "B" * 40,
@@ -236,12 +253,16 @@ class StrictResponses(StrictUpstream):
                 )
         return None
 
+    def user_spoke_last(self, body: dict[str, Any]) -> bool:
+        items = body["input"] if isinstance(body["input"], list) else [{"type": "message", "role": "user"}]
+        return items[-1].get("type", "message") == "message" and items[-1].get("role") == "user"
+
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
         kind = "rate_limit_exceeded" if status == 429 else "invalid_request_error"
         return {"error": {"message": problem, "type": kind, "param": "input", "code": None}}
 
     def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
-        if n <= self.calls:
+        if self.calls_tool(body, n):
             encrypted = f"gAAAAResponsesEnc{n}" + "C" * 50
             call_id = f"call_strict_{n}"
             self.issued[call_id] = encrypted

@@ -1,0 +1,59 @@
+"""The Vercel AI SDK (Node: ``ai`` with ``@ai-sdk/openai`` — ``.chat()`` and the default Responses
+model —, ``@ai-sdk/anthropic``, ``@ai-sdk/google``) as a client: ``js/tool_loop.mjs`` runs two
+user turns, each a multi-step tool loop with reasoning on, with ``generateText`` or ``streamText``.
+Its providers validate every response and every streamed chunk with zod, so a field of the wrong
+shape fails the run. The node modules come from ``npm ci --prefix tests/frameworks/js`` (.ci/run)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+from framework_harness import CITIES, assert_upstream_kept_state, model
+from gateway_harness import CLIENT_KEY
+from strict_upstreams import DONE
+
+JS = Path(__file__).parent / "js"
+
+# client -> the model family its provider speaks for
+FAMILY = {"openai-chat": "openai", "openai-responses": "openai", "anthropic": "anthropic", "google": "gemini"}
+# client -> the upstream protocol it is paired with (always another protocol)
+PAIRS = {
+    "openai-chat": "anthropic",
+    "openai-responses": "gemini",
+    "anthropic": "openai_responses",
+    "google": "anthropic",
+}
+
+
+def run_node(gateway_url: str, client: str, model: str, stream: bool) -> dict:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not installed: the Vercel AI SDK tests need Node.js 18 or later")
+    if not (JS / "node_modules" / "ai").is_dir():
+        pytest.fail(f"the AI SDK is not installed: run `npm ci --prefix {JS}`")
+    args = {"url": gateway_url, "key": CLIENT_KEY, "client": client, "model": model, "stream": stream}
+    done = subprocess.run(
+        [node, str(JS / "tool_loop.mjs"), orjson.dumps(args).decode()],
+        capture_output=True, text=True, timeout=120, cwd=JS, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("{"), done.stdout
+    return orjson.loads(done.stdout)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["generateText", "streamText"])
+@pytest.mark.parametrize("client", sorted(PAIRS))
+def test_vercel_ai_sdk_tool_loop_with_reasoning_over_two_turns(gateway, upstreams, client, stream):
+    protocol = PAIRS[client]
+    result = run_node(gateway.url, client, model(FAMILY[client], protocol), stream)
+    assert "error" not in result, result
+    assert result["warnings"] == []  # e.g. a setting the provider could not send
+    turns = result["turns"]
+    assert [t["text"] for t in turns] == [DONE, DONE]
+    assert all(t["steps"] == ["tool-calls", "stop"] for t in turns)
+    assert sorted(city for t in turns for city in t["tool_calls"]) == sorted(CITIES[protocol])
+    assert_upstream_kept_state(upstreams, protocol)
