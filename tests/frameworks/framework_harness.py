@@ -46,14 +46,15 @@ def weather_tool() -> tuple[Callable[[str], str], list[str]]:
 
 
 class Upstreams:
-    """One strict upstream per protocol, each answering every user message with a tool call."""
+    """One strict upstream per protocol, each answering every user message with a tool call after
+    readable reasoning."""
 
     def __init__(self) -> None:
         self.host = UpstreamHost()
         self.by_protocol: dict[str, StrictUpstream] = {
-            "anthropic": StrictAnthropic(calls=None),
-            "gemini": StrictGemini(calls=None),
-            "openai_responses": StrictResponses(calls=None),
+            "anthropic": StrictAnthropic(calls=None, preamble="Let me look that up."),
+            "gemini": StrictGemini(calls=None, thoughts=True),
+            "openai_responses": StrictResponses(calls=None, thoughts=True),
         }
         for upstream in self.by_protocol.values():
             upstream.start(self.host)

@@ -56,4 +56,6 @@ def test_vercel_ai_sdk_tool_loop_with_reasoning_over_two_turns(gateway, upstream
     assert [t["text"] for t in turns] == [DONE, DONE]
     assert all(t["steps"] == ["tool-calls", "stop"] for t in turns)
     assert sorted(city for t in turns for city in t["tool_calls"]) == sorted(CITIES[protocol])
+    if client == "openai-responses":  # store on: from step 2 the SDK sends earlier items back by reference
+        assert any("item_reference" in types for types in result["sent"])
     assert_upstream_kept_state(upstreams, protocol)

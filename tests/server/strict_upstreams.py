@@ -11,7 +11,9 @@ state back, exactly as it was issued, as the real APIs do.
 
 Each answers the first ``calls`` requests with a tool call (thinking / signature first) and then
 with text; with ``calls=None`` it answers every user message with a tool call and every tool result
-with text (a multi-turn conversation, each turn a tool loop). State issued under one key is accepted under every other key of the upstream (as for
+with text (a multi-turn conversation, each turn a tool loop). With ``thoughts`` the reasoning is also
+readable: a thought part before a Gemini call, a summary on a Responses reasoning item (Anthropic
+always writes its thinking out). State issued under one key is accepted under every other key of the upstream (as for
 the keys of one provider account); ``refuse`` holds keys answered with a 429.
 """
 
@@ -50,8 +52,9 @@ class StrictUpstream:
     """Records each request body (``bodies``) and key (``keys``); answers 400 (``error``) when
     ``check`` finds a problem, else with ``answer``; ``issued`` holds the state handed out."""
 
-    def __init__(self, calls: int | None = 2) -> None:
+    def __init__(self, calls: int | None = 2, thoughts: bool = False) -> None:
         self.calls = calls
+        self.thoughts = thoughts
         self.issued: dict[str, str] = {}
         self.bodies: list[dict[str, Any]] = []
         self.keys: list[str] = []
@@ -224,15 +227,22 @@ class StrictGemini(StrictUpstream):
             }
             second = {"functionCall": {"id": f"g{n}b", "name": "get_weather", "args": {"city": f"Rome{n}"}}}
             self.issued[f"g{n}a"] = first["thoughtSignature"]
-            parts = [first, second]
+            thought = [{"text": f"Looking up Paris{n} and Rome{n}.", "thought": True}] if self.thoughts else []
+            parts = [*thought, first, second]
         else:
             parts = [{"text": DONE}]
-        chunk = {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-                 "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 10, "totalTokenCount": 30},
-                 "modelVersion": "gemini-strict", "responseId": f"strict{n}"}  # fmt: skip
-        if "streamGenerateContent" in request.path:
-            return web.Response(body=sse([(None, chunk)], crlf=True), content_type="text/event-stream")
-        return web.json_response(chunk)
+
+        def chunk(parts: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 10, "totalTokenCount": 30},
+                    "modelVersion": "gemini-strict", "responseId": f"strict{n}"}  # fmt: skip
+
+        if "streamGenerateContent" in request.path:  # as Gemini streams: thoughts first, the calls in the last chunk
+            chunks = [chunk([p]) for p in parts if p.get("thought")] + [
+                chunk([p for p in parts if not p.get("thought")])
+            ]
+            return web.Response(body=sse([(None, c) for c in chunks], crlf=True), content_type="text/event-stream")
+        return web.json_response(chunk(parts))
 
 
 class StrictResponses(StrictUpstream):
@@ -267,7 +277,8 @@ class StrictResponses(StrictUpstream):
             call_id = f"call_strict_{n}"
             self.issued[call_id] = encrypted
             output = [
-                {"id": f"rs_strict_{n}", "type": "reasoning", "summary": [], "encrypted_content": encrypted},
+                {"id": f"rs_strict_{n}", "type": "reasoning", "encrypted_content": encrypted,
+                 "summary": [{"type": "summary_text", "text": f"Looking up Oslo{n}."}] if self.thoughts else []},
                 {"id": f"fc_strict_{n}", "type": "function_call", "status": "completed", "call_id": call_id,
                  "name": "get_weather", "arguments": orjson.dumps({"city": f"Oslo{n}"}).decode()},
             ]  # fmt: skip
@@ -285,8 +296,21 @@ class StrictResponses(StrictUpstream):
         ]  # fmt: skip
         for i, item in enumerate(output):
             shell = {**item, "content": []} if item["type"] == "message" else item
+            shell = {**shell, "summary": []} if item["type"] == "reasoning" else shell
             events.append(("response.output_item.added", {"type": "response.output_item.added", "output_index": i,
                                                           "item": shell}))  # fmt: skip
+            for j, part in enumerate(item.get("summary") or []):
+                ids = {"item_id": item["id"], "output_index": i, "summary_index": j}
+                events += [
+                    ("response.reasoning_summary_part.added", {"type": "response.reasoning_summary_part.added",
+                                                               **ids, "part": {**part, "text": ""}}),
+                    ("response.reasoning_summary_text.delta", {"type": "response.reasoning_summary_text.delta",
+                                                               **ids, "delta": part["text"]}),
+                    ("response.reasoning_summary_text.done", {"type": "response.reasoning_summary_text.done",
+                                                              **ids, "text": part["text"]}),
+                    ("response.reasoning_summary_part.done", {"type": "response.reasoning_summary_part.done",
+                                                              **ids, "part": part}),
+                ]  # fmt: skip
             for j, part in enumerate(item.get("content") or []):
                 ids = {"item_id": item["id"], "output_index": i, "content_index": j}
                 events += [

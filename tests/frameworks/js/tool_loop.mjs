@@ -12,11 +12,22 @@ import { z } from "zod";
 
 const { url, key, client, model, stream } = JSON.parse(process.argv[2]);
 
+// the Responses input item types of each request the client sent (item_reference from turn 2 on)
+const sent = [];
+async function recordingFetch(input, init) {
+  const body = JSON.parse(init.body);
+  if (Array.isArray(body.input)) {
+    sent.push(body.input.map((item) => item.type ?? "message"));
+  }
+  return fetch(input, init);
+}
+
+const options = { apiKey: key, fetch: recordingFetch };
 const clients = {
-  "openai-chat": () => createOpenAI({ baseURL: `${url}/v1`, apiKey: key }).chat(model),
-  "openai-responses": () => createOpenAI({ baseURL: `${url}/v1`, apiKey: key })(model),
-  anthropic: () => createAnthropic({ baseURL: `${url}/v1`, apiKey: key })(model),
-  google: () => createGoogleGenerativeAI({ baseURL: `${url}/v1beta`, apiKey: key })(model),
+  "openai-chat": () => createOpenAI({ baseURL: `${url}/v1`, ...options }).chat(model),
+  "openai-responses": () => createOpenAI({ baseURL: `${url}/v1`, ...options })(model),
+  anthropic: () => createAnthropic({ baseURL: `${url}/v1`, ...options })(model),
+  google: () => createGoogleGenerativeAI({ baseURL: `${url}/v1beta`, ...options })(model),
 };
 
 const providerOptions = {
@@ -83,7 +94,7 @@ try {
       kinds: result.kinds ?? [],
     });
   }
-  console.log(JSON.stringify({ turns, warnings }));
+  console.log(JSON.stringify({ turns, warnings, sent }));
 } catch (error) {
-  console.log(JSON.stringify({ turns, warnings, error: String(error), body: error?.responseBody ?? null }));
+  console.log(JSON.stringify({ turns, warnings, sent, error: String(error), body: error?.responseBody ?? null }));
 }
