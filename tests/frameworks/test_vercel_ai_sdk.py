@@ -14,7 +14,7 @@ import orjson
 import pytest
 from framework_harness import CITIES, assert_upstream_kept_state, model
 from gateway_harness import CLIENT_KEY
-from strict_upstreams import DONE
+from strict_upstreams import DONE, StrictUpstream
 
 JS = Path(__file__).parent / "js"
 
@@ -45,17 +45,34 @@ def run_node(gateway_url: str, client: str, model: str, stream: bool) -> dict:
     return orjson.loads(done.stdout)
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["generateText", "streamText"])
-@pytest.mark.parametrize("client", sorted(PAIRS))
-def test_vercel_ai_sdk_tool_loop_with_reasoning_over_two_turns(gateway, upstreams, client, stream):
-    protocol = PAIRS[client]
-    result = run_node(gateway.url, client, model(FAMILY[client], protocol), stream)
+def converse(gateway_url: str, upstreams: dict[str, StrictUpstream], client: str, protocol: str, stream: bool) -> None:
+    """The two turns of ``client`` against the strict upstream of ``protocol``, checked."""
+    result = run_node(gateway_url, client, model(FAMILY[client], protocol), stream)
     assert "error" not in result, result
-    assert result["warnings"] == []  # e.g. a setting the provider could not send
+    assert result["warnings"] == []  # e.g. a setting the provider could not send, reasoning it could not keep
     turns = result["turns"]
     assert [t["text"] for t in turns] == [DONE, DONE]
     assert all(t["steps"] == ["tool-calls", "stop"] for t in turns)
     assert sorted(city for t in turns for city in t["tool_calls"]) == sorted(CITIES[protocol])
+    assert all(t["reasoning"] and t["reasoning"][0] for t in turns) or client == "openai-chat"  # .chat() shows none
     if client == "openai-responses":  # store on: from step 2 the SDK sends earlier items back by reference
         assert any("item_reference" in types for types in result["sent"])
     assert_upstream_kept_state(upstreams, protocol)
+
+
+STREAM = pytest.mark.parametrize("stream", [False, True], ids=["generateText", "streamText"])
+
+
+@STREAM
+@pytest.mark.parametrize("client", sorted(PAIRS))
+def test_vercel_ai_sdk_tool_loop_with_reasoning_over_two_turns(gateway, upstreams, client, stream):
+    converse(gateway.url, upstreams, client, PAIRS[client], stream)
+
+
+@STREAM
+def test_vercel_anthropic_provider_keeps_unsigned_thinking_of_a_gemini_upstream(gateway, upstreams, stream):
+    """Gemini's thought text reaches an Anthropic client as a thinking block with an empty signature.
+    Streamed, the block ended without a ``signature_delta`` (the plain answer has ``"signature": ""``):
+    the AI SDK, which keeps only thinking that has a signature, warned "unsupported reasoning
+    metadata" at every step and left the reasoning out of the history it sent back."""
+    converse(gateway.url, upstreams, "anthropic", "gemini", stream)
