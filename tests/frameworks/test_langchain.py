@@ -1,8 +1,9 @@
 """LangChain's chat models as clients: ``bind_tools`` with reasoning on, and the tool loop LangChain
 applications write (run each ``tool_calls`` entry, send a ``ToolMessage`` back), over two user turns,
 with ``invoke`` or ``stream`` (the chunks added up into one message, as LangChain does).
-``ChatOpenAI`` runs against Anthropic, ``ChatAnthropic`` against Gemini, ``ChatGoogleGenerativeAI``
-(which sends calls back without the ids the gateway gave them) against Anthropic."""
+``ChatOpenAI`` runs against Anthropic (and, on the Responses API, against Gemini), ``ChatAnthropic``
+against Gemini, ``ChatGoogleGenerativeAI`` (which sends calls back without the ids the gateway gave
+them) against Anthropic."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ from langchain_openai import ChatOpenAI
 from strict_upstreams import DONE
 
 # chat model -> the upstream protocol it is paired with
-PAIRS = {"ChatOpenAI": "anthropic", "ChatAnthropic": "gemini", "ChatGoogleGenerativeAI": "anthropic"}
+PAIRS = {
+    "ChatOpenAI": "anthropic",
+    "ChatOpenAI-responses": "gemini",
+    "ChatAnthropic": "gemini",
+    "ChatGoogleGenerativeAI": "anthropic",
+}
 
 
 def chat_model(kind: str, gateway_url: str) -> BaseChatModel:
@@ -28,6 +34,11 @@ def chat_model(kind: str, gateway_url: str) -> BaseChatModel:
         return ChatOpenAI(
             model=model("openai", PAIRS[kind]), base_url=gateway_url + "/v1", api_key=CLIENT_KEY,
             reasoning_effort="low", max_retries=0,
+        )  # fmt: skip
+    if kind == "ChatOpenAI-responses":
+        return ChatOpenAI(
+            model=model("openai", PAIRS[kind]), base_url=gateway_url + "/v1", api_key=CLIENT_KEY,
+            use_responses_api=True, reasoning={"effort": "low", "summary": "auto"}, max_retries=0,
         )  # fmt: skip
     if kind == "ChatAnthropic":
         return ChatAnthropic(

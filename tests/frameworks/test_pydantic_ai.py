@@ -18,7 +18,7 @@ from gateway_harness import CLIENT_KEY
 from pydantic_ai import Agent
 from pydantic_ai.models import Model
 from pydantic_ai.models.anthropic import AnthropicModel
-from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
+from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel, OpenAIResponsesModelSettings
 from pydantic_ai.providers.anthropic import AnthropicProvider
 from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.settings import ModelSettings
@@ -44,14 +44,16 @@ async def drain(_ctx: Any, events: AsyncIterable[Any]) -> None:
         pass
 
 
-async def two_turns(gateway_url: str, kind: str, stream: bool) -> tuple[list[str], list[str]]:
-    """The agent's two answers, and the cities its tool was called with."""
+async def two_turns(gateway_url: str, kind: str, stream: bool, chained: bool = False) -> tuple[list[str], list[str]]:
+    """The agent's two answers, and the cities its tool was called with; ``chained``: the Responses
+    model sends only what is new with the id of the previous response."""
     get_weather, cities = weather_tool()
+    settings = OpenAIResponsesModelSettings(thinking="low", openai_previous_response_id="auto") if chained else None
     agent = Agent(
         client_model(kind, gateway_url),
         tools=[get_weather],
         instructions="Answer with the weather tool.",
-        model_settings=ModelSettings(thinking="low"),
+        model_settings=settings or ModelSettings(thinking="low"),
     )
     handler = drain if stream else None
     first = await agent.run(QUESTIONS[0], event_stream_handler=handler)
@@ -65,3 +67,12 @@ def test_pydantic_ai_tool_loop_with_thinking_over_two_turns(gateway, upstreams, 
     answers, cities = asyncio.run(two_turns(gateway.url, kind, stream))
     assert answers == [DONE, DONE] and sorted(cities) == sorted(CITIES[PAIRS[kind]])
     assert_upstream_kept_state(upstreams, PAIRS[kind])
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "streamed"])
+def test_pydantic_ai_responses_model_chained_with_previous_response_id(gateway, upstreams, stream):
+    """``openai_previous_response_id="auto"``: every request after the first sends the new messages
+    and the id of the last response; the gateway replays the stored lineage, signatures included."""
+    answers, cities = asyncio.run(two_turns(gateway.url, "openai-responses", stream, chained=True))
+    assert answers == [DONE, DONE] and sorted(cities) == sorted(CITIES["anthropic"])
+    assert_upstream_kept_state(upstreams, "anthropic")
