@@ -32,6 +32,9 @@ CITIES = {
 """The cities the strict upstream of each protocol asks the weather of, over the two turns (its
 requests 1 and 3 open a turn)."""
 
+USAGE = (40, 20)
+"""Input and output tokens of a turn: two requests, each counted 20 and 10 by the strict upstreams."""
+
 
 def weather_tool() -> tuple[Callable[[str], str], list[str]]:
     """The function tool every framework runs, and the list of the cities it was called with."""

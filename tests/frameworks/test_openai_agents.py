@@ -21,7 +21,7 @@ from agents import (
     set_tracing_disabled,
 )
 from agents.result import RunResultBase
-from framework_harness import CITIES, QUESTIONS, assert_upstream_kept_state, model, weather_tool
+from framework_harness import CITIES, QUESTIONS, USAGE, assert_upstream_kept_state, model, weather_tool
 from gateway_harness import CLIENT_KEY
 from openai.types.shared import Reasoning
 from strict_upstreams import DONE
@@ -43,7 +43,8 @@ async def run(agent: Agent, conversation: Any, stream: bool, **kwargs: Any) -> R
 
 
 async def two_turns(gateway_url: str, kind: str, stream: bool, chained: bool) -> tuple[list[str], list[str]]:
-    """The agent's two answers, and the cities its tool was called with."""
+    """The agent's two answers (each run counted the usage of its two requests), and the cities its
+    tool was called with."""
     get_weather, cities = weather_tool()
     client = openai.AsyncOpenAI(base_url=gateway_url + "/v1", api_key=CLIENT_KEY, max_retries=0)
     agent = Agent(
@@ -51,7 +52,8 @@ async def two_turns(gateway_url: str, kind: str, stream: bool, chained: bool) ->
         instructions="Answer with the weather tool.",
         tools=[function_tool(get_weather)],
         model=MODEL_CLASSES[kind](model=model("openai", PAIRS[kind]), openai_client=client),
-        model_settings=ModelSettings(reasoning=Reasoning(effort="low", summary="auto")),
+        # usage in a Chat stream only when asked (the SDK asks by default of api.openai.com only)
+        model_settings=ModelSettings(reasoning=Reasoning(effort="low", summary="auto"), include_usage=True),
     )
     first = await run(agent, QUESTIONS[0], stream)
     if chained:
@@ -59,6 +61,9 @@ async def two_turns(gateway_url: str, kind: str, stream: bool, chained: bool) ->
     else:
         second = await run(agent, [*first.to_input_list(), {"role": "user", "content": QUESTIONS[1]}], stream)
     await client.close()
+    for result in (first, second):
+        usage = result.context_wrapper.usage
+        assert (usage.input_tokens, usage.output_tokens) == USAGE
     return [first.final_output, second.final_output], cities
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from framework_harness import CITIES, QUESTIONS, assert_upstream_kept_state, model, weather_tool
+from framework_harness import CITIES, QUESTIONS, USAGE, assert_upstream_kept_state, model, weather_tool
 from gateway_harness import CLIENT_KEY
 from pydantic_ai import Agent
 from pydantic_ai.models import Model
@@ -45,8 +45,9 @@ async def drain(_ctx: Any, events: AsyncIterable[Any]) -> None:
 
 
 async def two_turns(gateway_url: str, kind: str, stream: bool, chained: bool = False) -> tuple[list[str], list[str]]:
-    """The agent's two answers, and the cities its tool was called with; ``chained``: the Responses
-    model sends only what is new with the id of the previous response."""
+    """The agent's two answers (each run counted the usage of its two requests), and the cities its
+    tool was called with; ``chained``: the Responses model sends only what is new with the id of the
+    previous response."""
     get_weather, cities = weather_tool()
     settings = OpenAIResponsesModelSettings(thinking="low", openai_previous_response_id="auto") if chained else None
     agent = Agent(
@@ -58,6 +59,8 @@ async def two_turns(gateway_url: str, kind: str, stream: bool, chained: bool = F
     handler = drain if stream else None
     first = await agent.run(QUESTIONS[0], event_stream_handler=handler)
     second = await agent.run(QUESTIONS[1], message_history=first.all_messages(), event_stream_handler=handler)
+    for result in (first, second):
+        assert (result.usage.input_tokens, result.usage.output_tokens) == USAGE
     return [first.output, second.output], cities
 
 

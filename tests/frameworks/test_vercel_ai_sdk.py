@@ -12,7 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from framework_harness import CITIES, assert_upstream_kept_state, model
+from framework_harness import CITIES, USAGE, assert_upstream_kept_state, model
 from gateway_harness import CLIENT_KEY
 from strict_upstreams import DONE, StrictUpstream
 
@@ -53,6 +53,7 @@ def converse(gateway_url: str, upstreams: dict[str, StrictUpstream], client: str
     turns = result["turns"]
     assert [t["text"] for t in turns] == [DONE, DONE]
     assert all(t["steps"] == ["tool-calls", "stop"] for t in turns)
+    assert all((t["usage"]["inputTokens"], t["usage"]["outputTokens"]) == USAGE for t in turns)
     assert sorted(city for t in turns for city in t["tool_calls"]) == sorted(CITIES[protocol])
     assert all(t["reasoning"] and t["reasoning"][0] for t in turns) or client == "openai-chat"  # .chat() shows none
     if client == "openai-responses":  # store on: from step 2 the SDK sends earlier items back by reference

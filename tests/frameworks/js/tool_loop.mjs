@@ -73,7 +73,13 @@ async function turn(messages) {
   if (errors.length) {
     throw errors[0];
   }
-  return { text: await result.text, steps: await result.steps, response: await result.response, kinds: [...kinds] };
+  return {
+    text: await result.text,
+    steps: await result.steps,
+    response: await result.response,
+    totalUsage: await result.totalUsage,
+    kinds: [...kinds],
+  };
 }
 
 const messages = [{ role: "user", content: "Weather in two cities, one at a time" }];
@@ -91,6 +97,7 @@ try {
       steps: result.steps.map((s) => s.finishReason),
       reasoning: result.steps.flatMap((s) => s.reasoning ?? []).map((r) => r.text),
       tool_calls: calls.slice(before),
+      usage: result.totalUsage,
       kinds: result.kinds ?? [],
     });
   }
