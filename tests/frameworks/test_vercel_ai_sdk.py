@@ -18,15 +18,9 @@ from strict_upstreams import DONE, StrictUpstream
 
 JS = Path(__file__).parent / "js"
 
-# client -> the model family its provider speaks for
-FAMILY = {"openai-chat": "openai", "openai-responses": "openai", "anthropic": "anthropic", "google": "gemini"}
-# client -> the upstream protocol it is paired with (always another protocol)
-PAIRS = {
-    "openai-chat": "anthropic",
-    "openai-responses": "gemini",
-    "anthropic": "openai_responses",
-    "google": "anthropic",
-}
+# client -> (the model family its provider speaks for, the protocol of the upstream it is paired with: another one)
+CLIENTS = {"openai-chat": ("openai", "anthropic"), "openai-responses": ("openai", "gemini"),
+           "anthropic": ("anthropic", "openai_responses"), "google": ("gemini", "anthropic")}  # fmt: skip
 
 
 def run_node(gateway_url: str, client: str, model: str, stream: bool) -> dict:
@@ -47,7 +41,7 @@ def run_node(gateway_url: str, client: str, model: str, stream: bool) -> dict:
 
 def converse(gateway_url: str, upstreams: dict[str, StrictUpstream], client: str, protocol: str, stream: bool) -> None:
     """The two turns of ``client`` against the strict upstream of ``protocol``, checked."""
-    result = run_node(gateway_url, client, model(FAMILY[client], protocol), stream)
+    result = run_node(gateway_url, client, model(CLIENTS[client][0], protocol), stream)
     assert "error" not in result, result
     assert result["warnings"] == []  # e.g. a setting the provider could not send, reasoning it could not keep
     turns = result["turns"]
@@ -65,9 +59,9 @@ STREAM = pytest.mark.parametrize("stream", [False, True], ids=["generateText", "
 
 
 @STREAM
-@pytest.mark.parametrize("client", sorted(PAIRS))
+@pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_vercel_ai_sdk_tool_loop_with_reasoning_over_two_turns(gateway, upstreams, client, stream):
-    converse(gateway.url, upstreams, client, PAIRS[client], stream)
+    converse(gateway.url, upstreams, client, CLIENTS[client][1], stream)
 
 
 @STREAM
