@@ -60,6 +60,7 @@ class Upstreams:
             "openai_responses": StrictResponses(calls=None, thoughts=True),
         }
         for upstream in self.by_protocol.values():
+            upstream.pause = 0.2
             upstream.start(self.host)
 
     def yaml(self) -> str:
@@ -67,7 +68,7 @@ class Upstreams:
         aliases = "".join(f"  {model(f, p)}: [{target}]\n" for f in FAMILIES for p, target in PROVIDERS.items())
         return f"""
 server: {{auth_keys: ["{CLIENT_KEY}"]}}
-routing: {{retries: 0}}
+routing: {{retries: 0, heartbeat: 0.05}}
 providers:
   an: {{type: anthropic, base_url: "{up["anthropic"].url}", api_keys: [sk-ant-frameworks-0001]}}
   gm: {{type: gemini, base_url: "{up["gemini"].url}", api_keys: [gm-frameworks-0001]}}

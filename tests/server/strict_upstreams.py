@@ -19,6 +19,7 @@ the keys of one provider account); ``refuse`` holds keys answered with a 429.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -61,6 +62,8 @@ class StrictUpstream:
         self.refuse: set[str] = set()
         self.problems: list[str] = []
         self.url = ""
+        self.pause = 0.0
+        """Seconds of silence in a streamed answer after its first event (the model thinking)."""
 
     def reset(self) -> None:
         self.bodies.clear()
@@ -95,7 +98,18 @@ class StrictUpstream:
         if problem:
             self.problems.append(problem)
             return web.json_response(self.error(problem), status=400)
-        return self.answer(request, body, len(self.bodies))
+        answer = self.answer(request, body, len(self.bodies))
+        if not self.pause or answer.content_type != "text/event-stream":
+            return answer
+        body = answer.body  # type: ignore[union-attr]
+        first, sep, rest = body.partition(b"\r\n\r\n" if b"\r\n\r\n" in body else b"\n\n")
+        stream = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await stream.prepare(request)
+        await stream.write(first + sep)
+        await asyncio.sleep(self.pause)
+        await stream.write(rest)
+        await stream.write_eof()
+        return stream
 
     def start(self, host: UpstreamHost) -> str:
         async def start() -> str:
