@@ -10,12 +10,16 @@ state back, exactly as it was issued, as the real APIs do.
   provided without its required reasoning item").
 
 Each answers the first ``calls`` requests with a tool call (thinking / signature first) and then
-with text. State issued under one key is accepted under every other key of the upstream (as for
+with text; with ``calls=None`` it answers every user message with a tool call and every tool result
+with text (a multi-turn conversation, each turn a tool loop). With ``thoughts`` the reasoning is also
+readable: a thought part before a Gemini call, a summary on a Responses reasoning item (Anthropic
+always writes its thinking out). State issued under one key is accepted under every other key of the upstream (as for
 the keys of one provider account); ``refuse`` holds keys answered with a 429.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -49,14 +53,17 @@ class StrictUpstream:
     """Records each request body (``bodies``) and key (``keys``); answers 400 (``error``) when
     ``check`` finds a problem, else with ``answer``; ``issued`` holds the state handed out."""
 
-    def __init__(self, calls: int = 2) -> None:
+    def __init__(self, calls: int | None = 2, thoughts: bool = False) -> None:
         self.calls = calls
+        self.thoughts = thoughts
         self.issued: dict[str, str] = {}
         self.bodies: list[dict[str, Any]] = []
         self.keys: list[str] = []
         self.refuse: set[str] = set()
         self.problems: list[str] = []
         self.url = ""
+        self.pause = 0.0
+        """Seconds of silence in a streamed answer after its first event (the model thinking)."""
 
     def reset(self) -> None:
         self.bodies.clear()
@@ -66,6 +73,13 @@ class StrictUpstream:
 
     def check(self, body: dict[str, Any]) -> str | None:
         raise NotImplementedError
+
+    def user_spoke_last(self, body: dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def calls_tool(self, body: dict[str, Any], n: int) -> bool:
+        """Whether the ``n``-th request is answered with a tool call."""
+        return self.user_spoke_last(body) if self.calls is None else n <= self.calls
 
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
         raise NotImplementedError
@@ -84,7 +98,18 @@ class StrictUpstream:
         if problem:
             self.problems.append(problem)
             return web.json_response(self.error(problem), status=400)
-        return self.answer(request, body, len(self.bodies))
+        answer = self.answer(request, body, len(self.bodies))
+        if not self.pause or answer.content_type != "text/event-stream":
+            return answer
+        body = answer.body  # type: ignore[union-attr]
+        first, sep, rest = body.partition(b"\r\n\r\n" if b"\r\n\r\n" in body else b"\n\n")
+        stream = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await stream.prepare(request)
+        await stream.write(first + sep)
+        await asyncio.sleep(self.pause)
+        await stream.write(rest)
+        await stream.write_eof()
+        return stream
 
     def start(self, host: UpstreamHost) -> str:
         async def start() -> str:
@@ -105,7 +130,7 @@ class StrictAnthropic(StrictUpstream):
     """``issued``: tool_use id (and name + input) -> the signature of the thinking before it. ``preamble``: a line of
     text the model writes between its thinking and its tool call (Claude often does)."""
 
-    def __init__(self, calls: int = 2, preamble: str | None = None) -> None:
+    def __init__(self, calls: int | None = 2, preamble: str | None = None) -> None:
         super().__init__(calls)
         self.preamble = preamble
         self.thoughts: dict[str, str] = {}
@@ -127,13 +152,18 @@ class StrictAnthropic(StrictUpstream):
                     return "messages: invalid signature in thinking block"  # the signature signs the text
         return None
 
+    def user_spoke_last(self, body: dict[str, Any]) -> bool:
+        last = body["messages"][-1]
+        blocks = last["content"] if isinstance(last["content"], list) else []
+        return last["role"] == "user" and not any(b.get("type") == "tool_result" for b in blocks)
+
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
         kind = "rate_limit_error" if status == 429 else "invalid_request_error"
         return {"type": "error", "error": {"type": kind, "message": problem}}
 
     def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
         content: list[dict[str, Any]]
-        if n <= self.calls:
+        if self.calls_tool(body, n):
             signature = f"EqAnthropicSig{n}" + "A" * 60
             tool_id = f"toolu_strict_{n:04d}"
             self.issued[tool_id] = self.issued[_call("get_weather", {"city": f"City{n}"})] = signature
@@ -190,6 +220,10 @@ class StrictGemini(StrictUpstream):
                     return f"Function call is missing a thought_signature in functionCall parts ({call.get('id')})"
         return None
 
+    def user_spoke_last(self, body: dict[str, Any]) -> bool:
+        last = body["contents"][-1]
+        return last.get("role", "user") == "user" and not any("functionResponse" in p for p in last["parts"])
+
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
         return {
             "error": {
@@ -200,22 +234,29 @@ class StrictGemini(StrictUpstream):
         }
 
     def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
-        if n <= self.calls:
+        if self.calls_tool(body, n):
             first = {
                 "functionCall": {"id": f"g{n}a", "name": "get_weather", "args": {"city": f"Paris{n}"}},
                 "thoughtSignature": f"GmSig{n}" + "B" * 40,
             }
             second = {"functionCall": {"id": f"g{n}b", "name": "get_weather", "args": {"city": f"Rome{n}"}}}
             self.issued[f"g{n}a"] = first["thoughtSignature"]
-            parts = [first, second]
+            thought = [{"text": f"Looking up Paris{n} and Rome{n}.", "thought": True}] if self.thoughts else []
+            parts = [*thought, first, second]
         else:
             parts = [{"text": DONE}]
-        chunk = {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
-                 "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 10, "totalTokenCount": 30},
-                 "modelVersion": "gemini-strict", "responseId": f"strict{n}"}  # fmt: skip
-        if "streamGenerateContent" in request.path:
-            return web.Response(body=sse([(None, chunk)], crlf=True), content_type="text/event-stream")
-        return web.json_response(chunk)
+
+        def chunk(parts: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": {"promptTokenCount": 20, "candidatesTokenCount": 10, "totalTokenCount": 30},
+                    "modelVersion": "gemini-strict", "responseId": f"strict{n}"}  # fmt: skip
+
+        if "streamGenerateContent" in request.path:  # as Gemini streams: thoughts first, the calls in the last chunk
+            chunks = [chunk([p]) for p in parts if p.get("thought")] + [
+                chunk([p for p in parts if not p.get("thought")])
+            ]
+            return web.Response(body=sse([(None, c) for c in chunks], crlf=True), content_type="text/event-stream")
+        return web.json_response(chunk(parts))
 
 
 class StrictResponses(StrictUpstream):
@@ -236,17 +277,22 @@ class StrictResponses(StrictUpstream):
                 )
         return None
 
+    def user_spoke_last(self, body: dict[str, Any]) -> bool:
+        items = body["input"] if isinstance(body["input"], list) else [{"type": "message", "role": "user"}]
+        return items[-1].get("type", "message") == "message" and items[-1].get("role") == "user"
+
     def error(self, problem: str, status: int = 400) -> dict[str, Any]:
         kind = "rate_limit_exceeded" if status == 429 else "invalid_request_error"
         return {"error": {"message": problem, "type": kind, "param": "input", "code": None}}
 
     def answer(self, request: web.Request, body: dict[str, Any], n: int) -> web.StreamResponse:
-        if n <= self.calls:
+        if self.calls_tool(body, n):
             encrypted = f"gAAAAResponsesEnc{n}" + "C" * 50
             call_id = f"call_strict_{n}"
             self.issued[call_id] = encrypted
             output = [
-                {"id": f"rs_strict_{n}", "type": "reasoning", "summary": [], "encrypted_content": encrypted},
+                {"id": f"rs_strict_{n}", "type": "reasoning", "encrypted_content": encrypted,
+                 "summary": [{"type": "summary_text", "text": f"Looking up Oslo{n}."}] if self.thoughts else []},
                 {"id": f"fc_strict_{n}", "type": "function_call", "status": "completed", "call_id": call_id,
                  "name": "get_weather", "arguments": orjson.dumps({"city": f"Oslo{n}"}).decode()},
             ]  # fmt: skip
@@ -264,8 +310,21 @@ class StrictResponses(StrictUpstream):
         ]  # fmt: skip
         for i, item in enumerate(output):
             shell = {**item, "content": []} if item["type"] == "message" else item
+            shell = {**shell, "summary": []} if item["type"] == "reasoning" else shell
             events.append(("response.output_item.added", {"type": "response.output_item.added", "output_index": i,
                                                           "item": shell}))  # fmt: skip
+            for j, part in enumerate(item.get("summary") or []):
+                ids = {"item_id": item["id"], "output_index": i, "summary_index": j}
+                events += [
+                    ("response.reasoning_summary_part.added", {"type": "response.reasoning_summary_part.added",
+                                                               **ids, "part": {**part, "text": ""}}),
+                    ("response.reasoning_summary_text.delta", {"type": "response.reasoning_summary_text.delta",
+                                                               **ids, "delta": part["text"]}),
+                    ("response.reasoning_summary_text.done", {"type": "response.reasoning_summary_text.done",
+                                                              **ids, "text": part["text"]}),
+                    ("response.reasoning_summary_part.done", {"type": "response.reasoning_summary_part.done",
+                                                              **ids, "part": part}),
+                ]  # fmt: skip
             for j, part in enumerate(item.get("content") or []):
                 ids = {"item_id": item["id"], "output_index": i, "content_index": j}
                 events += [

@@ -405,7 +405,11 @@ def test_foreign_reasoning_has_no_signature() -> None:
     starts = [(d["index"], d["content_block"]["type"]) for n, d in out if n == "content_block_start"]
     assert starts == [(0, "thinking"), (1, "text")], "signature-only and empty parts make no block"
     deltas = [d["delta"] for n, d in out if n == "content_block_delta"]
-    assert deltas == [{"type": "thinking_delta", "thinking": "summary"}, {"type": "text_delta", "text": "answer"}]
+    assert deltas == [
+        {"type": "thinking_delta", "thinking": "summary"},
+        {"type": "signature_delta", "signature": ""},  # as the plain answer's "signature": ""
+        {"type": "text_delta", "text": "answer"},
+    ]
 
 
 def test_signature_given_with_part_start() -> None:

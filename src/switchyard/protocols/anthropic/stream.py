@@ -23,9 +23,12 @@ Encoder (core -> client). Claude Code needs ``event:`` lines, ``message_start``,
   provider) makes no empty block. A tool call opens at once (``input: {}``), arguments follow as
   ``input_json_delta`` (one fragment or many).
 - Thinking: block start ``{"type":"thinking","thinking":"","signature":""}``, ``thinking_delta``
-  per text delta, and a ``signature_delta`` only for a signature from Anthropic. Reasoning of
-  another provider is still shown as a thinking block with its text but no signature (the
-  client cannot send a foreign signature back; see ``test_foreign_reasoning_has_no_signature``).
+  per text delta, and a ``signature_delta`` carrying a signature only from Anthropic. Reasoning of
+  another provider is still shown as a thinking block with its text but an empty signature (the
+  client cannot send a foreign signature back; see ``test_foreign_reasoning_has_no_signature``),
+  sent as a ``signature_delta`` as Anthropic ends every thinking block: a streamed answer gives
+  the client the block the plain answer gives (``"signature": ""``), and clients that keep only
+  signed thinking (the AI SDK) keep it.
   Redacted thinking -> a ``redacted_thinking`` block.
 - MessageStop -> open block stopped, ``message_delta`` (stop reason — ``tool_use`` when tool
   calls were sent and the upstream said it ended normally —, stop sequence and the FULL usage:
@@ -213,6 +216,7 @@ class StreamEncoder:
         self._pending: dict[str, Any] | None = None  # block start not sent yet (text / thinking)
         self._kind = ""
         self._signature: str | None = None  # an Anthropic signature given with PartStart
+        self._signed = False  # the open thinking block has had its signature_delta
         self._next = 0
         self._tools = False
         self._stop_reason: str | None = None
@@ -245,7 +249,9 @@ class StreamEncoder:
         elif isinstance(event, SignatureDelta):
             if event.source == NAME:
                 delta = {"type": "signature_delta", "signature": event.signature}
-                out += self._content(event.index, "thinking", delta, event.signature)
+                sent = self._content(event.index, "thinking", delta, event.signature)
+                self._signed = self._signed or bool(sent)
+                out += sent
         elif isinstance(event, PartStop):
             if event.index == self._index:
                 out += self._close()
@@ -341,11 +347,11 @@ class StreamEncoder:
     def _close(self) -> bytes:
         out = b""
         if self._wire is not None:
-            if self._signature is not None:
-                out += self._delta({"type": "signature_delta", "signature": self._signature})
+            if self._kind == "thinking" and (self._signature is not None or not self._signed):
+                out += self._delta({"type": "signature_delta", "signature": self._signature or ""})
             out += _frame("content_block_stop", {"type": "content_block_stop", "index": self._wire})
         self._index = self._wire = self._pending = self._signature = None
-        self._kind = ""
+        self._kind, self._signed = "", False
         return out
 
     def _end(self) -> bytes:
