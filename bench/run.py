@@ -62,7 +62,7 @@ PORTS = {
     "switchyard": 9301,
     "litellm": 9302,
     "floor": 9303,
-    "portkey": 9308,
+    "portkey": 9310,
     "sy-gov": 9304,
     "sy-gov-redis": 9305,
     "sy-redis": 9306,
