@@ -1,13 +1,16 @@
-"""Side-by-side benchmark: Switchyard, LiteLLM's proxy and a bare pass-through proxy on one mock.
+"""Side-by-side benchmark: Switchyard, LiteLLM's proxy, Portkey's gateway and a bare pass-through
+proxy on one mock.
 
     python bench/run.py                 # 3 rounds, medians, table + bench/results.json
-    python bench/run.py --rounds 1 --seconds 2 --only switchyard,floor
+    python bench/run.py --rounds 1 --seconds 2 --only switchyard,portkey,floor
 
 Each gateway runs alone, pinned to CPU 0; the mock upstream, wrk and this script run on CPU 1.
 The gateways are run one after another in each round (rounds interleave them, so a noisy moment
 of the shared machine does not land on one gateway only) and every figure is the median over the
 rounds. LiteLLM is installed on first use into its own venv at a pinned version
-(``~/.cache/switchyard-bench/litellm-<version>``); wrk comes from the system's packages.
+(``~/.cache/switchyard-bench/litellm-<version>``), Portkey with npm into
+``~/.cache/switchyard-bench/portkey-<version>`` (run by Node through ``bench/portkey.mjs``, which
+keeps it on 127.0.0.1); wrk, and Node when it is missing, come from the system's packages.
 
 Scenarios: OpenAI -> OpenAI and Anthropic -> Anthropic (same protocol), Anthropic client -> OpenAI
 upstream and Responses client -> Anthropic upstream (cross protocol); each non-stream and as a
@@ -17,6 +20,9 @@ the mock directly in the upstream's protocol, time to first byte). Then start-up
 first answer, peak RSS after the suite, and 1,000 streams held open at once through Switchyard.
 The floor forwards a client's request to the mock in the client's own protocol (it translates
 nothing), so a cross-protocol row compares Switchyard translating with the floor not translating.
+Portkey is routed by headers (``x-portkey-provider``, ``x-portkey-custom-host``) and answers neither
+an Anthropic client from an OpenAI upstream nor a Responses client from an Anthropic one: those
+cells are "not supported".
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +51,18 @@ from load import hold_streams, latency, wrk
 HERE = Path(__file__).resolve().parent
 LITELLM_VERSION = "1.106.2"
 LITELLM_VENV = Path.home() / ".cache" / "switchyard-bench" / f"litellm-{LITELLM_VERSION}"
+PORTKEY_VERSION = "1.15.2"
+PORTKEY_DIR = Path.home() / ".cache" / "switchyard-bench" / f"portkey-{PORTKEY_VERSION}"
+PORTKEY_START = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+# as Portkey's own lockfile has them: npm would resolve a newer @hono/node-server, under which every
+# Portkey stream fails with HTTP 500 "TypeError: immutable" (Portkey issue #1389)
+PORTKEY_PINS = {"@hono/node-server": "1.13.5", "@hono/node-ws": "1.2.0", "hono": "4.9.7"}
 MOCK_PORT = 9100
 PORTS = {
     "switchyard": 9301,
     "litellm": 9302,
     "floor": 9303,
+    "portkey": 9310,
     "sy-gov": 9304,
     "sy-gov-redis": 9305,
     "sy-redis": 9306,
@@ -181,13 +195,17 @@ def memory_mib(pid: int, key: str) -> float:
     return total / 1024
 
 
-def _post(url: str, body: bytes, timeout: float = 2.0) -> bool:
-    req = urllib.request.Request(url, data=body, headers=HEADERS, method="POST")
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float = 2.0) -> bool:
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status == 200 and bool(resp.read())
     except OSError:
         return False
+
+
+def _no_route(sc: Scenario) -> dict[str, str]:
+    return {}
 
 
 @dataclass
@@ -196,10 +214,16 @@ class Gateway:
     cmd: list[str]
     env: dict[str, str] = field(default_factory=dict)
     cpus: str = GATEWAY_CPU
+    route: Callable[[Scenario], dict[str, str] | None] = _no_route
+    """The headers that route a scenario's requests, besides :data:`HEADERS` (None: not supported)."""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{PORTS[self.name]}"
+
+    def headers(self, sc: Scenario) -> dict[str, str] | None:
+        route = self.route(sc)
+        return None if route is None else HEADERS | route
 
     def start(self, log: Path, deadline: float = 60.0) -> float:
         """Start pinned to the gateway CPU; seconds until the first answer."""
@@ -212,11 +236,12 @@ class Gateway:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        probe = CHAT.body("bench-openai", False)
+        probe, headers = CHAT.body("bench-openai", False), self.headers(SCENARIOS[0])
+        assert headers is not None  # every gateway serves OpenAI -> OpenAI
         while time.perf_counter() - begin < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"{self.name} exited with {self.proc.returncode}; see {log}")
-            if _post(self.url + CHAT.path, probe, timeout=1.0):
+            if _post(self.url + CHAT.path, probe, headers, timeout=1.0):
                 return time.perf_counter() - begin
             time.sleep(0.02)
         self.stop()
@@ -297,6 +322,21 @@ def litellm(workdir: Path) -> Gateway:
     return Gateway("litellm", [*cmd, "--port", str(PORTS["litellm"]), "--num_workers", "1"], env)
 
 
+def portkey(workdir: Path) -> Gateway:
+    cmd = ["node", str(HERE / "portkey.mjs"), str(PORTKEY_START), f"--port={PORTS['portkey']}", "--headless"]
+    return Gateway("portkey", cmd, route=_portkey_route)
+
+
+def _portkey_route(sc: Scenario) -> dict[str, str] | None:
+    """Portkey's headers for a scenario: the upstream's provider and the mock as its host. Portkey
+    answers a Messages request only from an Anthropic provider ("messages is not supported by
+    openai") and a Responses request not from an Anthropic one."""
+    if not (sc.same_protocol or sc.client == CHAT):
+        return None
+    provider = "openai" if sc.upstream == CHAT else "anthropic"
+    return {"x-portkey-provider": provider, "x-portkey-custom-host": f"http://127.0.0.1:{MOCK_PORT}/v1"}
+
+
 def floor(workdir: Path) -> Gateway:
     upstream = f"http://127.0.0.1:{MOCK_PORT}"
     return Gateway(
@@ -324,6 +364,27 @@ def ensure_tools(names: list[str]) -> None:
         subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
         pip = [str(LITELLM_VENV / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"]
         subprocess.run(pip, check=True)
+    if "portkey" in names and not PORTKEY_START.exists():
+        install_portkey()
+
+
+def install_portkey() -> None:
+    """Portkey's gateway and its pinned Hono packages, with npm, into :data:`PORTKEY_DIR`."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        print("installing Node.js and npm (apt-get)", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "-q", "nodejs", "npm"], check=True, stdout=subprocess.DEVNULL)
+    print(f"installing Portkey {PORTKEY_VERSION} into {PORTKEY_DIR}", file=sys.stderr)
+    PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
+    package = {
+        "name": "switchyard-bench-portkey",
+        "private": True,
+        "dependencies": {"@portkey-ai/gateway": PORTKEY_VERSION, **PORTKEY_PINS},
+        "overrides": PORTKEY_PINS,
+    }
+    (PORTKEY_DIR / "package.json").write_text(json.dumps(package, indent=2) + "\n")
+    # no install scripts: the package's postinstall runs patch-package, which it neither ships nor needs
+    npm = ["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev", "--loglevel=error"]
+    subprocess.run(npm, cwd=PORTKEY_DIR, check=True)
 
 
 # -- measuring -----------------------------------------------------------------------------------
@@ -344,18 +405,22 @@ def measure_gateway(gw: Gateway, args: argparse.Namespace, logs: Path) -> dict[s
 def _measure_scenarios(gw: Gateway, args: argparse.Namespace, result: dict[str, Any]) -> None:
     pid = gw.proc.pid
     for sc in SCENARIOS:
+        headers = gw.headers(sc)
         for stream in (False, True):
             key = f"{sc.name} {'stream' if stream else 'non-stream'}"
+            if headers is None:
+                result[key] = {"supported": False}
+                continue
             url = gw.url + sc.client.path
             body = sc.client.body(sc.model, stream)
-            wrk(url, body, HEADERS, 16, 1, LOAD_CPU)  # warm-up
+            wrk(url, body, headers, 16, 1, LOAD_CPU)  # warm-up
             cpu0 = cpu_seconds(pid)
-            tp = wrk(url, body, HEADERS, 64, args.seconds, LOAD_CPU)
+            tp = wrk(url, body, headers, 64, args.seconds, LOAD_CPU)
             cpu_ms = (cpu_seconds(pid) - cpu0) * 1000 / max(tp.requests, 1)
             # the base for "added": the mock called directly in the upstream's protocol, interleaved
             direct_url = f"http://127.0.0.1:{MOCK_PORT}{sc.upstream.path}"
             lat, direct = latency(
-                [(url, body), (direct_url, sc.upstream.body("mock-model", stream))], HEADERS, args.requests
+                [(url, body), (direct_url, sc.upstream.body("mock-model", stream))], headers, args.requests
             )
             result[key] = {
                 "rate_64": tp.rate,
@@ -426,14 +491,22 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str
     ]
 
 
+PEERS = {"switchyard": "Switchyard", "litellm": "LiteLLM", "portkey": "Portkey", "floor": "floor"}
+"""The gateways side by side in the report, with their names in it."""
+
+
+def _cell(figures: dict[str, Any], key: str, digits: int) -> str:
+    return "not supported" if figures.get("supported") is False else _fmt(figures.get(key), digits)
+
+
 def report(results: dict[str, dict[str, Any]], markdown: bool = False) -> str:
     """The figures as three tables (aligned text, or Markdown for the README)."""
-    gateways = [results.get(n, {}) for n in ("switchyard", "litellm", "floor")]
+    gateways = [results.get(n, {}) for n in PEERS]
     sy = gateways[0]
     rows = [f"{sc.name} {m}" for sc in SCENARIOS for m in ("non-stream", "stream")]
 
     def cells(row: str, key: str, digits: int) -> list[str]:
-        return [_fmt(g.get(row, {}).get(key), digits) for g in gateways]
+        return [_cell(g.get(row, {}), key, digits) for g in gateways]
 
     def ratio(row: str, other: int) -> str:
         return _ratio(sy.get(row, {}).get("rate_64"), gateways[other].get(row, {}).get("rate_64"))
@@ -445,8 +518,7 @@ def report(results: dict[str, dict[str, Any]], markdown: bool = False) -> str:
         [
             row,
             *cells(row, "rate_64", 0),
-            ratio(row, 1),
-            ratio(row, 2),
+            *(ratio(row, other) for other in range(1, len(gateways))),
             *cells(row, "cpu_ms_per_request", 2),
             errors(row),
         ]
@@ -456,21 +528,21 @@ def report(results: dict[str, dict[str, Any]], markdown: bool = False) -> str:
         [row, *cells(row, "added_p50_ms", 2), *cells(row, "added_p99_ms", 2), *cells(row, "ttfb_p50_ms", 2)]
         for row in rows
     ]
-    trio = ["Switchyard", "LiteLLM", "floor"]
+    names = list(PEERS.values())
     lines = ["64 connections: requests (non-stream) or whole streams per second; gateway CPU ms per request"]
-    header = ["scenario", *(f"{g} /s" for g in trio), "SY/LiteLLM", "SY/floor", *(f"CPU ms {g}" for g in trio)]
+    header = ["scenario", *(f"{g} /s" for g in names), *(f"SY/{g}" for g in names[1:]), *(f"CPU ms {g}" for g in names)]
     lines += _table([*header, "errors"], throughput, markdown)
     lines += [
         "",
         "1 connection: latency added over calling the mock directly, p50 and p99; time to first byte p50 (ms)",
     ]
-    header = ["scenario", *(f"p50 {g}" for g in trio), *(f"p99 {g}" for g in trio), *(f"TTFB {g}" for g in trio)]
+    header = ["scenario", *(f"p50 {g}" for g in names), *(f"p99 {g}" for g in names), *(f"TTFB {g}" for g in names)]
     lines += _table(header, latency_rows, markdown)
     summary = [
         ["start-up to first answer (s)", *(_fmt(g.get("startup_s"), 2) for g in gateways)],
         ["peak RSS after the suite (MiB)", *(_fmt(g.get("peak_rss_mib")) for g in gateways)],
     ]
-    lines += ["", *_table(["", *trio], summary, markdown)]
+    lines += ["", *_table(["", *names], summary, markdown)]
     if held := sy.get("open_streams"):
         lines += [
             "",
@@ -551,14 +623,14 @@ def _print_targets(checks: list[tuple[str, bool | None, str]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Switchyard vs LiteLLM vs a bare pass-through proxy")
+    parser = argparse.ArgumentParser(description="Switchyard vs LiteLLM vs Portkey vs a bare pass-through proxy")
     parser.add_argument("--rounds", type=int, default=3, help="repeat and take medians (default 3)")
     parser.add_argument("--seconds", type=int, default=4, help="wrk duration per scenario (default 4)")
     parser.add_argument("--requests", type=int, default=200, help="sequential requests at 1 connection (default 200)")
     parser.add_argument("--open-streams", type=int, default=1000, help="streams held open at once (0: skip)")
     parser.add_argument(
         "--only",
-        default="switchyard,litellm,floor," + ",".join(VARIANTS),
+        default="switchyard,litellm,portkey,floor," + ",".join(VARIANTS),
         help="comma-separated gateways; the sy-* variants are Switchyard with governance (sy-gov, sy-gov-redis), "
         "Redis-shared state (sy-redis), two workers (sy-workers2) and automatic prompt caching (sy-pcache)",
     )
@@ -585,7 +657,7 @@ def main() -> None:
     os.sched_setaffinity(0, {int(LOAD_CPU)})
 
     workdir = Path(tempfile.mkdtemp(prefix="switchyard-bench-"))
-    makers = {"switchyard": switchyard, "litellm": litellm, "floor": floor}
+    makers = {"switchyard": switchyard, "litellm": litellm, "portkey": portkey, "floor": floor}
     makers |= {name: lambda w, name=name: switchyard(w, name) for name in VARIANTS}
     mock = subprocess.Popen(
         ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "mock_upstream.py"), "--port", str(MOCK_PORT)],
@@ -595,7 +667,7 @@ def main() -> None:
     )
     try:
         for _ in range(100):
-            if _post(f"http://127.0.0.1:{MOCK_PORT}{CHAT.path}", CHAT.body("m", False)):
+            if _post(f"http://127.0.0.1:{MOCK_PORT}{CHAT.path}", CHAT.body("m", False), HEADERS):
                 break
             time.sleep(0.1)
         per_round: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
@@ -615,6 +687,8 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "rounds": args.rounds,
         "litellm_version": LITELLM_VERSION,
+        "portkey_version": PORTKEY_VERSION,
+        "portkey_pins": PORTKEY_PINS,
         "results": results,
         "targets": [{"target": w, "met": m, "measured": v} for w, m, v in checks],
     }

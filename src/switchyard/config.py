@@ -490,7 +490,9 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             ck.problem((*ppath, "type"), f"unknown provider type {ptype!r} (one of: {', '.join(PROVIDER_TYPES)})")
             continue
         base_url = ck.typed(praw, "base_url", ppath, str, PROVIDER_TYPES[ptype].base_url)
-        if ptype != "mock" and not re.match(r"^https?://[^/\s]+", base_url or ""):
+        if ptype == "mock" and "base_url" in praw:
+            ck.problem((*ppath, "base_url"), "the mock provider is answered inside the gateway: it has no base_url")
+        elif not re.match(r"^https?://[^/\s]+", base_url or ""):
             ck.problem((*ppath, "base_url"), "must be an http:// or https:// URL")
         keys = ck.string_list(praw, "api_keys", ppath) + ck.string_list(praw, "api_key", ppath)
         for i, key in enumerate(keys):
@@ -663,7 +665,7 @@ def _ui(ck: _Checker, raw: Any) -> UIConfig:
 
 
 def _adapters(ck: _Checker, raw: Any, path: tuple, protocol: str) -> list[Any] | None:
-    if raw is None or protocol == "mock":
+    if raw is None:
         return None
     try:
         AdapterChain.from_config(raw, protocol=protocol)
@@ -761,7 +763,8 @@ def providers_from_env(env: Mapping[str, str]) -> dict[str, ProviderConfig]:
 
 def _with_mock(providers: dict[str, ProviderConfig]) -> dict[str, ProviderConfig]:
     if "mock" not in providers:
-        providers["mock"] = ProviderConfig(name="mock", type="mock", base_url="", models=list(MOCK_MODELS))
+        mock = PROVIDER_TYPES["mock"]
+        providers["mock"] = ProviderConfig(name="mock", type="mock", base_url=mock.base_url, models=list(MOCK_MODELS))
     return providers
 
 

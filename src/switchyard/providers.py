@@ -1,7 +1,8 @@
 """Provider types are declarations, not code paths.
 
-A provider type names its native wire protocol (a codec in ``switchyard.protocols``, or ``mock``),
-its default base URL, how it authenticates, and static headers. An OpenAI-compatible server
+A provider type names its native wire protocol (a codec in ``switchyard.protocols``), its default
+base URL, how it authenticates, and static headers. The built-in ``mock`` is an OpenAI-compatible
+upstream the transport answers in-process (:mod:`switchyard.mock_upstream`). An OpenAI-compatible server
 (vLLM, Ollama, llama.cpp, OpenRouter, Groq, DeepSeek, ...) is ``type: openai`` with a ``base_url``.
 
 What a ``type: openai`` provider understands depends on who serves it, and the declaration says so
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from . import mock_upstream
 from .protocols.gemini.wire import model_name
 
 
@@ -29,6 +31,8 @@ class ProviderType:
     headers: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     credential_headers: tuple[str, ...] = ()
     """Client headers that belong to a client's own (passthrough) credential and go upstream with it."""
+    counts_tokens: str | None = None
+    """The protocol of the token-counting endpoint, when it is not the provider's own protocol's."""
 
 
 _OPENAI_ACCOUNT = ("openai-organization", "openai-project")
@@ -60,7 +64,7 @@ PROVIDER_TYPES: dict[str, ProviderType] = {
         "x-goog-api-key",
         credential_headers=("x-goog-user-project",),
     ),
-    "mock": ProviderType("mock", "mock", "", "none"),
+    "mock": ProviderType("mock", "openai_chat", mock_upstream.BASE_URL, "none", counts_tokens="openai_responses"),
 }
 
 

@@ -15,16 +15,22 @@ Timeouts come from ``routing.timeouts`` (global, overridable per provider):
 
 Connection failures become ``GatewayError(unavailable)`` and timeouts ``GatewayError(timeout)``,
 with messages that name the upstream host but never a credential.
+
+Some upstreams live in the gateway itself: a URL under one of the transport's in-process origins
+(the built-in mock, :mod:`switchyard.mock_upstream`) is answered by that origin's function, with
+no socket, as a :class:`LocalResponse` that reads like the network's response.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from . import mock_upstream
 from .config import Timeouts
 from .core.errors import ErrorKind, GatewayError
 
@@ -32,13 +38,21 @@ USER_AGENT = "switchyard"
 MAX_ERROR_BODY = 1024 * 1024  # bytes of an upstream error body worth reading
 
 
+LocalRoute = Callable[[str, bytes], tuple[int, str, list[bytes]]]
+"""An in-process upstream: (path, body) -> (status, content type, body chunks)."""
+IN_PROCESS: dict[str, LocalRoute] = {mock_upstream.ORIGIN: mock_upstream.answer}
+
+
 class Transport:
     """The shared upstream HTTP client. :meth:`start` it inside the server's event loop."""
 
-    def __init__(self, *, limit: int = 1024, keepalive: float = 60.0) -> None:
+    def __init__(
+        self, *, limit: int = 1024, keepalive: float = 60.0, in_process: Mapping[str, LocalRoute] = IN_PROCESS
+    ) -> None:
         self._limit = limit
         self._keepalive = keepalive
         self._session: aiohttp.ClientSession | None = None
+        self._in_process = tuple(in_process.items())
 
     async def start(self) -> None:
         if self._session is None or self._session.closed:
@@ -64,11 +78,14 @@ class Transport:
 
     async def post(
         self, url: str, headers: Mapping[str, str], body: bytes, *, stream: bool, timeouts: Timeouts
-    ) -> aiohttp.ClientResponse:
+    ) -> UpstreamResponse:
         """Send a POST and return once the response headers arrived (the body is not read).
 
         The caller owns the response: it must ``release()`` or ``close()`` it.
         """
+        for origin, route in self._in_process:
+            if url.startswith(origin):
+                return LocalResponse(*route(url[len(origin) :], body))
         if self._session is None:
             await self.start()
         assert self._session is not None
@@ -86,6 +103,44 @@ class Transport:
             raise upstream_failure(exc, url) from None
 
 
+class LocalResponse:
+    """An in-process upstream's answer, read like :class:`aiohttp.ClientResponse` (``status``,
+    ``headers``, ``content.readany()`` / ``content.iter_any()``, ``read()``, ``release()``,
+    ``close()``): a stream's chunks come one per read."""
+
+    __slots__ = ("_chunks", "headers", "status")
+
+    def __init__(self, status: int, content_type: str, chunks: Iterable[bytes]) -> None:
+        self.status = status
+        self.headers = {"content-type": content_type}
+        self._chunks = deque(chunks)
+
+    @property
+    def content(self) -> LocalResponse:
+        return self
+
+    async def readany(self) -> bytes:
+        return self._chunks.popleft() if self._chunks else b""
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        while self._chunks:
+            yield self._chunks.popleft()
+
+    async def read(self) -> bytes:
+        body = b"".join(self._chunks)
+        self._chunks.clear()
+        return body
+
+    def release(self) -> None:
+        self._chunks.clear()
+
+    close = release
+
+
+UpstreamResponse = aiohttp.ClientResponse | LocalResponse
+"""What :meth:`Transport.post` answers."""
+
+
 def upstream_failure(exc: BaseException, url: str) -> BaseException:
     """A transport exception as the GatewayError the attempt loop understands (others unchanged)."""
     host = urlsplit(url).netloc or url
@@ -99,7 +154,7 @@ def upstream_failure(exc: BaseException, url: str) -> BaseException:
     return exc
 
 
-async def read_limited(resp: aiohttp.ClientResponse, limit: int = MAX_ERROR_BODY) -> bytes:
+async def read_limited(resp: UpstreamResponse, limit: int = MAX_ERROR_BODY) -> bytes:
     """Read a response body, keeping at most ``limit`` bytes (used for upstream error bodies)."""
     out = bytearray()
     async for chunk in resp.content.iter_any():

@@ -216,7 +216,7 @@ def test_translate_and_send_answers_in_the_client_protocol_and_is_logged(gw: Gat
     )
     assert resp.status == 200, resp.body
     result = resp.json
-    assert result["body"] is None and result["target"] == "mock/mock-1"  # the mock: no upstream request
+    assert result["target"] == "mock/mock-1" and result["path"].endswith("/v1/chat/completions")  # the mock speaks Chat
     answer = result["answer"]
     assert answer["status"] == 200 and orjson.loads(answer["body"])["type"] == "message"
     logged = wait_for(lambda: session.get(f"/ui/api/requests/{answer['request_id']}").status == 200)

@@ -4,9 +4,9 @@
 The client's body becomes a core :class:`~switchyard.core.embeddings.EmbedRequest` (its
 protocol's ``embeddings`` codec); the attempt loop runs it like a generate request — key pools,
 retries, cooldowns, fallback groups — each attempt building the target protocol's body
-(``/embeddings`` on an OpenAI-compatible base URL, ``:batchEmbedContents`` on Gemini's) or asking
-the built-in mock; the answer goes back in the client's shape. An answer without usage (Gemini's)
-gets the gateway's estimate, marked estimated.
+(``/embeddings`` on an OpenAI-compatible base URL, the built-in mock's included;
+``:batchEmbedContents`` on Gemini's); the answer goes back in the client's shape. An answer
+without usage (Gemini's) gets the gateway's estimate, marked estimated.
 
 With ``providers.<name>.embedding_batch`` set for the first target of the requested model,
 requests with fewer inputs than ``max_inputs`` go through a :class:`~switchyard.embeddings.Batcher`:
@@ -25,9 +25,8 @@ from typing import Any
 
 import orjson
 
-from .. import mock
 from ..core.embeddings import EmbedRequest, EmbedResponse
-from ..core.errors import ErrorKind, GatewayError, RequestError
+from ..core.errors import ErrorKind, GatewayError
 from ..core.model import Usage
 from ..embeddings import Batcher, input_tokens, merge, split
 from ..keys import Lease
@@ -97,8 +96,6 @@ class Embedder:
         ctx.target = target
         provider = self.pipeline.providers[target.provider]
         req = replace(req, model=target.model)
-        if provider.protocol == "mock":
-            return _mock(req)
         codec = embeddings_codec(provider.protocol)
         path = embeddings_path(provider.protocol, target.model)
         if codec is None or path is None:
@@ -135,14 +132,3 @@ def _batch_key(ctx: Exchange, req: EmbedRequest, targets: tuple[Target, ...]) ->
     credential = ctx.credential.id if ctx.credential is not None else None
     extra = orjson.dumps(req.extensions, option=orjson.OPT_SORT_KEYS) if req.extensions else b""
     return targets, req.dimensions, req.encoding, req.user, credential, extra
-
-
-def _mock(req: EmbedRequest) -> EmbedResponse:
-    """The built-in mock's answer (token ids are embedded as their decimal text); usage in words."""
-    if req.dimensions is not None and req.dimensions > mock.MAX_EMBED_DIMENSIONS:
-        raise RequestError(
-            f"the mock makes vectors of at most {mock.MAX_EMBED_DIMENSIONS} dimensions", param="dimensions"
-        )
-    texts = [i.value if isinstance(i.value, str) else " ".join(map(str, i.value)) for i in req.inputs]
-    usage = Usage(input_tokens=sum(max(1, mock.count_words(t)) for t in texts))
-    return EmbedResponse(req.model, mock.embed(texts, req.dimensions), usage)

@@ -8,8 +8,9 @@ shape. The models listed are the configured aliases (without wildcards) and ever
 
 ``POST /v1/messages/count_tokens`` counts with the target's own endpoint where its protocol has
 one (Anthropic: the body forwarded with the model rewritten; Gemini ``countTokens``; Responses
-``input_tokens``). An OpenAI Chat upstream has none, so the gateway estimates (request JSON
-bytes / 4); the mock counts words.
+``input_tokens``), or the one its provider type declares (``counts_tokens``: the mock, a Chat
+upstream, counts at the Responses ``input_tokens`` endpoint, in words). An OpenAI Chat upstream
+has none, so the gateway estimates (request JSON bytes / 4).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from typing import Any
 
 import orjson
 
-from .. import mock
 from ..core.errors import ErrorKind, GatewayError
 from ..keys import Lease
 from ..protocols import codec
-from ..providers import count_tokens_path
+from ..providers import PROVIDER_TYPES, count_tokens_path
 from ..routing import Target
 from .context import Exchange
 from .pipeline import Pipeline, Reply
@@ -110,12 +110,10 @@ async def count_tokens(pipeline: Pipeline, ctx: Exchange) -> Reply:
 
     async def call(target: Target, lease: Lease) -> int:
         provider = pipeline.providers[target.provider]
-        protocol = provider.protocol
+        protocol = PROVIDER_TYPES[provider.config.type].counts_tokens or provider.protocol
         req = counted.request_for(target.model)
         if provider.envelopes is not None:
             req = provider.envelopes.open_request(req, protocol)
-        if protocol == "mock":
-            return mock.count_tokens(req)
         path = count_tokens_path(protocol, target.model)
         if protocol == "anthropic" and path:
             body = fast_body(ctx, target.model)

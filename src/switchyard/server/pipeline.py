@@ -36,7 +36,7 @@ from .context import Exchange
 from .http import JSON, Headers
 from .relay import Done, Persist, relay_fast, relay_translated
 from .responses_state import ResponsesState
-from .upstream import MockEvents, Provider, Relayed, Translated, UpstreamStream, attempt, pools
+from .upstream import Provider, Relayed, Translated, UpstreamStream, attempt, pools
 
 T = TypeVar("T")
 log = logging.getLogger("switchyard.server")
@@ -169,7 +169,7 @@ class Pipeline:
         if isinstance(answer, UpstreamStream) and answer.fast:
             stream = relay_fast(ctx, answer, done, self.mask, persist)
         else:
-            assert isinstance(answer, UpstreamStream | MockEvents)
+            assert isinstance(answer, UpstreamStream)
             provider = self.providers[outcome.target.provider]
             seal = provider.envelopes.sealer(ctx.protocol, provider.protocol) if provider.envelopes else None
             stream = relay_translated(ctx, answer, done, seal, self.mask, persist)

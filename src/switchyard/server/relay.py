@@ -33,7 +33,7 @@ from ..observability.redact import SecretMask
 from ..protocols import codec
 from .context import Exchange
 from .responses_state import TerminalCapture
-from .upstream import MockEvents, UpstreamStream
+from .upstream import UpstreamStream
 
 log = logging.getLogger("switchyard.server")
 
@@ -194,7 +194,7 @@ def frames_end(data: bytes) -> int:
 
 async def relay_translated(
     ctx: Exchange,
-    source: UpstreamStream | MockEvents,
+    source: UpstreamStream,
     done: Done,
     seal: Seal | None = None,
     mask: SecretMask | None = None,
@@ -215,32 +215,24 @@ async def relay_translated(
                 await persist(final)
 
     try:
-        if isinstance(source, MockEvents):
-            for event in _stamp(ctx, source.events):
-                observe(ctx, [event])
-                out = encoder.feed(event)
+        chain = ctx.chain_stream
+        output = estimate.OutputCount()
+        ctx.estimate = _estimator(ctx, output)
+        async for chunk, events in source.chunks():
+            if chunk and ctx.trace is not None:
+                ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
+            if chain is not None and events:
+                events = [out for event in events for out in chain.feed(event)]
+            if seal is not None and events:
+                events = [out for event in events for out in seal(event)]
+            if events:
+                output.feed(events)
+                events = _with_estimate(ctx, events)
+                observe(ctx, events)
+                out = b"".join([encoder.feed(event) for event in _stamp(ctx, events, mask)])
                 if out:
                     await settle()
                     yield out
-        else:
-            chain = ctx.chain_stream
-            output = estimate.OutputCount()
-            ctx.estimate = _estimator(ctx, output)
-            async for chunk, events in source.chunks():
-                if chunk and ctx.trace is not None:
-                    ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
-                if chain is not None and events:
-                    events = [out for event in events for out in chain.feed(event)]
-                if seal is not None and events:
-                    events = [out for event in events for out in seal(event)]
-                if events:
-                    output.feed(events)
-                    events = _with_estimate(ctx, events)
-                    observe(ctx, events)
-                    out = b"".join([encoder.feed(event) for event in _stamp(ctx, events, mask)])
-                    if out:
-                        await settle()
-                        yield out
         if ctx.chain_stream is not None:
             tail = await ctx.chain_stream.finish()  # the field cache saves what the stream carried
             if seal is not None:
@@ -264,8 +256,7 @@ async def relay_translated(
         await settle()
         yield out
     finally:
-        if isinstance(source, UpstreamStream):
-            source.close()
+        source.close()
         ctx.final_response = getattr(encoder, "final_response", None)
         done(ctx.error)
 

@@ -14,9 +14,10 @@ byte went to the client*, so the loop can try the next key or target:
 - for non-streaming answers, a 200 whose body is not JSON or is an error object (some
   OpenAI-compatible servers answer errors that way).
 
-Three kinds of answer: the mock's (core objects, no network), the same-protocol fast path
-(the client's body forwarded with only the model rewritten; Gemini's body untouched and the
-model in the URL), and translation (client core request -> upstream ``build_request``).
+Two kinds of answer: the same-protocol fast path (the client's body forwarded with only the model
+rewritten; Gemini's body untouched and the model in the URL), and translation (client core
+request -> upstream ``build_request``). The built-in mock is an upstream like any other (the
+transport answers it in-process).
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 
-from .. import mock, prompt_cache
+from .. import prompt_cache
 from ..adapters import AdapterChain
 from ..config import ProviderConfig
 from ..core.errors import ErrorKind, GatewayError
@@ -49,7 +49,7 @@ from ..protocols import codec
 from ..protocols.watch import StreamWatcher
 from ..providers import PROVIDER_TYPES, auth_headers, endpoint_path, passthrough_auth_headers
 from ..routing import Target
-from ..transport import Transport, read_limited, upstream_failure
+from ..transport import Transport, UpstreamResponse, read_limited, upstream_failure
 from .context import Exchange
 from .envelope import PREFIX, Envelopes
 from .http import Headers
@@ -78,10 +78,8 @@ class Provider:
         self.credential_headers = tuple(name.encode() for name in ptype.credential_headers)
         self.headers = {"content-type": "application/json", **ptype.headers, **config.headers}
         self.timeouts = config.routing.timeouts
-        self.chain = (
-            AdapterChain.from_config(config.adapters, protocol=self.protocol, unsupported=config.dropped_params)
-            if self.protocol != "mock"
-            else None
+        self.chain = AdapterChain.from_config(
+            config.adapters, protocol=self.protocol, unsupported=config.dropped_params
         )
         """Transforms for translated requests (its last stage drops the provider's unsupported
         parameters); the field cache is attached at start-up."""
@@ -91,7 +89,7 @@ class Provider:
         """Chat Completions: the field the token limit goes in (``max_tokens`` / ``max_completion_tokens``)."""
         self.build_options = {"max_tokens_field": self.token_field} if self.token_field else {}
         """Keyword options for the upstream codec's ``build_request``, from the declaration."""
-        own_rewrites = config.adapters is not None and self.chain is not None and self.chain.rewrites
+        own_rewrites = config.adapters is not None and self.chain.rewrites
         self.fast = not own_rewrites and not config.unsupported_params
         """Same-protocol requests may take the fast path: no adapter of the provider's own rewrites
         requests, and it declared no ``unsupported_params`` (the defaults apply to built requests)."""
@@ -165,14 +163,9 @@ class Relayed:
 
 @dataclass(slots=True)
 class Translated:
-    """A non-streaming answer in core form (from a translated upstream or the mock)."""
+    """A non-streaming answer in core form (from a translated upstream)."""
 
     response: Response
-
-
-@dataclass(slots=True)
-class MockEvents:
-    events: list[Event]
 
 
 class UpstreamStream:
@@ -184,9 +177,7 @@ class UpstreamStream:
 
     __slots__ = ("decoder", "fast", "finished", "heartbeat", "held", "protocol", "resp", "sse", "url")
 
-    def __init__(
-        self, protocol: str, resp: aiohttp.ClientResponse, url: str, fast: bool, heartbeat: float = 0.0
-    ) -> None:
+    def __init__(self, protocol: str, resp: UpstreamResponse, url: str, fast: bool, heartbeat: float = 0.0) -> None:
         self.protocol = protocol
         self.resp = resp
         self.url = url
@@ -260,7 +251,7 @@ class UpstreamStream:
             self.resp.close()
 
 
-Answer = Relayed | Translated | MockEvents | UpstreamStream
+Answer = Relayed | Translated | UpstreamStream
 
 
 # ---------------------------------------------------------------------------- the attempt
@@ -271,10 +262,6 @@ async def attempt(ctx: Exchange, provider: Provider, target: Target, lease: Leas
     ctx.target = target
     ctx.dropped_tools = []
     ctx.cache_origin = None
-    if provider.protocol == "mock":
-        req = ctx.request_for(target.model)
-        ctx.dropped_tools = hosted_tools(req.extensions)
-        return MockEvents(mock.events(req)) if ctx.stream else Translated(mock.respond(req))
     with _credential_kept(ctx, lease):
         return await _attempt(ctx, provider, target, lease, transport)
 
@@ -346,7 +333,7 @@ async def _send(
     body: bytes,
     stream: bool,
     write_trace: Callable[[str, Any], None] | None = None,
-) -> aiohttp.ClientResponse:
+) -> UpstreamResponse:
     """POST; return the response once its status says success, else raise the upstream's error.
     With ``write_trace``, a failure leaves an upstream-response trace entry (redacted by the
     trace writer) as a success does."""
@@ -383,7 +370,7 @@ def _failure_entry(error: GatewayError, status: int | None = None, headers: Any 
     return entry
 
 
-async def _read_all(resp: aiohttp.ClientResponse, url: str) -> bytes:
+async def _read_all(resp: UpstreamResponse, url: str) -> bytes:
     try:
         return await resp.read()
     except BaseException as exc:

@@ -55,9 +55,6 @@ async def dry_run(pipeline: Pipeline, ctx: Exchange) -> dict[str, Any]:
     provider = pipeline.providers[target.provider]
     neutral = dataclasses.asdict(ctx.request_for(target.model))
     out: dict[str, Any] = {"target": str(target), "provider_protocol": provider.protocol, "neutral": neutral}
-    if provider.protocol == "mock":  # answered inside the gateway: there is no upstream request
-        return out | {"fast": False, "path": None, "headers": {}, "body": None}
-    assert provider.chain is not None
     fast = fast_path(provider, ctx.protocol, ctx.raw)
     key = provider.pool.keys[0] if provider.pool.keys else None  # none: a passthrough provider
     key_id = key.id if key is not None else "passthrough"

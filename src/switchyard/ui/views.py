@@ -392,16 +392,13 @@ def translate(
     out = f'<p class="error" id="translate-error">{e(error)}</p>' if error else ""
     if result is not None:
         how = "same protocol: forwarded with the model rewritten" if result["fast"] else "translated"
-        if result["body"] is None:
-            out += f'<p id="upstream-target">{e(result["target"])}: answered by the built-in mock, no upstream request.</p>'
-        else:
-            out += (
-                f'<div class="trace" id="translation"><div class="trace-col"><h2>Client request ({e(form.get("protocol"))})</h2>'
-                f'<pre id="client-body">{e(form.get("body"))}</pre></div><div class="trace-col"><h2>Upstream request '
-                f'({e(result["provider_protocol"])}, {e(how)})</h2><p id="upstream-target">POST <code>{e(result["path"])}</code>'
-                f'</p><pre id="upstream-headers">{pretty(result["headers"])}</pre><pre id="upstream-body">'
-                f"{pretty(result['body'])}</pre></div></div>"
-            )
+        out += (
+            f'<div class="trace" id="translation"><div class="trace-col"><h2>Client request ({e(form.get("protocol"))})</h2>'
+            f'<pre id="client-body">{e(form.get("body"))}</pre></div><div class="trace-col"><h2>Upstream request '
+            f'({e(result["provider_protocol"])}, {e(how)})</h2><p id="upstream-target">POST <code>{e(result["path"])}</code>'
+            f'</p><pre id="upstream-headers">{pretty(result["headers"])}</pre><pre id="upstream-body">'
+            f"{pretty(result['body'])}</pre></div></div>"
+        )
         out += f"<details><summary>Neutral request</summary><pre>{pretty(result['neutral'])}</pre></details>"
         answer = result.get("answer")
         if answer is not None:

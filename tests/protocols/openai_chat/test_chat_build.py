@@ -173,6 +173,16 @@ def test_tool_choice_forms() -> None:
         assert body["tool_choice"] == wire
 
 
+def test_gemini_tool_config_is_not_sent_as_tool_choice() -> None:
+    # Gemini keeps its functionCallingConfig as the ToolChoice's "_raw"; a Chat body needs "auto"
+    choice = ToolChoice("auto", extensions={"_raw": {"mode": "AUTO"}})
+    req = Request("gpt-test", protocol="gemini", messages=[Message("user", [TextPart("q")])], tools=[Tool("f")])
+    req.tool_choice = choice
+    body = build_request(req)
+    assert body["tool_choice"] == "auto"
+    assert parse_request(body).tool_choice.mode == "auto"
+
+
 def test_foreign_signature_dropped() -> None:
     req = foreign(
         messages=[

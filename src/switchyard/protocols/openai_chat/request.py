@@ -303,7 +303,7 @@ def _parse_tool_choice(raw: Any, req: Request) -> ToolChoice:
         return ToolChoice("tool", raw["custom"].get("name"), {"_custom": True})
     if isinstance(raw, dict) and raw.get("type") == "allowed_tools":
         req.native_only.append("tool_choice")
-        return ToolChoice("auto", extensions={"_raw": raw})
+        return ToolChoice("auto", extensions={"_allowed_tools": raw})
     raise RequestError("field 'tool_choice' must be none, auto, required or a named function", param="tool_choice")
 
 
@@ -577,8 +577,8 @@ def _build_tool(tool: Tool, native: bool) -> dict[str, Any]:
 
 
 def _build_tool_choice(choice: ToolChoice) -> Any:
-    if "_raw" in choice.extensions:
-        return choice.extensions["_raw"]
+    if "_allowed_tools" in choice.extensions:  # Chat's own (other codecs keep their "_raw" forms)
+        return choice.extensions["_allowed_tools"]
     if choice.mode == "tool":
         if choice.extensions.get("_custom"):
             return {"type": "custom", "custom": {"name": choice.name}}
