@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import orjson
 
+from .. import tokenizer
 from ..accounting import estimate
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError
@@ -71,6 +72,8 @@ class Pipeline:
         passthrough = any(p.passthrough is not None for p in self.providers.values())
         self.credential_ids = CredentialIds(installation_secret(config.server.data_dir)) if passthrough else None
         """Makes clients' own credentials with their keyed-hash ids (None: no passthrough provider)."""
+        self.tokenizers = tokenizer.load()
+        """Local token counts (OpenAI-family models), read once at start-up."""
 
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
@@ -95,6 +98,7 @@ class Pipeline:
             ctx.attempts = exc.attempts
             raise
         ctx.target, ctx.attempts = outcome.target, outcome.attempts
+        ctx.count = self.tokenizers.counter(self.providers[outcome.target.provider].protocol, outcome.target.model)
         return outcome
 
     async def prepare(self, ctx: Exchange) -> None:
@@ -152,7 +156,7 @@ class Pipeline:
         if isinstance(answer, Translated):
             resp = answer.response
             if resp.usage is None:  # the upstream reported none: unknown, so estimated (never 0)
-                resp.usage = estimate.response_usage(ctx.estimated_input(), resp)
+                resp.usage = estimate.response_usage(ctx.estimated_input(), resp, ctx.count)
             ctx.usage, ctx.stop_reason = resp.usage, resp.stop_reason
             if ctx.response_id:
                 resp.id = ctx.response_id
