@@ -102,6 +102,7 @@ KNOWN_PATHS = {path for _, path in ROUTES}
 GEMINI_ROUTES = {
     "generateContent": Route("generate", "gemini", stream=False),
     "streamGenerateContent": Route("generate", "gemini", stream=True),
+    "countTokens": Route("count_tokens", "gemini", stream=False),
 }
 GEMINI_MODEL = Route("gemini_model", "gemini")
 RESPONSES_PREFIX = "/v1/responses/"
