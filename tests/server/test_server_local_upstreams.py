@@ -14,6 +14,7 @@ import orjson
 import pytest
 from gateway_harness import CLIENT_KEY, Gateway, call, config_from_yaml, usage_row
 from mock_upstreams import Reply, fixture_bytes, fixture_reply
+
 from tokenizer_support import tiktoken_count
 
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
