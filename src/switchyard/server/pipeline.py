@@ -72,8 +72,9 @@ class Pipeline:
         passthrough = any(p.passthrough is not None for p in self.providers.values())
         self.credential_ids = CredentialIds(installation_secret(config.server.data_dir)) if passthrough else None
         """Makes clients' own credentials with their keyed-hash ids (None: no passthrough provider)."""
-        self.tokenizers = tokenizer.load()
-        """Local token counts (OpenAI-family models), read once at start-up."""
+        openai = any(p.protocol in tokenizer.OPENAI_FAMILY for p in self.providers.values())
+        self.tokenizers = tokenizer.load() if openai else tokenizer.Tokenizers({})
+        """Local token counts (OpenAI-family models), read once at start-up (only when a provider needs them)."""
 
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
