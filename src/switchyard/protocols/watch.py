@@ -6,6 +6,9 @@ it reports — usage, stop reason, errors and the end — is what a full decode 
 fraction of the work. If the stream's last frame was skipped, it is decoded at the end
 (Gemini's cumulative usage on a cut stream). ``content_frames`` counts the frames that carried
 content (skipped or decoded): what a usage estimate has to go on when the upstream reports none.
+
+``keep``: the watcher also keeps the frames (up to :data:`KEEP_LIMIT` characters of data), so a
+usage estimate can decode them once, and only when it is needed (:meth:`replay`).
 """
 
 from __future__ import annotations
@@ -15,20 +18,38 @@ from ..core.sse import SSEFrame
 from . import codec
 
 _DELTAS = (TextDelta, ToolArgsDelta, ReasoningDelta)
+KEEP_LIMIT = 4 << 20
 
 
 class StreamWatcher:
-    __slots__ = ("_content_only", "_decoder", "_skipped", "_started", "content_frames")
+    __slots__ = (
+        "_content_only",
+        "_decoder",
+        "_kept",
+        "_kept_size",
+        "_protocol",
+        "_skipped",
+        "_started",
+        "content_frames",
+    )
 
-    def __init__(self, protocol: str) -> None:
+    def __init__(self, protocol: str, keep: bool = False) -> None:
         mod = codec(protocol)
+        self._protocol = protocol
         self._decoder = mod.StreamDecoder()
         self._content_only = mod.content_only
         self._started = False
         self._skipped: SSEFrame | None = None
+        self._kept: list[SSEFrame] | None = [] if keep else None
+        self._kept_size = 0
         self.content_frames = 0
 
     def feed(self, frame: SSEFrame) -> list[Event]:
+        if self._kept is not None:
+            self._kept.append(frame)
+            self._kept_size += len(frame.data)
+            if self._kept_size > KEEP_LIMIT:
+                self._kept = None  # too long to keep: the estimate counts content frames
         if self._started and self._content_only(frame):
             self._skipped = frame
             self.content_frames += 1
@@ -43,3 +64,10 @@ class StreamWatcher:
     def finish(self) -> list[Event]:
         events = self._decoder.feed(self._skipped) if self._skipped is not None else []
         return events + self._decoder.finish()
+
+    def replay(self) -> list[Event] | None:
+        """Every event of the frames so far, decoded afresh (None: the frames were not kept)."""
+        if self._kept is None:
+            return None
+        decoder = codec(self._protocol).StreamDecoder()
+        return [event for frame in self._kept for event in decoder.feed(frame)]

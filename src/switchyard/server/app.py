@@ -106,6 +106,7 @@ GEMINI_ROUTES = {
     "streamGenerateContent": Route("generate", "gemini", stream=True),
     "embedContent": Route("embed", "gemini", stream=False),
     "batchEmbedContents": Route("embed", "gemini", stream=False),
+    "countTokens": Route("count_tokens", "gemini", stream=False),
 }
 GEMINI_MODEL = Route("gemini_model", "gemini")
 RESPONSES_PREFIX = "/v1/responses/"

@@ -96,6 +96,8 @@ class Exchange:
     estimate: Callable[[], Usage] | None = None
     """Once an answer started: the gateway's own estimate of its usage so far, for when the
     upstream reports none (:mod:`switchyard.accounting.estimate`)."""
+    count: estimate.TokenCount | None = None
+    """The chosen target's tokenizer, for the estimates (None: the approximation)."""
     credential: Credential | None = None
     """The client's own upstream credential (for passthrough providers), if it brought one."""
     cache_origin: str | None = None
@@ -132,7 +134,7 @@ class Exchange:
                 mod = codec(self.protocol)
                 self.usage = mod.response_usage(body)
                 if self.usage is None:
-                    self.usage = estimate.response_usage(self.estimated_input(), mod.parse_response(body))
+                    self.usage = estimate.response_usage(self.estimated_input(), mod.parse_response(body), self.count)
             except Exception:  # an odd upstream body: no usage, not an error
                 return None
         if self.usage is None and self.estimate is not None:
@@ -154,7 +156,7 @@ class Exchange:
     def estimated_input(self) -> int:
         """The estimated input tokens of this request (its body's size when it does not parse)."""
         req = self.core_or_none()
-        return estimate.request_tokens(req) if req is not None else estimate.text_tokens(len(self.raw))
+        return estimate.request_tokens(req, self.count) if req is not None else estimate.text_tokens(len(self.raw))
 
     def overhead_ms(self) -> float:
         """Gateway time so far that was not spent waiting on an upstream."""

@@ -1,4 +1,4 @@
-"""The small endpoints: health, model listings, and Anthropic token counting.
+"""The small endpoints: health, model listings, and token counting.
 
 ``GET /v1/models`` answers in the OpenAI list shape and also carries the fields the Anthropic
 SDK's ``models.list`` reads (``type``, ``display_name``, ``created_at``; ``has_more``,
@@ -6,11 +6,13 @@ SDK's ``models.list`` reads (``type``, ``display_name``, ``created_at``; ``has_m
 shape. The models listed are the configured aliases (without wildcards) and every
 ``provider/model`` a provider declares.
 
-``POST /v1/messages/count_tokens`` counts with the target's own endpoint where its protocol has
-one (Anthropic: the body forwarded with the model rewritten; Gemini ``countTokens``; Responses
-``input_tokens``), or the one its provider type declares (``counts_tokens``: the mock, a Chat
-upstream, counts at the Responses ``input_tokens`` endpoint, in words). An OpenAI Chat upstream
-has none, so the gateway estimates (request JSON bytes / 4).
+``POST /v1/messages/count_tokens`` (Anthropic) and ``POST /v1beta/models/{model}:countTokens``
+(Gemini; ``contents`` or ``generateContentRequest``) count for any target: with the target's own
+endpoint where its protocol has one (Anthropic: an Anthropic client's body forwarded with the
+model rewritten; Gemini ``countTokens``; Responses ``input_tokens``), the local count otherwise
+(an OpenAI Chat target: tiktoken, or the approximation without its encodings), or the endpoint
+its provider type declares (``counts_tokens``: the mock counts words at the Responses
+``input_tokens`` endpoint). The ``x-switchyard-token-count`` header says which (:data:`TOKEN_COUNT_HEADER`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from ..accounting import estimate
 from ..core.errors import ErrorKind, GatewayError
 from ..keys import Lease
 from ..protocols import codec
@@ -102,41 +105,60 @@ def known_model(pipeline: Pipeline, name: str) -> str:
 
 # ---------------------------------------------------------------------------- count_tokens
 
+TOKEN_COUNT_HEADER = b"x-switchyard-token-count"
+"""Says where a count came from: ``upstream`` (the target's own counting endpoint, or the mock),
+``tokenizer`` (tiktoken, for an OpenAI Chat target) or ``estimate`` (the approximation)."""
+COUNT_KEY = {"anthropic": "input_tokens", "gemini": "totalTokens"}  # the client's answer field
+
+
+def _counted(ctx: Exchange) -> Exchange:
+    """The request to count, as a generate request of the client's protocol."""
+    assert ctx.body is not None
+    if ctx.protocol == "gemini":  # ``contents`` …, or all of it in ``generateContentRequest``
+        inner = ctx.body.get("generateContentRequest")
+        body = {k: v for k, v in inner.items() if k != "model"} if isinstance(inner, dict) else ctx.body
+        return Exchange("gemini", ctx.scope, body=body, model=ctx.model)
+    # a count_tokens body is a Messages body without max_tokens, which the Messages parser requires
+    return Exchange("anthropic", ctx.scope, body={"max_tokens": 1, **ctx.body}, model=ctx.model)
+
 
 async def count_tokens(pipeline: Pipeline, ctx: Exchange) -> Reply:
-    assert ctx.body is not None
-    # a count_tokens body is a Messages body without max_tokens, which the Messages parser requires
-    counted = Exchange("anthropic", ctx.scope, body={"max_tokens": 1, **ctx.body}, model=ctx.model)
+    """Anthropic ``count_tokens`` and Gemini ``countTokens`` for any target: the target's own
+    count where its protocol has an endpoint for it, the local count otherwise."""
+    counted = _counted(ctx)
 
-    async def call(target: Target, lease: Lease) -> int:
+    async def call(target: Target, lease: Lease) -> tuple[int, str, dict[str, Any]]:
         provider = pipeline.providers[target.provider]
         protocol = PROVIDER_TYPES[provider.config.type].counts_tokens or provider.protocol
         req = counted.request_for(target.model)
         if provider.envelopes is not None:
             req = provider.envelopes.open_request(req, protocol)
         path = count_tokens_path(protocol, target.model)
-        if protocol == "anthropic" and path:
-            body = fast_body(ctx, target.model)
-            if ENVELOPE in body:  # envelopes are opened or dropped, never forwarded
-                native = codec(protocol).build_request(req)
-                body = orjson.dumps({k: v for k, v in native.items() if k != "max_tokens"})
-            answer = await post_json(ctx, provider, lease, path, body, pipeline.transport)
-            return _count(answer, "input_tokens")
-        built = codec(protocol).build_request(req)
-        if protocol == "gemini" and path:
-            name = target.model if target.model.startswith(("models/", "tunedModels/")) else f"models/{target.model}"
-            body = {"generateContentRequest": {"model": name, **built}}
-            answer = await post_json(ctx, provider, lease, path, orjson.dumps(body), pipeline.transport)
-            return _count(answer, "totalTokens")
-        if protocol == "openai_responses" and path:
-            body = {k: v for k, v in built.items() if k in RESPONSES_COUNT_FIELDS}
-            answer = await post_json(ctx, provider, lease, path, orjson.dumps(body), pipeline.transport)
-            return _count(answer, "input_tokens")
-        return max(1, len(orjson.dumps(built)) // 4)  # no counting endpoint: an estimate
+        if path is None:  # no counting endpoint (OpenAI Chat): counted here
+            count = pipeline.tokenizers.counter(protocol, target.model)
+            return estimate.request_tokens(req, count), "estimate" if count is None else "tokenizer", {}
+        body = fast_body(ctx, target.model) if protocol == ctx.protocol == "anthropic" else b""
+        if not body or ENVELOPE in body:  # envelopes are opened or dropped, never forwarded
+            body = orjson.dumps(_count_body(protocol, target.model, codec(protocol).build_request(req)))
+        answer = await post_json(ctx, provider, lease, path, body, pipeline.transport)
+        key = "totalTokens" if protocol == "gemini" else "input_tokens"
+        return _count(answer, key), "upstream", answer if protocol == ctx.protocol else {}
 
     outcome = await pipeline.run(ctx, call)
     outcome.lease.pool.release(outcome.lease)
-    return Reply(body=orjson.dumps({"input_tokens": outcome.result}))
+    tokens, source, native = outcome.result
+    payload = {**native, COUNT_KEY[ctx.protocol]: tokens}  # a same-protocol answer as the upstream gave it
+    return Reply(body=orjson.dumps(payload), headers=[(TOKEN_COUNT_HEADER, source.encode())])
+
+
+def _count_body(protocol: str, model: str, built: dict[str, Any]) -> dict[str, Any]:
+    """The body of ``protocol``'s counting endpoint, from a built generate request."""
+    if protocol == "gemini":
+        name = model if model.startswith(("models/", "tunedModels/")) else f"models/{model}"
+        return {"generateContentRequest": {"model": name, **built}}
+    if protocol == "openai_responses":
+        return {k: v for k, v in built.items() if k in RESPONSES_COUNT_FIELDS}
+    return {k: v for k, v in built.items() if k != "max_tokens"}  # anthropic
 
 
 def _count(answer: dict[str, Any], key: str) -> int:

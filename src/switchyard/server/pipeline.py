@@ -22,6 +22,7 @@ from typing import TypeVar
 
 import orjson
 
+from .. import tokenizer
 from ..accounting import estimate
 from ..config import Config
 from ..core.errors import ErrorKind, GatewayError
@@ -29,7 +30,7 @@ from ..keys import KeyPool, Lease, classify
 from ..keys.passthrough import CredentialIds, installation_secret
 from ..observability.redact import SecretMask
 from ..protocols import codec
-from ..providers import credential_fits
+from ..providers import PROVIDER_TYPES, credential_fits
 from ..routing import AttemptsExhausted, ModelResolver, Outcome, Target, run_attempts
 from ..transport import Transport
 from .context import Exchange
@@ -70,6 +71,9 @@ class Pipeline:
         passthrough = any(p.passthrough is not None for p in self.providers.values())
         self.credential_ids = CredentialIds(installation_secret(config.server.data_dir)) if passthrough else None
         """Makes clients' own credentials with their keyed-hash ids (None: no passthrough provider)."""
+        openai = any(_counted_here(p) for p in self.providers.values())
+        self.tokenizers = tokenizer.load() if openai else tokenizer.Tokenizers({})
+        """Local token counts (OpenAI-family models), read once at start-up (only when a provider needs them)."""
 
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""
@@ -94,6 +98,9 @@ class Pipeline:
             ctx.attempts = exc.attempts
             raise
         ctx.target, ctx.attempts = outcome.target, outcome.attempts
+        provider = self.providers[outcome.target.provider]
+        if _counted_here(provider):
+            ctx.count = self.tokenizers.counter(provider.protocol, outcome.target.model)
         return outcome
 
     async def prepare(self, ctx: Exchange) -> None:
@@ -151,7 +158,7 @@ class Pipeline:
         if isinstance(answer, Translated):
             resp = answer.response
             if resp.usage is None:  # the upstream reported none: unknown, so estimated (never 0)
-                resp.usage = estimate.response_usage(ctx.estimated_input(), resp)
+                resp.usage = estimate.response_usage(ctx.estimated_input(), resp, ctx.count)
             ctx.usage, ctx.stop_reason = resp.usage, resp.stop_reason
             if ctx.response_id:
                 resp.id = ctx.response_id
@@ -202,6 +209,12 @@ def _json_object(raw: bytes) -> dict | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _counted_here(provider: Provider) -> bool:
+    """Whether the gateway counts the provider's tokens with a tokenizer of its own: an OpenAI-family
+    provider, unless its type counts for itself (the mock)."""
+    return provider.protocol in tokenizer.OPENAI_FAMILY and PROVIDER_TYPES[provider.config.type].counts_tokens is None
 
 
 def _releaser(lease: Lease) -> Done:

@@ -90,12 +90,20 @@ def client_encoder(ctx: Exchange) -> object:
     return codec(ctx.protocol).StreamEncoder(req)
 
 
-def _estimator(ctx: Exchange, output: estimate.OutputCount | None, frames: Any = None) -> Callable[[], Usage]:
+def _estimator(ctx: Exchange, output: estimate.OutputCount | None, watcher: Any = None) -> Callable[[], Usage]:
+    """The estimate of a stream's usage: from ``output`` (a translated stream's events), else from
+    the fast path's ``watcher`` — its kept frames decoded now, or its count of content frames."""
+
     def usage() -> Usage:
-        if output is not None:
-            tokens, reasoning = output.tokens()
+        count = output
+        replayed = watcher.replay() if count is None and watcher is not None else None
+        if replayed is not None:
+            count = estimate.OutputCount(ctx.count)
+            count.feed(replayed)
+        if count is not None:
+            tokens, reasoning = count.tokens()
         else:
-            tokens, reasoning = getattr(frames, "content_frames", 0), 0
+            tokens, reasoning = getattr(watcher, "content_frames", 0), 0
         return estimate.estimated(ctx.estimated_input(), tokens, reasoning)
 
     return usage
@@ -216,7 +224,7 @@ async def relay_translated(
 
     try:
         chain = ctx.chain_stream
-        output = estimate.OutputCount()
+        output = estimate.OutputCount(ctx.count)
         ctx.estimate = _estimator(ctx, output)
         async for chunk, events in source.chunks():
             if chunk and ctx.trace is not None:

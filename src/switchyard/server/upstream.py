@@ -49,6 +49,7 @@ from ..protocols import codec
 from ..protocols.watch import StreamWatcher
 from ..providers import PROVIDER_TYPES, auth_headers, endpoint_path, passthrough_auth_headers
 from ..routing import Target
+from ..tokenizer import OPENAI_FAMILY
 from ..transport import Transport, UpstreamResponse, read_limited, upstream_failure
 from .context import Exchange
 from .envelope import PREFIX, Envelopes
@@ -184,7 +185,8 @@ class UpstreamStream:
         self.fast = fast
         self.heartbeat = heartbeat
         self.sse = SSEDecoder()
-        self.decoder = StreamWatcher(protocol) if fast else codec(protocol).StreamDecoder()
+        # a tokenized (OpenAI-family) stream keeps its frames for an estimate if it brings no usage
+        self.decoder = StreamWatcher(protocol, protocol in OPENAI_FAMILY) if fast else codec(protocol).StreamDecoder()
         self.held: list[tuple[bytes, list[Event]]] = []
         self.finished = False
 
