@@ -2,7 +2,8 @@
 model —, ``@ai-sdk/anthropic``, ``@ai-sdk/google``) as a client: ``js/tool_loop.mjs`` runs two
 user turns, each a multi-step tool loop with reasoning on, with ``generateText`` or ``streamText``.
 Its providers validate every response and every streamed chunk with zod, so a field of the wrong
-shape fails the run. The node modules come from ``npm ci --prefix tests/frameworks/js`` (.ci/run)."""
+shape fails the run. The node modules are the committed lockfile's, installed with ``npm ci`` by the
+first test that needs them (again only when the lockfile changed)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,24 @@ CLIENTS = {"openai-chat": ("openai", "anthropic"), "openai-responses": ("openai"
            "anthropic": ("anthropic", "openai_responses"), "google": ("gemini", "anthropic")}  # fmt: skip
 
 
+def node_with_the_ai_sdk() -> str:
+    """``node``, once the lockfile's packages are installed in ``js/node_modules``."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail("Node.js and npm are not installed: the Vercel AI SDK tests need Node.js 18 or later")
+    lock, stamp = JS / "package-lock.json", JS / "node_modules" / ".installed-lock.json"
+    if not stamp.exists() or stamp.read_bytes() != lock.read_bytes():
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=JS, capture_output=True, text=True, timeout=600, check=False
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm ci in {JS} failed:\n{done.stderr[-2000:]}")
+        shutil.copyfile(lock, stamp)
+    return node
+
+
 def run_node(gateway_url: str, client: str, model: str, stream: bool) -> dict:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed: the Vercel AI SDK tests need Node.js 18 or later")
-    if not (JS / "node_modules" / "ai").is_dir():
-        pytest.fail(f"the AI SDK is not installed: run `npm ci --prefix {JS}`")
+    node = node_with_the_ai_sdk()
     args = {"url": gateway_url, "key": CLIENT_KEY, "client": client, "model": model, "stream": stream}
     done = subprocess.run(
         [node, str(JS / "tool_loop.mjs"), orjson.dumps(args).decode()],
