@@ -25,6 +25,7 @@ from .governance.model import KEY_FIELDS, parse_fields
 from .providers import MAX_TOKENS_FIELDS, PROVIDER_TYPES
 from .providers import max_tokens_field as default_max_tokens_field
 from .providers import unsupported_params as default_unsupported_params
+from .quotas.rules import QuotaRule, parse_rule
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -58,6 +59,8 @@ class RoutingConfig:
     rotation: str = "balanced"
     session_affinity: bool = True
     cooldown: Cooldown = field(default_factory=Cooldown)
+    fair_cycle: bool = False
+    """A key spent on a long quota window stays out until every key is spent or its window resets."""
 
 
 @dataclass(slots=True)
@@ -82,6 +85,8 @@ class ProviderConfig:
     credentials: str = "pool"
     """Whose credential goes upstream: ``pool`` (``api_keys``), ``passthrough`` (the client's own)
     or ``either`` (the client's when it brings one, else the pool)."""
+    quotas: list[QuotaRule] = field(default_factory=list)
+    """Declared quota windows per key (:mod:`switchyard.quotas.rules`)."""
 
     @property
     def protocol(self) -> str:
@@ -336,7 +341,7 @@ def _kind_name(kind: type | tuple) -> str:
 
 
 def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> RoutingConfig:
-    known = ("retries", "timeouts", "heartbeat", "rotation", "session_affinity", "cooldown")
+    known = ("retries", "timeouts", "heartbeat", "rotation", "session_affinity", "cooldown", "fair_cycle")
     raw = ck.mapping(raw, path, known)
     out = RoutingConfig(
         retries=base.retries,
@@ -345,6 +350,7 @@ def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> Routin
         rotation=base.rotation,
         session_affinity=base.session_affinity,
         cooldown=Cooldown(base.cooldown.base, base.cooldown.max),
+        fair_cycle=base.fair_cycle,
     )
     retries = ck.typed(raw, "retries", path, int, out.retries)
     if retries < 0:
@@ -363,6 +369,7 @@ def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> Routin
     else:
         out.rotation = rotation
     out.session_affinity = ck.typed(raw, "session_affinity", path, bool, out.session_affinity)
+    out.fair_cycle = ck.typed(raw, "fair_cycle", path, bool, out.fair_cycle)
     cpath = (*path, "cooldown")
     craw = ck.mapping(raw.get("cooldown"), cpath, ("base", "max"))
     out.cooldown.base = ck.positive(craw, "base", cpath, out.cooldown.base)
@@ -450,7 +457,7 @@ def _dsn(ck: _Checker, raw: dict[str, Any], path: tuple) -> str | None:
     return dsn
 
 
-def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, ProviderConfig]:
+def _providers(ck: _Checker, raw: Any, routing: RoutingConfig, groups: Any) -> dict[str, ProviderConfig]:
     path = ("providers",)
     if raw is None:
         return {}
@@ -459,7 +466,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
         return {}
     known = (
         "type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters",
-        "max_tokens_field", "unsupported_params", "credentials",
+        "max_tokens_field", "unsupported_params", "credentials", "quotas",
     )  # fmt: skip
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
@@ -503,8 +510,31 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             adapters=_adapters(ck, praw.get("adapters"), (*ppath, "adapters"), PROVIDER_TYPES[ptype].protocol),
             max_tokens_field=_max_tokens_field(ck, praw, ppath, ptype),
             unsupported_params=_unsupported(ck, praw, ppath, ptype),
+            quotas=_quotas(ck, praw.get("quotas"), (*ppath, "quotas"), name, groups),
         )
     return out
+
+
+def _quotas(ck: _Checker, raw: Any, path: tuple, provider: str, groups: Any) -> list[QuotaRule]:
+    """``quotas: [{models, requests, tokens, window, reset}]``; a model group (an alias) in
+    ``models`` stands for its targets on this provider."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        ck.problem(path, f"must be a list of quotas like {{requests: 100, window: 1d}}, got {_type(raw)}")
+        return []
+    mine: dict[str, list[str]] = {}
+    for alias, targets in (groups if isinstance(groups, dict) else {}).items():
+        targets = [targets] if isinstance(targets, str) else targets
+        if isinstance(targets, list):
+            mine[alias] = [t.partition("/")[2] for t in targets if isinstance(t, str) and t.startswith(provider + "/")]
+    rules = []
+    for i, entry in enumerate(raw):
+        try:
+            rules.append(parse_rule(entry, mine))
+        except ValueError as exc:
+            ck.problem((*path, i), str(exc))
+    return rules
 
 
 def _max_tokens_field(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str) -> str | None:
@@ -740,7 +770,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     )
     routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
     server = _server(ck, raw.get("server"), base_dir)
-    providers = _providers(ck, raw.get("providers"), routing)
+    providers = _providers(ck, raw.get("providers"), routing, raw.get("models"))
     models = _models(ck, raw.get("models"), _with_mock(dict(providers)))
     observability = _observability(ck, raw.get("observability"))
     pricing = _pricing(ck, raw.get("pricing"))
