@@ -53,6 +53,7 @@ PORTS = {
     "sy-gov-redis": 9305,
     "sy-redis": 9306,
     "sy-workers2": 9307,
+    "sy-quota": 9308,
 }
 
 
@@ -63,6 +64,7 @@ class Variant:
     governed: bool = False  # the bench key is a client key with a budget and an RPM limit
     redis: bool = False  # state.backend: redis (key state, counters shared through Redis)
     workers: int = 1
+    quotas: bool = False  # declared quota windows on every provider (never reached), counted in SQLite
 
 
 VARIANTS = {
@@ -70,7 +72,12 @@ VARIANTS = {
     "sy-gov-redis": Variant(governed=True, redis=True),
     "sy-redis": Variant(redis=True),
     "sy-workers2": Variant(redis=True, workers=2),  # on both CPUs (the others are pinned to one)
+    "sy-quota": Variant(quotas=True),
 }
+QUOTAS = [
+    {"requests": 10**12, "window": "1d", "reset": "00:00 America/Los_Angeles"},
+    {"tokens": 10**15, "window": "1m"},
+]
 GATEWAY_CPU, LOAD_CPU = "0", "1"
 BENCH_KEY = "sk-bench-5f0c2a9e7d4b41c3a8e6f1b2d9c07e35"  # the client key every gateway checks (but the floor)
 HEADERS = {
@@ -255,6 +262,9 @@ def switchyard(workdir: Path, name: str = "switchyard") -> Gateway:
         },
         "pricing": {"mock-model": {"input": 1.0, "output": 2.0}, "mock-slow": {"input": 1.0, "output": 2.0}},
     }
+    if variant.quotas:
+        for provider in config["providers"].values():
+            provider["quotas"] = QUOTAS
     if variant.redis:
         config["state"] = {"backend": "redis", "redis_prefix": f"switchyard-bench-{os.getpid()}-{name}:"}
     path = workdir / f"{name}.yaml"
@@ -477,7 +487,8 @@ def report(results: dict[str, dict[str, Any]], markdown: bool = False) -> str:
             "",
             "Variants at 64 connections: gateway CPU ms per request, its difference to Switchyard's defaults, and"
             " throughput relative to them (sy-gov: governed key, SQLite; sy-gov-redis: governed key, Redis;"
-            " sy-redis: key state shared through Redis; sy-workers2: two workers on both CPUs, Redis)",
+            " sy-redis: key state shared through Redis; sy-workers2: two workers on both CPUs, Redis;"
+            " sy-quota: quota windows on every provider, SQLite)",
         ]
         header = [
             "scenario",
@@ -553,7 +564,7 @@ def main() -> None:
         "--only",
         default="switchyard,litellm,floor," + ",".join(VARIANTS),
         help="comma-separated gateways; the sy-* variants are Switchyard with governance (sy-gov, sy-gov-redis), "
-        "Redis-shared state (sy-redis) and two workers (sy-workers2)",
+        "Redis-shared state (sy-redis), two workers (sy-workers2) and quota windows (sy-quota)",
     )
     parser.add_argument("--json", type=Path, default=HERE / "results.json", help="where to write the figures")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
