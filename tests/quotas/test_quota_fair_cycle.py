@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from gateway_harness import closed_port
 from test_quota_learned import gemini_quota_error
 
 from switchyard.config import parse_config
 from switchyard.keys import Action, KeyPool, NoKeyAvailable
+from switchyard.quotas.redis_store import RedisQuotaStore
 from switchyard.quotas.tracker import QuotaService
+from switchyard.store.redis import connect
 
 START = datetime(2026, 7, 1, 12, 0, tzinfo=UTC).timestamp()  # 05:00 in Los Angeles
 HOUR = 3600.0
@@ -115,3 +118,13 @@ def test_rotation_prefers_the_key_with_more_left_and_refuses_when_all_are_out() 
     assert [order.count(k) for k in KEYS] == [2, 5, 5]
     assert refused.causes == frozenset({"quota"})
     assert refused.retry_after == datetime(2026, 7, 2, 7, 0, tzinfo=UTC).timestamp() - START
+
+
+def test_with_the_shared_store_unreachable_requests_are_counted_locally() -> None:
+    async def go() -> list[bool]:
+        pool = pool_with(False, "[{requests: 2, window: 1h}]")[0]
+        assert pool.quotas is not None
+        pool.quotas.service.store = RedisQuotaStore(connect(f"redis://127.0.0.1:{closed_port()}/0"), "unreachable:")
+        return [await pool.quotas.take(pool.keys[0], "m") for _ in range(3)]
+
+    assert asyncio.run(go()) == [True, True, False]

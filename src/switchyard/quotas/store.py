@@ -67,6 +67,17 @@ class Bucket:
         return Window(end - self.window, end)
 
 
+def count_in(windows: dict[str, Window], buckets: Sequence[Bucket], now: float) -> tuple[bool, list[Window]]:
+    """Count one request in every bucket of ``windows`` if none is full; (counted, the windows)."""
+    current = [b.current(windows.get(b.id), now) for b in buckets]
+    ok = not any(b.full(w) for b, w in zip(buckets, current, strict=True))
+    if ok:
+        for bucket, window in zip(buckets, current, strict=True):
+            window.requests += 1
+            windows[bucket.id] = window
+    return ok, current
+
+
 @dataclass(slots=True)
 class Block:
     until: float
@@ -129,12 +140,13 @@ class MemoryQuotaStore(QuotaStore):
 
     async def take(self, buckets: Sequence[Bucket], blocks: Sequence[str], now: float) -> Taken:
         held = {n: b for n in blocks if (b := self.blocks.get(n)) is not None and b.until > now}
-        windows = [b.current(self.windows.get(b.id), now) for b in buckets]
-        ok = not held and not any(b.full(w) for b, w in zip(buckets, windows, strict=True))
+        if held:
+            ok, windows = False, [b.current(self.windows.get(b.id), now) for b in buckets]
+        else:
+            ok, windows = count_in(self.windows, buckets, now)
         if ok:
-            for bucket, window in zip(buckets, windows, strict=True):
-                window.requests += 1
-                self._set_window(bucket.id, window)
+            for bucket in buckets:
+                self._changed(bucket.id)
         return Taken(ok, [Window(w.start, w.end, w.requests, w.tokens) for w in windows], held)
 
     async def add_tokens(self, buckets: Sequence[Bucket], tokens: int, now: float) -> None:
@@ -142,7 +154,7 @@ class MemoryQuotaStore(QuotaStore):
             window = self.windows.get(bucket.id)
             if window is not None and window.end > now:
                 window.tokens += tokens
-                self._set_window(bucket.id, window)
+                self._changed(bucket.id)
 
     async def put_block(self, name: str, block: Block) -> None:
         self.blocks[name] = block
@@ -152,10 +164,6 @@ class MemoryQuotaStore(QuotaStore):
         for name in names:
             if self.blocks.pop(name, None) is not None:
                 self._changed(name)
-
-    def _set_window(self, bucket: str, window: Window) -> None:
-        self.windows[bucket] = window
-        self._changed(bucket)
 
     def _changed(self, name: str) -> None:
         """A window or block changed (the SQLite store writes it behind)."""

@@ -38,7 +38,7 @@ from ..core.errors import ErrorKind, GatewayError
 from ..keys.shared import fingerprint
 from .learned import Learned, from_error, from_headers
 from .rules import DAY, LONG_WINDOW, QuotaRule
-from .store import QUOTAS_DB, Block, Bucket, MemoryQuotaStore, QuotaStore, Window
+from .store import QUOTAS_DB, Block, Bucket, MemoryQuotaStore, QuotaStore, Window, count_in
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -88,10 +88,12 @@ class PoolQuotas:
 
     def wait(self, state: KeyState, model: str) -> float:
         """Seconds until ``state`` may be offered ``model`` (0.0: now)."""
+        rules, windows, blocks = self._rules(model), self.service.windows, self.service.blocks
+        if not rules and not blocks:
+            return 0.0
         now = self.service.wall()
         until = 0.0
-        windows, blocks = self.service.windows, self.service.blocks
-        for bucket in self._buckets(state.id, self._rules(model), now):
+        for bucket in self._buckets(state.id, rules, now):
             w = windows.get(bucket.id)
             if w is not None and w.end > now and bucket.full(w):
                 until = max(until, w.end)
@@ -129,7 +131,7 @@ class PoolQuotas:
             taken = await self.service.store.take(buckets, names if self.fair_cycle else names[:1], now)
         except Exception as exc:
             log.warning("quota state is unreachable (%s); counting this request locally", exc)
-            return True
+            return count_in(self.service.windows, buckets, now)[0]
         for bucket, window in zip(buckets, taken.windows, strict=True):
             self.service.windows[bucket.id] = window
         self.service.blocks.update(taken.blocks)
