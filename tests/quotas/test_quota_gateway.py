@@ -37,13 +37,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[QuotaUpstream]:
-    up = QuotaUpstream()
-    yield up
-    up.close()
-
-
 def gateway_yaml(url: str, ptype: str = "openai", keys: list[str] = KEYS, quotas: str = "[]") -> str:
     base = f"{url}/v1" if ptype == "openai" else url
     return f"""
@@ -72,9 +65,7 @@ def start(upstream: QuotaUpstream, tmp_path: Path) -> Iterator:
     running: list[Gateway] = []
 
     def make(text: str) -> tuple[Gateway, Clock]:
-        upstream.seen.clear()
-        upstream.headers.clear()
-        upstream.errors.clear()
+        upstream.reset()
         gw = Gateway(config_from_yaml(text, base_dir=tmp_path))
         clock = Clock()
         gw.app.quotas.wall = clock

@@ -4,11 +4,9 @@ several processes share it (where the count is also shared: 15 requests over two
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import openai
-import pytest
 from gateway_harness import CLIENT_KEY
 from gateway_process import GatewayProcess
 from quota_upstream import QuotaUpstream
@@ -16,13 +14,6 @@ from quota_upstream import QuotaUpstream
 from redis_support import REDIS_URL, fresh_prefix
 
 KEYS = ["sk-restart-key-0001", "sk-restart-key-0002", "sk-restart-key-0003"]
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[QuotaUpstream]:
-    up = QuotaUpstream()
-    yield up
-    up.close()
 
 
 def config(url: str, data_dir: Path, state: str) -> str:
@@ -55,7 +46,7 @@ def refused(gateway: GatewayProcess) -> bool:
 
 
 def test_sqlite_counts_survive_a_restart(upstream: QuotaUpstream, tmp_path: Path) -> None:
-    upstream.seen.clear()
+    upstream.reset()
     path = tmp_path / "switchyard.yaml"
     path.write_text(config(upstream.url, tmp_path / "data", "state: {backend: sqlite}"))
     gateway = GatewayProcess(path).start()
@@ -74,7 +65,7 @@ def test_sqlite_counts_survive_a_restart(upstream: QuotaUpstream, tmp_path: Path
 
 
 def test_redis_counts_are_shared_and_survive_a_restart(upstream: QuotaUpstream, tmp_path: Path) -> None:
-    upstream.seen.clear()
+    upstream.reset()
     with fresh_prefix() as prefix:
         state = f"state: {{backend: redis, redis_url: '{REDIS_URL}', redis_prefix: '{prefix}'}}"
         path = tmp_path / "switchyard.yaml"
