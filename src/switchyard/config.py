@@ -497,6 +497,8 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig, groups: Any) -> d
             ck.problem((*ppath, "max_concurrency"), "must be 1 or more")
             max_concurrency = None
         credentials = _credentials(ck, praw, ppath, ptype, keys)
+        if praw.get("quotas") and not keys:
+            ck.problem((*ppath, "quotas"), "quotas count the provider's own api_keys, and it has none")
         out[name] = ProviderConfig(
             name=name,
             type=ptype,

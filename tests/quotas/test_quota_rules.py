@@ -87,6 +87,12 @@ def test_bad_quotas_are_reported_with_their_place(quotas: str, message: str) -> 
     assert any("providers.gm.quotas" in p and message in p for p in caught.value.problems), caught.value.problems
 
 
+def test_quotas_need_keys_of_the_providers_own() -> None:
+    text = "providers:\n  local:\n    type: openai\n    base_url: http://127.0.0.1:1/v1\n    quotas: [{requests: 5, window: 1d}]\n"
+    with pytest.raises(ConfigError, match=r"providers\.local\.quotas: quotas count the provider's own api_keys"):
+        parse(text)
+
+
 def test_fair_cycle_must_be_a_boolean() -> None:
     with pytest.raises(ConfigError, match=r"routing\.fair_cycle: must be a boolean"):
         parse(config("[]", "routing:\n  fair_cycle: often"))
