@@ -187,7 +187,7 @@ class KeyPool:
                 return None
             if self.rotation == "sequential":
                 chosen = candidates[0]
-            elif self.quotas is not None:  # the key with the most left first
+            elif self.quotas is not None and len(candidates) > 1:  # the key with the most left first
                 quotas = self.quotas
                 chosen = min(candidates, key=lambda s: (-quotas.left(s, model), s.in_flight, s.served))
             else:

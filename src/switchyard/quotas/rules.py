@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from typing import Any
@@ -45,13 +45,12 @@ class QuotaRule:
     """(hour, minute, zone) the windows are anchored at; None: a window from first use."""
     text: str = ""
     """How the rule was written, for display (``100 requests / 1d from 00:00 America/Los_Angeles``)."""
+    id: str = field(init=False, default="")
+    """A stable id of the rule's terms: a changed rule starts counting afresh."""
 
-    @property
-    def id(self) -> str:
-        """A stable id of the rule's terms: a changed rule starts counting afresh."""
-        return hashlib.sha256(
-            repr((self.requests, self.tokens, self.window, self.models, self.reset)).encode()
-        ).hexdigest()[:10]
+    def __post_init__(self) -> None:
+        terms = repr((self.requests, self.tokens, self.window, self.models, self.reset)).encode()
+        object.__setattr__(self, "id", hashlib.sha256(terms).hexdigest()[:10])
 
     def applies(self, model: str) -> bool:
         return not self.models or model in self.models

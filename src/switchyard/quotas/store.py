@@ -116,6 +116,10 @@ class QuotaStore(abc.ABC):
     async def add_tokens(self, buckets: Sequence[Bucket], tokens: int, now: float) -> None:
         """Add ``tokens`` to the buckets' running windows."""
 
+    def add_tokens_now(self, buckets: Sequence[Bucket], tokens: int, now: float) -> bool:
+        """:meth:`add_tokens` at once when the store needs no I/O for it; False: await that instead."""
+        return False
+
     @abc.abstractmethod
     async def put_block(self, name: str, block: Block) -> None: ...
 
@@ -150,11 +154,15 @@ class MemoryQuotaStore(QuotaStore):
         return Taken(ok, [Window(w.start, w.end, w.requests, w.tokens) for w in windows], held)
 
     async def add_tokens(self, buckets: Sequence[Bucket], tokens: int, now: float) -> None:
+        self.add_tokens_now(buckets, tokens, now)
+
+    def add_tokens_now(self, buckets: Sequence[Bucket], tokens: int, now: float) -> bool:
         for bucket in buckets:
             window = self.windows.get(bucket.id)
             if window is not None and window.end > now:
                 window.tokens += tokens
                 self._changed(bucket.id)
+        return True
 
     async def put_block(self, name: str, block: Block) -> None:
         self.blocks[name] = block

@@ -62,7 +62,8 @@ class PoolQuotas:
         self.fair_cycle = fair_cycle
         self._prefix = {s.id: f"{provider}|{fingerprint(s.key)}|" for s in keys}
         self._by_model: dict[str, list[QuotaRule]] = {}
-        self._ends: dict[str, float] = {}  # rule id -> the anchored window's end (until it passes)
+        self._buckets_of: dict[tuple[str, str], tuple[float, list[Bucket]]] = {}
+        """(key id, model) -> (until when they hold, the buckets): anchored ends change at a reset."""
         self.learned: dict[tuple[str, str], dict[str, Learned]] = {}
         """(key id, model) -> what the upstream last said, per metric (for rotation and display)."""
 
@@ -74,26 +75,31 @@ class PoolQuotas:
             rules = self._by_model[model] = [r for r in self.rules if r.applies(model)]
         return rules
 
-    def _buckets(self, key_id: str, rules: list[QuotaRule], now: float) -> list[Bucket]:
-        out = []
-        for rule in rules:
-            end = self._ends.get(rule.id, 0.0)
-            if rule.reset is not None and end <= now:
-                end = self._ends[rule.id] = rule.window_end(now)
-            out.append(Bucket(self._prefix[key_id] + rule.id, rule.window, end, rule.requests, rule.tokens))
-        return out
+    def _buckets(self, key_id: str, model: str, now: float) -> list[Bucket]:
+        """The key's buckets of the quotas that apply to ``model``."""
+        cached = self._buckets_of.get((key_id, model))
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        buckets = self._make_buckets(key_id, self._rules(model), now)
+        valid = min((b.end for b in buckets if b.end > 0), default=float("inf"))
+        self._buckets_of[(key_id, model)] = (valid, buckets)
+        return buckets
+
+    def _make_buckets(self, key_id: str, rules: list[QuotaRule], now: float) -> list[Bucket]:
+        prefix = self._prefix[key_id]
+        return [Bucket(prefix + r.id, r.window, r.window_end(now), r.requests, r.tokens) for r in rules]
 
     def _block_name(self, key_id: str, model: str, kind: str) -> str:
         return f"{self._prefix[key_id]}{model}|{kind}"
 
     def wait(self, state: KeyState, model: str) -> float:
         """Seconds until ``state`` may be offered ``model`` (0.0: now)."""
-        rules, windows, blocks = self._rules(model), self.service.windows, self.service.blocks
-        if not rules and not blocks:
+        windows, blocks = self.service.windows, self.service.blocks
+        if not blocks and not self._rules(model):
             return 0.0
         now = self.service.wall()
         until = 0.0
-        for bucket in self._buckets(state.id, rules, now):
+        for bucket in self._buckets(state.id, model, now):
             w = windows.get(bucket.id)
             if w is not None and w.end > now and bucket.full(w):
                 until = max(until, w.end)
@@ -107,7 +113,7 @@ class PoolQuotas:
         """The share (0..1) of the key's tightest budget for ``model`` that is left."""
         now = self.service.wall()
         share = 1.0
-        for bucket in self._buckets(state.id, self._rules(model), now):
+        for bucket in self._buckets(state.id, model, now):
             w = self.service.windows.get(bucket.id)
             if w is not None and w.end > now:
                 for limit, used in ((bucket.requests, w.requests), (bucket.tokens, w.tokens)):
@@ -125,7 +131,7 @@ class PoolQuotas:
         if not rules:
             return True
         now = self.service.wall()
-        buckets = self._buckets(state.id, rules, now)
+        buckets = self._buckets(state.id, model, now)
         names = [self._block_name(state.id, model, kind) for kind in (LEARNED, SPENT)]
         try:
             taken = await self.service.store.take(buckets, names if self.fair_cycle else names[:1], now)
@@ -205,16 +211,19 @@ class PoolQuotas:
         self.service.spawn(self.service.store.put_block(name, block))
 
     def add_tokens(self, key_id: str, model: str, tokens: int) -> None:
-        rules = [r for r in self._rules(model) if r.tokens is not None]
-        if not rules or key_id not in self._prefix or tokens <= 0:
+        if key_id not in self._prefix or tokens <= 0 or not self._rules(model):
             return
         now = self.service.wall()
-        buckets = self._buckets(key_id, rules, now)
+        buckets = [b for b in self._buckets(key_id, model, now) if b.tokens is not None]
+        if not buckets:
+            return
         for bucket in buckets:
             w = self.service.windows.get(bucket.id)
             if w is not None and w.end > now:
                 w.tokens += tokens
-        self.service.spawn(self.service.store.add_tokens(buckets, tokens, now))
+        store = self.service.store
+        if not store.add_tokens_now(buckets, tokens, now):
+            self.service.spawn(store.add_tokens(buckets, tokens, now))
 
     # ------------------------------------------------------------------ reporting
 
@@ -222,7 +231,7 @@ class PoolQuotas:
         """The key's quotas for `switchyard keys` and /admin/keys: used, left, resets_at."""
         now = self.service.wall()
         out: list[dict[str, Any]] = []
-        for bucket, rule in zip(self._buckets(state.id, self.rules, now), self.rules, strict=True):
+        for bucket, rule in zip(self._make_buckets(state.id, self.rules, now), self.rules, strict=True):
             w = self.service.windows.get(bucket.id)
             running = w if w is not None and w.end > now else Window(0.0, bucket.end)
             for metric, limit, used in (
