@@ -124,12 +124,9 @@ def test_admin_keys_and_the_cli_show_used_left_and_reset(upstream: QuotaUpstream
     gw, clock = start(text)
     for _ in range(4):
         chat(gw)
-    deadline = time.monotonic() + 5  # tokens are counted once the exchange is over
-    while time.monotonic() < deadline:
-        keys = admin_keys(gw)["up"]
-        if sum(q["used"] for k in keys for q in k["quotas"] if q["metric"] == "tokens") == 36:
-            break
-        time.sleep(0.05)
+    for index, expected in enumerate((18, 9, 9)):
+        tokens_used(gw, expected, index)
+    keys = admin_keys(gw)["up"]
     first = keys[0]
     assert first["key"] not in KEYS and first["key"].endswith(KEYS[0][-4:])  # masked, as everywhere
     requests, tokens = first["quotas"]
@@ -201,7 +198,8 @@ def test_anthropic_headers_saying_nothing_is_left_hold_the_key_back(upstream: Qu
 
 
 def test_a_gemini_quota_error_holds_the_key_back_and_names_the_quota(upstream: QuotaUpstream, start) -> None:
-    gw, _ = start(gateway_yaml(upstream.url, "gemini", KEYS[:2]))
+    gw, clock = start(gateway_yaml(upstream.url, "gemini", KEYS[:2]))
+    clock.now = datetime(2026, 7, 1, 12, 0, tzinfo=UTC).timestamp()  # 05:00 in Los Angeles
     error = gemini_quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "30s")
     upstream.errors[KEYS[0]] = (
         429,
@@ -220,4 +218,36 @@ def test_a_gemini_quota_error_holds_the_key_back_and_names_the_quota(upstream: Q
     learned = [q for q in admin_keys(gw)["up"][0]["quotas"] if q["quota"].startswith("learned")]
     assert learned[0]["quota"] == "learned (GenerateRequestsPerDayPerProjectPerModel-FreeTier)"
     assert (learned[0]["limit"], learned[0]["left"]) == (50, 0)
-    assert learned[0]["resets_at"] == _next_midnight_los_angeles(time.time())
+    assert learned[0]["resets_at"] == "2026-07-02T07:00:00Z"
+
+
+def test_a_token_quota_counts_streamed_usage_and_stops_the_key(upstream: QuotaUpstream, start) -> None:
+    gw, _ = start(gateway_yaml(upstream.url, keys=KEYS[:1], quotas="[{tokens: 20, window: 1h}]"))
+    client = openai.OpenAI(base_url=gw.url + "/v1", api_key=CLIENT_KEY, max_retries=0, timeout=20)
+
+    def stream() -> None:
+        chunks = client.chat.completions.create(
+            model="up/gpt-q",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        assert any(c.usage is not None and c.usage.total_tokens == 9 for c in chunks)
+
+    for used in (9, 18, 27):  # 9 tokens each; a window below its limit takes one more request
+        stream()
+        tokens_used(gw, used)
+    with pytest.raises(openai.RateLimitError):
+        stream()
+    assert upstream.total == 3
+
+
+def tokens_used(gw: Gateway, expected: int, key: int = 0) -> None:
+    """Wait until a key's token quota shows ``expected`` (counted once the exchange is over)."""
+    deadline = time.monotonic() + 5
+    while True:
+        used = [q["used"] for q in admin_keys(gw)["up"][key]["quotas"] if q["metric"] == "tokens"]
+        if used == [expected] or time.monotonic() > deadline:
+            assert used == [expected]
+            return
+        time.sleep(0.05)
