@@ -14,11 +14,8 @@ from switchyard.quotas.redis_store import RedisQuotaStore
 from switchyard.quotas.store import Block, Bucket, MemoryQuotaStore, QuotaStore, SqliteQuotaStore
 from switchyard.store.redis import connect
 
-T = float(int(time.time()))
-"""A base time near now: Redis expires keys by the real clock."""
 FIVE = Bucket("p|k1|r5", 60.0, 0.0, 5, None)
 TOKENS = Bucket("p|k1|t", 60.0, 0.0, None, 100)
-ANCHORED = Bucket("p|k1|day", 86400.0, T + 4000, 2, None)
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -41,13 +38,19 @@ def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Open
             yield lambda: RedisQuotaStore(connect(REDIS_URL), prefix)
 
 
+@pytest.fixture
+def T() -> float:
+    """A base time near now (Redis expires keys by the real clock)."""
+    return float(int(time.time()))
+
+
 async def _open(opener: Opener, now: float) -> QuotaStore:
     store = opener()
     await store.load(now)
     return store
 
 
-def test_take_counts_until_the_limit_then_refuses(opener: Opener) -> None:
+def test_take_counts_until_the_limit_then_refuses(opener: Opener, T: float) -> None:
     async def go() -> None:
         store = await _open(opener, T)
         results = [await store.take([FIVE], [], T + i) for i in range(6)]
@@ -62,12 +65,13 @@ def test_take_counts_until_the_limit_then_refuses(opener: Opener) -> None:
     run(go())
 
 
-def test_take_is_all_or_nothing_across_buckets(opener: Opener) -> None:
+def test_take_is_all_or_nothing_across_buckets(opener: Opener, T: float) -> None:
     async def go() -> None:
+        anchored = Bucket("p|k1|day", 86400.0, T + 4000, 2, None)
         store = await _open(opener, T)
-        assert (await store.take([ANCHORED], [], T)).ok
-        assert (await store.take([ANCHORED], [], T + 1)).ok
-        refused = await store.take([FIVE, ANCHORED], [], T + 2)
+        assert (await store.take([anchored], [], T)).ok
+        assert (await store.take([anchored], [], T + 1)).ok
+        refused = await store.take([FIVE, anchored], [], T + 2)
         assert not refused.ok and refused.windows[1].end == T + 4000  # the anchored end, as given
         assert (await store.take([FIVE], [], T + 3)).windows[0].requests == 1  # FIVE was not counted
         await store.close()
@@ -75,7 +79,7 @@ def test_take_is_all_or_nothing_across_buckets(opener: Opener) -> None:
     run(go())
 
 
-def test_tokens_fill_a_window(opener: Opener) -> None:
+def test_tokens_fill_a_window(opener: Opener, T: float) -> None:
     async def go() -> None:
         store = await _open(opener, T)
         assert (await store.take([TOKENS], [], T)).ok
@@ -87,7 +91,7 @@ def test_tokens_fill_a_window(opener: Opener) -> None:
     run(go())
 
 
-def test_a_block_in_force_refuses_and_is_returned(opener: Opener) -> None:
+def test_a_block_in_force_refuses_and_is_returned(opener: Opener, T: float) -> None:
     async def go() -> None:
         store = await _open(opener, T)
         await store.put_block("p|k1|m|learned", Block(T + 1000, "upstream: 0 requests left", 60))
@@ -100,7 +104,7 @@ def test_a_block_in_force_refuses_and_is_returned(opener: Opener) -> None:
     run(go())
 
 
-def test_state_is_there_after_a_reopen(opener: Opener) -> None:
+def test_state_is_there_after_a_reopen(opener: Opener, T: float) -> None:
     async def go() -> None:
         now = T
         store = await _open(opener, now)
