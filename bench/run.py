@@ -53,7 +53,7 @@ PORTS = {
     "sy-gov-redis": 9305,
     "sy-redis": 9306,
     "sy-workers2": 9307,
-    "sy-quota": 9308,
+    "sy-quota": 9309,  # 9308: sy-pcache (another branch)
 }
 
 
