@@ -128,3 +128,19 @@ def test_with_the_shared_store_unreachable_requests_are_counted_locally() -> Non
         return [await pool.quotas.take(pool.keys[0], "m") for _ in range(3)]
 
     assert asyncio.run(go()) == [True, True, False]
+
+
+def test_rotation_prefers_the_key_the_upstream_says_has_more_left() -> None:
+    async def go() -> list[str]:
+        pool = pool_with(False, rotation="balanced")[0]
+        assert pool.quotas is not None
+        for state, remaining in zip(pool.keys, ("10", "90", "50"), strict=True):
+            headers = {
+                "x-ratelimit-limit-requests": "100",
+                "x-ratelimit-remaining-requests": remaining,
+                "x-ratelimit-reset-requests": "30s",
+            }
+            pool.quotas.learn_headers(state, "m", headers)
+        return [await serve(pool, "m", error=False) for _ in range(2)]
+
+    assert asyncio.run(go()) == [KEYS[1], KEYS[1]]  # until its next answer says otherwise
