@@ -68,6 +68,7 @@ PORTS = {
     "sy-redis": 9306,
     "sy-workers2": 9307,
     "sy-pcache": 9308,
+    "sy-quota": 9309,
 }
 
 
@@ -79,6 +80,7 @@ class Variant:
     redis: bool = False  # state.backend: redis (key state, counters shared through Redis)
     workers: int = 1
     prompt_cache: bool = False  # prompt_cache: auto on the Anthropic provider
+    quotas: bool = False  # declared quota windows on every provider (never reached), counted in SQLite
 
 
 VARIANTS = {
@@ -87,7 +89,12 @@ VARIANTS = {
     "sy-redis": Variant(redis=True),
     "sy-workers2": Variant(redis=True, workers=2),  # on both CPUs (the others are pinned to one)
     "sy-pcache": Variant(prompt_cache=True),
+    "sy-quota": Variant(quotas=True),
 }
+QUOTAS = [
+    {"requests": 10**12, "window": "1d", "reset": "00:00 America/Los_Angeles"},
+    {"tokens": 10**15, "window": "1m"},
+]
 GATEWAY_CPU, LOAD_CPU = "0", "1"
 BENCH_KEY = "sk-bench-5f0c2a9e7d4b41c3a8e6f1b2d9c07e35"  # the client key every gateway checks (but the floor)
 HEADERS = {
@@ -286,6 +293,9 @@ def switchyard(workdir: Path, name: str = "switchyard") -> Gateway:
     }
     if variant.prompt_cache:
         config["providers"]["an"]["prompt_cache"] = "auto"
+    if variant.quotas:
+        for provider in config["providers"].values():
+            provider["quotas"] = QUOTAS
     if variant.redis:
         config["state"] = {"backend": "redis", "redis_prefix": f"switchyard-bench-{os.getpid()}-{name}:"}
     path = workdir / f"{name}.yaml"
@@ -556,7 +566,8 @@ def report(results: dict[str, dict[str, Any]], markdown: bool = False) -> str:
             "Variants at 64 connections: gateway CPU ms per request, its difference to Switchyard's defaults, and"
             " throughput relative to them (sy-gov: governed key, SQLite; sy-gov-redis: governed key, Redis;"
             " sy-redis: key state shared through Redis; sy-workers2: two workers on both CPUs, Redis;"
-            " sy-pcache: prompt_cache: auto on the Anthropic upstream)",
+            " sy-pcache: prompt_cache: auto on the Anthropic upstream;"
+            " sy-quota: quota windows on every provider, SQLite)",
         ]
         header = [
             "scenario",
@@ -632,7 +643,8 @@ def main() -> None:
         "--only",
         default="switchyard,litellm,portkey,floor," + ",".join(VARIANTS),
         help="comma-separated gateways; the sy-* variants are Switchyard with governance (sy-gov, sy-gov-redis), "
-        "Redis-shared state (sy-redis), two workers (sy-workers2) and automatic prompt caching (sy-pcache)",
+        "Redis-shared state (sy-redis), two workers (sy-workers2), automatic prompt caching (sy-pcache) "
+        "and quota windows (sy-quota)",
     )
     parser.add_argument("--json", type=Path, default=HERE / "results.json", help="where to write the figures")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")

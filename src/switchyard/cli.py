@@ -235,7 +235,17 @@ def keys_command(config: Config, url: str | None, as_json: bool) -> int:
             print(
                 f"{provider:<16} {k['key']:<12} {k['status']:<22} {k['in_flight']:>9} {k['served']:>7} {k['failures']:>8}  {detail}"
             )
+            for q in k.get("quotas") or []:
+                print(f"{'':<16}   {_quota_line(q)}")
     return 0
+
+
+def _quota_line(q: dict) -> str:
+    """One quota of a key: ``5 requests / 1m [*]: requests used 5 of 5, left 0, resets at ...``."""
+    limit = "" if q.get("limit") is None else f" of {q['limit']}"
+    used = "" if q.get("used") is None else f" used {q['used']}{limit},"
+    resets = f", resets at {q['resets_at']}" if q.get("resets_at") else ""
+    return f"{q['quota']} [{', '.join(q['models'])}]: {q['metric']}{used} left {q['left']}{resets}"
 
 
 def admin_command(config: Config, args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from .prompt_cache import PromptCache, parse_setting
 from .providers import MAX_TOKENS_FIELDS, PROVIDER_TYPES
 from .providers import max_tokens_field as default_max_tokens_field
 from .providers import unsupported_params as default_unsupported_params
+from .quotas.rules import QuotaRule, parse_rule
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -59,6 +60,8 @@ class RoutingConfig:
     rotation: str = "balanced"
     session_affinity: bool = True
     cooldown: Cooldown = field(default_factory=Cooldown)
+    fair_cycle: bool = False
+    """A key spent on a long quota window stays out until every key is spent or its window resets."""
 
 
 @dataclass(slots=True)
@@ -95,6 +98,8 @@ class ProviderConfig:
     """Anthropic providers: automatic ``cache_control`` breakpoints (None: off; an alias's wins)."""
     embedding_batch: EmbeddingBatch | None = None
     """Opt-in batching of embedding requests (None: each request is its own upstream call)."""
+    quotas: list[QuotaRule] = field(default_factory=list)
+    """Declared quota windows per key (:mod:`switchyard.quotas.rules`)."""
 
     @property
     def protocol(self) -> str:
@@ -351,7 +356,7 @@ def _kind_name(kind: type | tuple) -> str:
 
 
 def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> RoutingConfig:
-    known = ("retries", "timeouts", "heartbeat", "rotation", "session_affinity", "cooldown")
+    known = ("retries", "timeouts", "heartbeat", "rotation", "session_affinity", "cooldown", "fair_cycle")
     raw = ck.mapping(raw, path, known)
     out = RoutingConfig(
         retries=base.retries,
@@ -360,6 +365,7 @@ def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> Routin
         rotation=base.rotation,
         session_affinity=base.session_affinity,
         cooldown=Cooldown(base.cooldown.base, base.cooldown.max),
+        fair_cycle=base.fair_cycle,
     )
     retries = ck.typed(raw, "retries", path, int, out.retries)
     if retries < 0:
@@ -378,6 +384,7 @@ def _routing(ck: _Checker, raw: Any, path: tuple, base: RoutingConfig) -> Routin
     else:
         out.rotation = rotation
     out.session_affinity = ck.typed(raw, "session_affinity", path, bool, out.session_affinity)
+    out.fair_cycle = ck.typed(raw, "fair_cycle", path, bool, out.fair_cycle)
     cpath = (*path, "cooldown")
     craw = ck.mapping(raw.get("cooldown"), cpath, ("base", "max"))
     out.cooldown.base = ck.positive(craw, "base", cpath, out.cooldown.base)
@@ -465,7 +472,7 @@ def _dsn(ck: _Checker, raw: dict[str, Any], path: tuple) -> str | None:
     return dsn
 
 
-def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, ProviderConfig]:
+def _providers(ck: _Checker, raw: Any, routing: RoutingConfig, groups: Any) -> dict[str, ProviderConfig]:
     path = ("providers",)
     if raw is None:
         return {}
@@ -474,7 +481,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
         return {}
     known = (
         "type", "base_url", "api_keys", "api_key", "models", "headers", "routing", "max_concurrency", "adapters",
-        "max_tokens_field", "unsupported_params", "credentials", "prompt_cache", "embedding_batch",
+        "max_tokens_field", "unsupported_params", "credentials", "prompt_cache", "embedding_batch", "quotas",
     )  # fmt: skip
     out: dict[str, ProviderConfig] = {}
     for name, praw in raw.items():
@@ -507,6 +514,8 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             ck.problem((*ppath, "max_concurrency"), "must be 1 or more")
             max_concurrency = None
         credentials = _credentials(ck, praw, ppath, ptype, keys)
+        if praw.get("quotas") and not keys:
+            ck.problem((*ppath, "quotas"), "quotas count the provider's own api_keys, and it has none")
         out[name] = ProviderConfig(
             name=name,
             type=ptype,
@@ -522,6 +531,7 @@ def _providers(ck: _Checker, raw: Any, routing: RoutingConfig) -> dict[str, Prov
             unsupported_params=_unsupported(ck, praw, ppath, ptype),
             prompt_cache=_prompt_cache(ck, praw, ppath, ptype),
             embedding_batch=_embedding_batch(ck, praw.get("embedding_batch"), (*ppath, "embedding_batch")),
+            quotas=_quotas(ck, praw.get("quotas"), (*ppath, "quotas"), name, groups),
         )
     return out
 
@@ -535,6 +545,29 @@ def _embedding_batch(ck: _Checker, raw: Any, path: tuple) -> EmbeddingBatch | No
         ck.problem((*path, "max_inputs"), "must be 1 or more")
         max_inputs = 64
     return EmbeddingBatch(max_inputs, ck.positive(raw, "max_wait_ms", path, 10.0, allow_zero=True))
+
+
+def _quotas(ck: _Checker, raw: Any, path: tuple, provider: str, groups: Any) -> list[QuotaRule]:
+    """``quotas: [{models, requests, tokens, window, reset}]``; a model group (an alias) in
+    ``models`` stands for its targets on this provider."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        ck.problem(path, f"must be a list of quotas like {{requests: 100, window: 1d}}, got {_type(raw)}")
+        return []
+    mine: dict[str, list[str]] = {}
+    for alias, targets in (groups if isinstance(groups, dict) else {}).items():
+        targets = targets.get("targets") if isinstance(targets, dict) else targets  # the form with settings
+        targets = [targets] if isinstance(targets, str) else targets
+        if isinstance(targets, list):
+            mine[alias] = [t.partition("/")[2] for t in targets if isinstance(t, str) and t.startswith(provider + "/")]
+    rules = []
+    for i, entry in enumerate(raw):
+        try:
+            rules.append(parse_rule(entry, mine))
+        except ValueError as exc:
+            ck.problem((*path, i), str(exc))
+    return rules
 
 
 def _max_tokens_field(ck: _Checker, raw: dict[str, Any], path: tuple, ptype: str) -> str | None:
@@ -795,7 +828,7 @@ def parse_config(text: str, source: str, env: Mapping[str, str], base_dir: Path)
     )
     routing = _routing(ck, raw.get("routing"), ("routing",), RoutingConfig())
     server = _server(ck, raw.get("server"), base_dir)
-    providers = _providers(ck, raw.get("providers"), routing)
+    providers = _providers(ck, raw.get("providers"), routing, raw.get("models"))
     alias_prompt_cache: dict[str, PromptCache] = {}
     models = _models(ck, raw.get("models"), _with_mock(dict(providers)), alias_prompt_cache)
     observability = _observability(ck, raw.get("observability"))

@@ -32,6 +32,7 @@ from ..providers import mask_key
 from .classify import Action
 
 if TYPE_CHECKING:
+    from ..quotas.tracker import PoolQuotas
     from .shared import KeySync
 
 TRANSIENT_STRIKES = 3  # consecutive transient failures before a key cools
@@ -152,6 +153,8 @@ class KeyPool:
         self._waiters: list[asyncio.Future[None]] = []
         self.sync: KeySync | None = None
         """Shares cooldowns, disabled keys and session affinity with other processes (Redis)."""
+        self.quotas: PoolQuotas | None = None
+        """Quota windows, learned limits and fair cycling of the keys (attached at start-up)."""
         self.passthrough = passthrough
         """The pool of one client's own credential: its key is empty (the credential travels with
         the request), its id a keyed hash; an upstream refusal of it is the client's error."""
@@ -160,6 +163,8 @@ class KeyPool:
 
     def _usable(self, state: KeyState, model: str, now: float) -> bool:
         if state.disabled or state.cool_until > now or state.model_cool_until.get(model, 0.0) > now:
+            return False
+        if self.quotas is not None and self.quotas.wait(state, model) > 0:
             return False
         return state.max_concurrency is None or state.in_flight < state.max_concurrency
 
@@ -176,10 +181,15 @@ class KeyPool:
                 self._sessions.move_to_end(session)
         if chosen is None:
             candidates = [s for s in self.keys if s.id not in exclude and self._usable(s, model, now)]
+            if not candidates and self._new_cycle(model, now):
+                candidates = [s for s in self.keys if s.id not in exclude and self._usable(s, model, now)]
             if not candidates:
                 return None
             if self.rotation == "sequential":
                 chosen = candidates[0]
+            elif self.quotas is not None and len(candidates) > 1:  # the key with the most left first
+                quotas = self.quotas
+                chosen = min(candidates, key=lambda s: (-quotas.left(s, model), s.in_flight, s.served))
             else:
                 chosen = min(candidates, key=lambda s: (s.in_flight, s.served))
             if self.session_affinity and session:
@@ -196,8 +206,23 @@ class KeyPool:
     def available_at(self, model: str, exclude: frozenset[str] = frozenset()) -> float | None:
         """Seconds until some key can serve ``model`` (0: now or once one is released); None: never."""
         now = self.clock()
-        times = [t for s in self.keys if s.id not in exclude and (t := s.free_at(model, now)) is not None]
+        times = []
+        for s in self.keys:
+            if s.id not in exclude and (t := s.free_at(model, now)) is not None:
+                times.append(t if self.quotas is None else max(t, now + self.quotas.wait(s, model)))
         return (min(times) - now) if times else None
+
+    def _new_cycle(self, model: str, now: float) -> bool:
+        """Fair cycle: when every key is spent or otherwise unusable for ``model`` (none merely
+        busy), the cycle ends and the spent marks go; True if any went."""
+        quotas = self.quotas
+        if quotas is None or not quotas.fair_cycle:
+            return False
+        for s in self.keys:
+            held = s.cool_until > now or s.model_cool_until.get(model, 0.0) > now or quotas.wait(s, model) > 0
+            if not s.disabled and not held:
+                return False
+        return quotas.new_cycle(model)
 
     async def lease(
         self,
@@ -217,19 +242,21 @@ class KeyPool:
             if pinned is not None:
                 self._sessions[session] = pinned
         busy: frozenset[str] = frozenset()  # keys whose slots other processes hold
+        refused: frozenset[str] = frozenset()  # keys whose quota window another process used up
         while True:
-            lease = self.try_acquire(model, session, exclude | busy)
+            lease = self.try_acquire(model, session, exclude | busy | refused)
             if lease is not None:
-                if self.sync is None or lease.state.max_concurrency is None:
-                    return lease
-                lease.slot = await self.sync.hold(self, lease.state)
-                if lease.slot is not None:
-                    return lease
-                lease.state.in_flight -= 1  # every slot is taken elsewhere: try another key
-                lease.state.served -= 1
-                lease.released = True
-                busy |= {lease.state.id}
-                continue
+                if self.sync is not None and lease.state.max_concurrency is not None:
+                    lease.slot = await self.sync.hold(self, lease.state)
+                    if lease.slot is None:  # every slot is taken elsewhere: try another key
+                        self._give_back(lease)
+                        busy |= {lease.state.id}
+                        continue
+                if self.quotas is not None and not await self.quotas.take(lease.state, model):
+                    self._give_back(lease)  # its window is used up (the view now shows it)
+                    refused |= {lease.state.id}
+                    continue
+                return lease
             wait = self.available_at(model, exclude)
             if wait is None or wait > 0:
                 causes, probe = self._cooling(model, exclude, self.clock())
@@ -250,6 +277,14 @@ class KeyPool:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
 
+    def _give_back(self, lease: Lease) -> None:
+        """Undo a lease that was never used."""
+        lease.state.in_flight -= 1
+        lease.state.served -= 1
+        lease.released = True
+        if lease.slot and self.sync is not None:
+            self.sync.unhold(lease.slot)
+
     def _cooling(self, model: str, exclude: frozenset[str], now: float) -> tuple[frozenset[str], KeyState | None]:
         """Why the candidate keys (not excluded, not disabled) are cooling, and the key for a
         half-open probe: when every candidate cools only after transient failures, the one whose
@@ -258,7 +293,9 @@ class KeyPool:
         causes: set[str] = set()
         failing: list[KeyState] = []
         for s in candidates:
-            if s.model_cool_until.get(model, 0.0) > now:
+            if self.quotas is not None and self.quotas.wait(s, model) > 0:
+                causes.add(OUT_OF_QUOTA)
+            elif s.model_cool_until.get(model, 0.0) > now:
                 causes.add(s.model_cool_cause.get(model, RATE_LIMITED))
             elif s.cool_until > now:
                 causes.add(FAILING)
@@ -356,6 +393,8 @@ class KeyPool:
         such key); with shared state, on every process."""
         state = self._by_id(key_id)
         clear_cooling(state)
+        if self.quotas is not None:
+            self.quotas.clear(state)
         if self.sync is not None:
             self.sync.cleared(self, state, "cooling")
         self._wake_waiters()
@@ -396,6 +435,7 @@ class KeyPool:
                     "cooling_models_s": cooling,
                     "disabled_reason": s.disabled,
                     "last_error": s.last_error,
+                    "quotas": self.quotas.snapshot(s) if self.quotas is not None else [],
                 }
             )
         return out

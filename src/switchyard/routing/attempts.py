@@ -112,6 +112,8 @@ async def run_attempts(
         else:
             attempts.append(AttemptRecord(str(target), lease.key_id, None, None, (clock() - started) * 1000))
             return Outcome(result, target, lease, attempts)
+        if pool.quotas is not None:
+            pool.quotas.learn_error(lease.state, target.model, error)
         action = classify(error.kind)
         if action is Action.DISABLE and pool.passthrough:
             action = Action.SURFACE  # the upstream refused the client's own credential: its error to see

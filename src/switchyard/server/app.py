@@ -41,6 +41,7 @@ from ..observability.trace import TraceWriter
 from ..observability.usage_log import UsageLog
 from ..protocols import PROTOCOLS, codec
 from ..protocols.openai_responses.validate import check_input
+from ..quotas.tracker import QuotaService
 from ..store import Stores, open_store
 from ..store.redis import connect as redis_connect
 from ..transport import Transport
@@ -241,6 +242,9 @@ class App:
         self._drain_timer: asyncio.TimerHandle | None = None
         self.observers.append(UsageRecorder(self.usage_log, self.metrics, pricing, self.pipeline.resolver.configured))
         self.ui = ui.Dashboard(self) if ui.enabled(config) else None
+        self.quotas = QuotaService(config, self.pipeline.pools)
+        """Quota windows and learned limits of the upstream keys (``wall`` is its clock)."""
+        self.observers.append(self.quotas.observe)
 
     async def startup(self) -> None:
         self.drain_on_signals()
@@ -268,6 +272,7 @@ class App:
         if self.usage_log is not None:
             await self.usage_log.start()
         await self.governance.start()
+        await self.quotas.start(self.config)
         if state.backend == "redis":  # cooldowns, disabled keys and affinity shared by every process
             self.key_sync = KeySync(redis_connect(state.redis_url), state.redis_prefix, self.pipeline.pools)
             await self.key_sync.start()
@@ -293,6 +298,7 @@ class App:
         await self.governance.close()  # writes the ledger's pending spend
         if self.ui is not None:
             await self.ui.close()  # the dashboard's connections to the usage log
+        await self.quotas.close()  # writes the pending quota counts
         if self.key_sync is not None:
             await self.key_sync.close()
 

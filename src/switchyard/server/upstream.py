@@ -279,6 +279,8 @@ async def _attempt(ctx: Exchange, provider: Provider, target: Target, lease: Lea
         ctx.trace(trace.UPSTREAM_REQUEST, {"url": url, "headers": headers, "body": body.decode("utf-8", "replace")})
     with _waiting(ctx):
         resp = await _send(transport, provider, url, headers, body, ctx.stream, ctx.trace)
+        if lease.pool.quotas is not None:
+            lease.pool.quotas.learn_headers(lease.state, target.model, resp.headers)
         if ctx.stream:
             stream = UpstreamStream(provider.protocol, resp, url, fast, provider.config.routing.heartbeat)
             if not fast:
