@@ -24,7 +24,7 @@ from ..governance import ClientKey, Ticket
 from ..keys.passthrough import Credential
 from ..protocols import codec
 from ..routing import AttemptRecord, Target
-from .http import Headers, Scope
+from .http import Headers
 
 
 def new_request_id() -> str:
@@ -38,7 +38,8 @@ def new_request_id() -> str:
 class Exchange:
     protocol: str
     """The client's protocol (a codec name)."""
-    scope: Scope
+    headers: Headers
+    """The request headers (lower-cased names)."""
     id: str = field(default_factory=new_request_id)
     started: float = field(default_factory=time.perf_counter)
     body: dict[str, Any] | None = None

@@ -106,7 +106,7 @@ def known_model(pipeline: Pipeline, name: str) -> str:
 async def count_tokens(pipeline: Pipeline, ctx: Exchange) -> Reply:
     assert ctx.body is not None
     # a count_tokens body is a Messages body without max_tokens, which the Messages parser requires
-    counted = Exchange("anthropic", ctx.scope, body={"max_tokens": 1, **ctx.body}, model=ctx.model)
+    counted = Exchange("anthropic", ctx.headers, body={"max_tokens": 1, **ctx.body}, model=ctx.model)
 
     async def call(target: Target, lease: Lease) -> int:
         provider = pipeline.providers[target.provider]

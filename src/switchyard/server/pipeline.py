@@ -231,14 +231,14 @@ def _identity(ctx: Exchange) -> str:
     """The caller's gateway identity (a hash of the credential it presented, if any)."""
     if ctx.credential is not None:
         return "client:" + ctx.credential.id
-    for name, value in ctx.scope["headers"]:
+    for name, value in ctx.headers:
         if name in (b"authorization", b"x-api-key", b"x-goog-api-key"):
             return "client:" + hashlib.sha256(value).hexdigest()[:24]
     return "client:anonymous"
 
 
 def _session(ctx: Exchange) -> str | None:
-    for name, value in ctx.scope["headers"]:
+    for name, value in ctx.headers:
         if name in SESSION_HEADERS:
             return value.decode("latin-1")
     return None

@@ -214,6 +214,7 @@ async def relay_translated(
                 ctx.final_response = final
                 await persist(final)
 
+    chain = ctx.chain_stream
     try:
         if isinstance(source, MockEvents):
             for event in _stamp(ctx, source.events):
@@ -223,7 +224,6 @@ async def relay_translated(
                     await settle()
                     yield out
         else:
-            chain = ctx.chain_stream
             output = estimate.OutputCount()
             ctx.estimate = _estimator(ctx, output)
             async for chunk, events in source.chunks():
@@ -231,6 +231,11 @@ async def relay_translated(
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if chain is not None and events:
                     events = [out for event in events for out in chain.feed(event)]
+                    if any(isinstance(e, MessageStop) for e in events):
+                        # the field cache saves what the stream carried before its end goes out
+                        # (a client that leaves at the end cancels whatever comes after)
+                        events += await chain.finish()
+                        chain = None
                 if seal is not None and events:
                     events = [out for event in events for out in seal(event)]
                 if events:
@@ -241,8 +246,8 @@ async def relay_translated(
                     if out:
                         await settle()
                         yield out
-        if ctx.chain_stream is not None:
-            tail = await ctx.chain_stream.finish()  # the field cache saves what the stream carried
+        if chain is not None:
+            tail = await chain.finish()  # a stream that never stopped: the stages flush
             if seal is not None:
                 tail = [out for event in tail for out in seal(event)]
             out = b"".join([encoder.feed(event) for event in tail])

@@ -398,7 +398,7 @@ def upstream_headers(ctx: Exchange, provider: Provider, lease: Lease, stream: bo
     """The headers of an upstream request made with ``lease``: the client's own credential when
     the lease is one of its passthrough pool."""
     credential = ctx.credential if lease.pool.passthrough else None
-    return provider.request_headers(lease.key, ctx.scope["headers"], stream, credential)
+    return provider.request_headers(lease.key, ctx.headers, stream, credential)
 
 
 @contextmanager
