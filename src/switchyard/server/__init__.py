@@ -36,11 +36,6 @@ def serve(config: Config, host: str | None = None, port: int | None = None, work
         )
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     host, port = host or config.server.host, port or config.server.port
-    if os.environ.get("SWITCHYARD_SERVER") == "uvicorn":  # the A/B's other stack (temporary)
-        from .asgi import run_uvicorn
-
-        run_uvicorn(config, host, port, workers)
-        return
     if workers > 1:
         from .workers import supervise
 

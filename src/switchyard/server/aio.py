@@ -33,6 +33,10 @@ def _str_headers(headers: Headers) -> CIMultiDict[str]:
     return CIMultiDict([(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers])
 
 
+class _Streamed(web.StreamResponse):
+    _send_headers_immediately = False  # the headers leave with the body's first bytes: one write, not two
+
+
 class AioConn(Conn):
     __slots__ = ("request", "response", "writer")
 
@@ -64,15 +68,16 @@ class AioConn(Conn):
     async def respond(self, status: int, headers: Headers, body: bytes, content_type: bytes = JSON) -> None:
         fields = _str_headers(headers)
         fields["Content-Type"] = content_type.decode("latin-1")
-        self.response = response = web.Response(status=status, body=body, headers=fields)
+        self.response = response = _Streamed(status=status, headers=fields)
+        response.content_length = len(body)
         try:
             await response.prepare(self.request)
-            await response.write_eof()
+            await response.write_eof(b"" if self.method == "HEAD" else body)  # one write: headers and body
         except ConnectionError:
             raise ClientGone from None
 
     async def start(self, status: int, headers: Headers) -> None:
-        self.response = response = web.StreamResponse(status=status, headers=_str_headers(headers))
+        self.response = response = _Streamed(status=status, headers=_str_headers(headers))
         try:
             self.writer = await response.prepare(self.request)
         except ConnectionError:

@@ -1,11 +1,12 @@
-"""The ASGI application: a precompiled route table in front of the pipeline.
+"""The application: a precompiled route table in front of the pipeline, written against the
+server-neutral :class:`~.http.Conn` (``server/aio.py`` serves it on aiohttp).
 
 No framework: a request is matched with one dict lookup (Gemini's ``/v1beta/models/{model}:<method>``
 paths, whose model may contain ``/``, with one prefix test and a split on the last ``:``; the
 same paths under ``/v1/models/`` are accepted too, as the Gemini API does).
-Every response carries ``x-request-id`` and ``x-switchyard-overhead-ms``. After the body has
-been read, the handling of a request races the client's disconnect: a client that goes away
-cancels the work, including an upstream request or stream in flight.
+Every response carries ``x-request-id`` and ``x-switchyard-overhead-ms``. A client that goes
+away cancels the handling of its request (the server cancels it), including an upstream request
+or stream in flight.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import threading
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -165,8 +163,9 @@ def upstream_secrets(config: Config) -> list[str]:
 
 
 class App:
-    """``App(config)`` is the ASGI callable; it starts its upstream client on lifespan start-up
-    (or on the first request when the server runs without lifespan events)."""
+    """The gateway: ``App(config)``; :meth:`startup` opens its stores and upstream client,
+    :meth:`handle` answers one request (a :class:`~.http.Conn` from the server adapter),
+    :meth:`begin_drain` and :meth:`shutdown` stop it (``server/aio.py`` runs the three)."""
 
     def __init__(self, config: Config, transport: Transport | None = None) -> None:
         self.config = config
@@ -290,7 +289,7 @@ class App:
             except Exception as exc:
                 await self.send_error(ctx, conn, as_gateway_error(exc, ctx.id))
             else:
-                ctx.client_gone = not await conn.until_gone(self.respond(ctx, route, conn))
+                await self.respond(ctx, route, conn)
         except ClientGone:
             ctx.client_gone = True
         except asyncio.CancelledError:
@@ -342,22 +341,6 @@ class App:
                 ctx.trace = partial(self.tracer.write, ctx.id, secrets=(value,))
 
     # ------------------------------------------------------------------ shutdown
-
-    def drain_on_signals(self) -> None:
-        """Start draining when the server is told to stop (SIGTERM, SIGINT): a handler in front of
-        the server's own, which then closes the listening socket and waits for the requests."""
-        if threading.current_thread() is not threading.main_thread():
-            return  # signals reach the main thread only (an app run in a thread is stopped directly)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous = signal.getsignal(sig)
-
-            def handler(signum: int, frame: Any, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(self.begin_drain)
-                if callable(previous):
-                    previous(signum, frame)
-
-            signal.signal(sig, handler)
 
     def begin_drain(self) -> None:
         """Shutdown has begun (SIGTERM; the server stops accepting connections): the requests in

@@ -4,15 +4,15 @@ pairs, the body read once under a size limit, and the ways to answer (whole, or 
 A server adapter implements it once; the app, the pipeline and the dashboard never see the
 server's own objects.
 
-Invariant: a client that goes away cancels the handling of its request (the adapter's job: a
-cancellation of the handler task, or a watcher that cancels it), so a client gone mid-stream
-cancels the upstream read at once, and the relay's ``finally`` releases the upstream connection.
+Invariant: a client that goes away cancels the handling of its request (the adapter's job: the
+server cancels the handler's task), so a client gone mid-stream cancels the upstream read at
+once, and the relay's ``finally`` releases the upstream connection. A write to a client that
+has gone raises :class:`ClientGone`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -36,7 +36,7 @@ class BodyTooLarge(Exception):
 
 
 class ClientGone(Exception):
-    """The client disconnected before the response started."""
+    """The client disconnected (its request's body or the response could not go through)."""
 
 
 class Conn(ABC):
@@ -85,12 +85,6 @@ class Conn(ABC):
     @abstractmethod
     async def end(self) -> None:
         """The end of a streamed response."""
-
-    async def until_gone(self, work: Awaitable[None]) -> bool:
-        """Run ``work``; False when the client went away first (``work`` cancelled). Servers that
-        cancel a handler whose client left need nothing more (the cancellation propagates)."""
-        await work
-        return True
 
 
 def json_object(raw: bytes) -> dict[str, Any]:

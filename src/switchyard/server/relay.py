@@ -135,7 +135,11 @@ async def relay_fast(
     try:
         async for chunk, events in stream.chunks():
             if chunk:
-                observe(ctx, events)
+                if events:  # most content frames are not decoded at all (StreamWatcher)
+                    observe(ctx, events)
+                    # an upstream error frame, and all after it (Responses: response.failed),
+                    # relayed as is: mask everything key-like in it
+                    errored = errored or any(isinstance(e, StreamError) for e in events)
                 if ctx.trace is not None:
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if capture is not None:
@@ -144,13 +148,11 @@ async def relay_fast(
                 data = pending + chunk if pending else chunk
                 cut = frames_end(data)
                 data, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
-                # an upstream error frame, and all after it (Responses: response.failed), relayed
-                # as is: mask everything key-like in it
-                errored = errored or any(isinstance(e, StreamError) for e in events)
                 if errored:
                     data = mask.error_bytes(data)
                 if data:
-                    await settle()
+                    if persist is not None:
+                        await settle()
                     yield data
                 continue
             if pending:  # the upstream's last frame had no blank line after it
