@@ -6,26 +6,33 @@ it reports — usage, stop reason, errors and the end — is what a full decode 
 fraction of the work. If the stream's last frame was skipped, it is decoded at the end
 (Gemini's cumulative usage on a cut stream). ``content_frames`` counts the frames that carried
 content (skipped or decoded): what a usage estimate has to go on when the upstream reports none.
+
+:meth:`StreamWatcher.decode` observes a whole chunk at once: once the stream has started, a
+chunk of whole LF-ended frames that are all content (``content_frame``, on their raw bytes) is
+counted without being framed or decoded at all; any other chunk goes through the SSE decoder
+frame by frame.
 """
 
 from __future__ import annotations
 
 from ..core.events import Event, ReasoningDelta, TextDelta, ToolArgsDelta, is_content
-from ..core.sse import SSEFrame
+from ..core.sse import SSEDecoder, SSEFrame
 from . import codec
 
 _DELTAS = (TextDelta, ToolArgsDelta, ReasoningDelta)
 
 
 class StreamWatcher:
-    __slots__ = ("_content_only", "_decoder", "_skipped", "_started", "content_frames")
+    __slots__ = ("_content_frame", "_content_only", "_decoder", "_skipped", "_started", "content_frames")
 
     def __init__(self, protocol: str) -> None:
         mod = codec(protocol)
         self._decoder = mod.StreamDecoder()
         self._content_only = mod.content_only
+        self._content_frame = mod.content_frame
         self._started = False
-        self._skipped: SSEFrame | None = None
+        self._skipped: SSEFrame | bytes | None = None
+        """The last frame, when it was skipped (bytes: skipped unframed)."""
         self.content_frames = 0
 
     def feed(self, frame: SSEFrame) -> list[Event]:
@@ -40,6 +47,23 @@ class StreamWatcher:
         self._started = self._started or any(is_content(e) for e in events)
         return events
 
+    def decode(self, chunk: bytes, sse: SSEDecoder) -> list[Event]:
+        """The events of ``chunk``, an upstream read, framed by ``sse`` when it has to be."""
+        if self._started and sse.idle and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            raws = chunk.split(b"\n\n")
+            raws.pop()  # the empty rest after the last blank line
+            if all(map(self._content_frame, raws)):
+                self.content_frames += len(raws)
+                self._skipped = raws[-1]
+                return []
+        events: list[Event] = []
+        for frame in sse.feed(chunk):
+            events += self.feed(frame)
+        return events
+
     def finish(self) -> list[Event]:
-        events = self._decoder.feed(self._skipped) if self._skipped is not None else []
+        skipped = self._skipped
+        if isinstance(skipped, bytes):
+            skipped = next(iter(SSEDecoder().feed(skipped + b"\n\n")), None)
+        events = self._decoder.feed(skipped) if skipped is not None else []
         return events + self._decoder.finish()

@@ -198,6 +198,8 @@ class UpstreamStream:
         self.finished = False
 
     def _decode(self, chunk: bytes) -> list[Event]:
+        if isinstance(self.decoder, StreamWatcher):  # observes whole chunks (see watch.py)
+            return self.decoder.decode(chunk, self.sse)
         events: list[Event] = []
         for frame in self.sse.feed(chunk):
             events.extend(self.decoder.feed(frame))
