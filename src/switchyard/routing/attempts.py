@@ -101,7 +101,8 @@ async def run_attempts(
         pool = pools[target.provider]
         started = clock()
         try:
-            result = await asyncio.wait_for(call(target, lease), max(deadline - clock(), 0.001))
+            async with asyncio.timeout(max(deadline - clock(), 0.001)):  # in this task: no task per attempt
+                result = await call(target, lease)
         except TimeoutError:
             error: GatewayError = GatewayError(ErrorKind.TIMEOUT, "the request deadline passed")
         except GatewayError as exc:
