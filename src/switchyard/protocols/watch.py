@@ -7,10 +7,10 @@ fraction of the work. If the stream's last frame was skipped, it is decoded at t
 (Gemini's cumulative usage on a cut stream). ``content_frames`` counts the frames that carried
 content (skipped or decoded): what a usage estimate has to go on when the upstream reports none.
 
-:meth:`StreamWatcher.decode` observes a whole chunk at once: once the stream has started, a
-chunk of whole LF-ended frames that are all content (``content_frame``, on their raw bytes) is
-counted without being framed or decoded at all; any other chunk goes through the SSE decoder
-frame by frame.
+:meth:`StreamWatcher.decode` observes a whole upstream read at once: in a read of whole
+LF-ended frames, once the stream has started, a content frame (``content_frame``, on its raw
+bytes) is counted without being framed or decoded at all; the other frames, and reads that end
+inside a frame, go through the SSE decoder.
 """
 
 from __future__ import annotations
@@ -49,16 +49,20 @@ class StreamWatcher:
 
     def decode(self, chunk: bytes, sse: SSEDecoder) -> list[Event]:
         """The events of ``chunk``, an upstream read, framed by ``sse`` when it has to be."""
-        if self._started and sse.idle and chunk.endswith(b"\n\n") and b"\r" not in chunk:
-            raws = chunk.split(b"\n\n")
-            raws.pop()  # the empty rest after the last blank line
-            if all(map(self._content_frame, raws)):
-                self.content_frames += len(raws)
-                self._skipped = raws[-1]
-                return []
         events: list[Event] = []
-        for frame in sse.feed(chunk):
-            events += self.feed(frame)
+        if not (sse.idle and chunk.endswith(b"\n\n") and b"\r" not in chunk):
+            for frame in sse.feed(chunk):
+                events += self.feed(frame)
+            return events
+        raws = chunk.split(b"\n\n")
+        raws.pop()  # the empty rest after the last blank line
+        for raw in raws:
+            if self._started and self._content_frame(raw):
+                self.content_frames += 1
+                self._skipped = raw
+            else:
+                for frame in sse.feed(raw + b"\n\n"):
+                    events += self.feed(frame)
         return events
 
     def finish(self) -> list[Event]:
