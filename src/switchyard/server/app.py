@@ -291,10 +291,10 @@ class App:
             else:
                 await self.respond(ctx, route, conn)
         except ClientGone:
-            ctx.client_gone = True
+            ctx.client_gone = not ctx.ended
         except asyncio.CancelledError:
             if not self.drain_expired:
-                ctx.client_gone = True  # the server cancels the handling of a request whose client left
+                ctx.client_gone = not ctx.ended  # the server cancels the handling of a request whose client left
                 raise
             task.uncancel()  # type: ignore[union-attr]
             await self.cut_at_deadline(ctx, conn)
@@ -302,8 +302,8 @@ class App:
             del self.inflight[task]  # type: ignore[arg-type]
             if self.observers and route.name in ("generate", "count_tokens"):
                 self.notify(ctx)
-            if ctx.ticket is not None:
-                await self.governance.settle(ctx.ticket, ctx.cost, ctx.tokens())
+            if ctx.ticket is not None:  # settled even when the client has left (its cancellation arrives anywhere)
+                await asyncio.shield(self.governance.settle(ctx.ticket, ctx.cost, ctx.tokens()))
 
     async def admit(self, ctx: Exchange, route: Route, conn: Conn) -> None:
         """Authenticate, read and load the body, and admit the request under the client key's limits."""

@@ -61,6 +61,9 @@ class Exchange:
     """perf_counter time when the response started going to the client."""
     client_gone: bool = False
     """The client disconnected before the response was complete."""
+    ended: bool = False
+    """A stream's end (its terminal event) went to the client: a client that leaves after it
+    (SDKs close at ``[DONE]`` / ``message_stop``) is not gone before the end."""
     dropped_tools: list[str] = field(default_factory=list)
     store_response: bool = False
     """A Responses request whose answer is to be stored (``store`` not false)."""

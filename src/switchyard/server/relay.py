@@ -74,6 +74,8 @@ def observe(ctx: Exchange, events: list[Event]) -> None:
                 ctx.usage = event.usage
         elif isinstance(event, StreamError) and ctx.error is None:
             ctx.error = event.error
+        elif isinstance(event, MessageStop):
+            ctx.ended = True
 
 
 def internal_error(ctx: Exchange) -> GatewayError:
