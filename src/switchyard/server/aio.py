@@ -30,7 +30,9 @@ BACKLOG = 2048
 
 
 def _str_headers(headers: Headers) -> CIMultiDict[str]:
-    return CIMultiDict([(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers])
+    fields = CIMultiDict([(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers])
+    fields["Server"] = "switchyard"  # not aiohttp's default, which names its version and Python's
+    return fields
 
 
 class _Streamed(web.StreamResponse):
