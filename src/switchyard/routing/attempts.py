@@ -101,8 +101,7 @@ async def run_attempts(
         pool = pools[target.provider]
         started = clock()
         try:
-            async with asyncio.timeout(max(deadline - clock(), 0.001)):  # in this task: no task per attempt
-                result = await call(target, lease)
+            result = await asyncio.wait_for(call(target, lease), max(deadline - clock(), 0.001))
         except TimeoutError:
             error: GatewayError = GatewayError(ErrorKind.TIMEOUT, "the request deadline passed")
         except GatewayError as exc:
