@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ def redis_prefix() -> Iterator[str]:
         yield prefix
 
 
-GRACEFUL = -signal.SIGTERM  # uvicorn re-raises the signal once its graceful shutdown is done
+GRACEFUL = 0  # SIGTERM: the gateway drains, flushes and exits normally
 CONFIG_KEY = "sk-config-key-for-postgres-tests-0001"
 
 

@@ -1,5 +1,5 @@
 """The gateway under test: its configuration against the mock upstreams, and a runner for the
-real server (uvicorn + uvloop + httptools, as ``switchyard serve`` does) in a background thread
+real server (aiohttp's under uvloop, as ``switchyard serve`` runs it) in a background thread
 on a free 127.0.0.1 port.
 
 Provider names: ``oc`` (OpenAI Chat), ``or`` (Responses), ``an`` (Anthropic), ``gm`` (Gemini),
@@ -22,10 +22,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-import uvicorn
+import uvloop
 
 from switchyard.config import Config, parse_config
 from switchyard.server import App
+from switchyard.server.aio import Serving
 
 PROTOCOLS = ("openai_chat", "openai_responses", "anthropic", "gemini")
 PROVIDER = {"openai_chat": "oc", "openai_responses": "or", "anthropic": "an", "gemini": "gm"}
@@ -104,28 +105,21 @@ class Gateway:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        uv = uvicorn.Config(
-            self.app,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_level="warning",
-        )
-        self.server = uvicorn.Server(uv)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+        self.sock.listen()
+        self.server = Serving(self.app)
+        self.thread = threading.Thread(target=uvloop.run, args=(self.server.run(self.sock),), daemon=True)
 
     def start(self) -> Gateway:
         self.thread.start()
         deadline = time.monotonic() + 10
-        while not self.server.started:
+        while not self.server.started.is_set():
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the gateway did not start")
             time.sleep(0.01)
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
+        self.server.stop()
         self.thread.join(10)
         self.sock.close()
 

@@ -17,6 +17,7 @@ def test_health_needs_no_key_and_carries_request_headers(gateway, upstreams):
     assert resp.status == 200 and resp.json == {"status": "ok"}
     assert resp.headers["x-request-id"].startswith("req_")
     assert float(resp.headers["x-switchyard-overhead-ms"]) >= 0
+    assert resp.headers["server"] == "switchyard"  # no server library or Python version disclosed
 
 
 def test_request_ids_are_unique(gateway, upstreams):

@@ -76,9 +76,8 @@ def test_failed_request_is_logged_with_its_status(gw, upstreams):
     assert rec["status"] == 400 and rec["error"] == "invalid_request" and rec["output_tokens"] == 0
 
 
-def test_client_disconnect_is_logged_once_as_incomplete(gw, upstreams):
-    raw = fixture_bytes("openai_chat/stream_include_usage.sse")
-    upstreams["openai_chat"].queue(Reply(body=raw, content_type="text/event-stream", chunk_size=64, delay=0.05))
+def read_stream_until(gw: Gateway, marker: bytes) -> str:
+    """A streamed Chat request on a raw socket, closed as soon as ``marker`` arrives; its request id."""
     body = orjson.dumps({**CHAT, "model": "oc/gpt-4o-mini", "stream": True})
     host, port = gw.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:
@@ -86,11 +85,25 @@ def test_client_disconnect_is_logged_once_as_incomplete(gw, upstreams):
         head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
         sock.sendall(head.encode() + body)
         data = b""
-        while b"x-request-id" not in data or b"data:" not in data:
+        while marker not in data:  # the headers come first
             data += sock.recv(4096)
-    request_id = data.split(b"x-request-id: ", 1)[1].split(b"\r\n", 1)[0].decode()
-    rec = row(gw, request_id)
+    return data.split(b"x-request-id: ", 1)[1].split(b"\r\n", 1)[0].decode()
+
+
+def test_client_disconnect_is_logged_once_as_incomplete(gw, upstreams):
+    raw = fixture_bytes("openai_chat/stream_include_usage.sse")
+    upstreams["openai_chat"].queue(Reply(body=raw, content_type="text/event-stream", chunk_size=64, delay=0.05))
+    rec = row(gw, read_stream_until(gw, b"data:"))
     assert rec["error"] == "client_gone" and rec["stream"] == 1
+
+
+def test_client_leaving_at_the_end_of_its_stream_is_not_gone(gw, upstreams):
+    """SDKs close the connection at ``[DONE]``; the upstream here holds its own connection open
+    after its last frame, so the gateway is still relaying when the client leaves."""
+    raw = fixture_bytes("openai_chat/stream_include_usage.sse")
+    upstreams["openai_chat"].queue(Reply(body=raw, content_type="text/event-stream", chunk_size=len(raw), hold_open=2))
+    rec = row(gw, read_stream_until(gw, b"data: [DONE]"))
+    assert rec["error"] is None and rec["stream"] == 1 and rec["output_tokens"] > 0
 
 
 def test_metrics_count_requests_and_tokens(gw, upstreams):

@@ -81,6 +81,11 @@ class SSEDecoder:
             raise SSEFrameTooLarge(self._max)
         return frames
 
+    @property
+    def idle(self) -> bool:
+        """Between frames: nothing of a next frame has been fed yet."""
+        return not self._buf and not self._skip_lf and self._size == 0
+
     def flush(self) -> list[SSEFrame]:
         """End of stream: return the last frame if it was not followed by a blank line."""
         frames: list[SSEFrame] = []
@@ -125,6 +130,15 @@ class SSEDecoder:
         frame = SSEFrame("\n".join(self._data), self._event, self._id, self._retry)
         self._reset()
         return frame
+
+
+def frame_event(raw: bytes) -> bytes | None:
+    """The event name of one raw frame (its bytes without the blank line after it) whose first
+    line is its only ``event: `` line; None otherwise (a caller treats None as "unsure")."""
+    if not raw.startswith(b"event: ") or raw.count(b"event:") != 1:
+        return None
+    end = raw.find(b"\n")
+    return raw[7:] if end == -1 else raw[7:end]
 
 
 def encode_frame(data: str | bytes, event: str | None = None, *, crlf: bool = False) -> bytes:

@@ -10,6 +10,7 @@
 - ``StreamDecoder()``: ``feed(frame: SSEFrame) -> list[Event]``, ``finish() -> list[Event]``
 - ``StreamEncoder(req: Request)``: ``feed(event: Event) -> bytes``, ``finish() -> bytes``
 - ``content_only(frame: SSEFrame) -> bool``         a frame an observing relay may leave undecoded
+- ``content_frame(raw: bytes) -> bool``              the same of a frame's raw bytes (whole chunks skipped unframed)
 - ``parse_error(status: int, body: bytes) -> GatewayError``    upstream error -> core
 - ``format_error(err: GatewayError) -> tuple[int, dict]``      core -> client status and body
 

@@ -1,11 +1,12 @@
-"""The ASGI application: a precompiled route table in front of the pipeline.
+"""The application: a precompiled route table in front of the pipeline, written against the
+server-neutral :class:`~.http.Conn` (``server/aio.py`` serves it on aiohttp).
 
 No framework: a request is matched with one dict lookup (Gemini's ``/v1beta/models/{model}:<method>``
 paths, whose model may contain ``/``, with one prefix test and a split on the last ``:``; the
 same paths under ``/v1/models/`` are accepted too, as the Gemini API does).
-Every response carries ``x-request-id`` and ``x-switchyard-overhead-ms``. After the body has
-been read, the handling of a request races the client's disconnect: a client that goes away
-cancels the work, including an upstream request or stream in flight.
+Every response carries ``x-request-id`` and ``x-switchyard-overhead-ms``. A client that goes
+away cancels the handling of its request (the server cancels it), including an upstream request
+or stream in flight.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import threading
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -51,18 +49,7 @@ from .context import Exchange
 from .embeddings import Embedder
 from .envelope import Envelopes, load_secret
 from .errors import as_gateway_error, error_protocol, error_response
-from .http import (
-    ClientGone,
-    Headers,
-    Receive,
-    Scope,
-    Send,
-    json_object,
-    read_body,
-    send_bytes,
-    send_stream,
-    until_disconnect,
-)
+from .http import SSE_HEADERS, ClientGone, Conn, Headers, json_object
 from .observers import UsageRecorder
 from .pipeline import Pipeline, Reply
 from .relay import client_encoder
@@ -181,24 +168,10 @@ def upstream_secrets(config: Config) -> list[str]:
     return secrets
 
 
-async def masked(stream: AsyncGenerator[bytes, None], mask: SecretMask) -> AsyncGenerator[bytes, None]:
-    """``stream`` with the upstream credentials masked, also when one is cut across chunks."""
-    chunks = mask.stream()
-    try:
-        async for chunk in stream:
-            out = chunks.feed(chunk)
-            if out:
-                yield out
-        out = chunks.flush()
-        if out:
-            yield out
-    finally:
-        await stream.aclose()
-
-
 class App:
-    """``App(config)`` is the ASGI callable; it starts its upstream client on lifespan start-up
-    (or on the first request when the server runs without lifespan events)."""
+    """The gateway: ``App(config)``; :meth:`startup` opens its stores and upstream client,
+    :meth:`handle` answers one request (a :class:`~.http.Conn` from the server adapter),
+    :meth:`begin_drain` and :meth:`shutdown` stop it (``server/aio.py`` runs the three)."""
 
     def __init__(self, config: Config, transport: Transport | None = None) -> None:
         self.config = config
@@ -247,7 +220,6 @@ class App:
         self.observers.append(self.quotas.observe)
 
     async def startup(self) -> None:
-        self.drain_on_signals()
         for name in PROTOCOLS:  # import the codecs now, not on the first request
             try:
                 codec(name)
@@ -302,79 +274,61 @@ class App:
         if self.key_sync is not None:
             await self.key_sync.close()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self.http(scope, receive, send)
-        elif kind == "lifespan":
-            await self.lifespan(receive, send)
-
-    async def lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.startup()
-                except Exception as exc:
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
     # ------------------------------------------------------------------ requests
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method, path = scope["method"], scope["path"]
+    async def handle(self, conn: Conn) -> None:
+        """Answer one request (the server adapter's entry point)."""
+        method, path = conn.method, conn.path
         route, model = match(method, path)
         if route is UI and self.ui is not None:
-            await self.ui.handle(scope, receive, send)
+            await self.ui.handle(conn)
             return
         if route is None or route is UI:
-            ctx = Exchange(error_protocol(path), scope)
+            ctx = Exchange(error_protocol(path), conn.headers)
             status = 405 if path in KNOWN_PATHS else 404
             message = f"{method} is not allowed on {path}" if status == 405 else f"no such endpoint: {method} {path}"
             kind = ErrorKind.INVALID_REQUEST if status == 405 else ErrorKind.NOT_FOUND
-            await self.send_error(ctx, send, GatewayError(kind, message, status=status))
+            await self.send_error(ctx, conn, GatewayError(kind, message, status=status))
             return
-        ctx = Exchange(route.protocol, scope, model=model)
+        ctx = Exchange(route.protocol, conn.headers, model=model)
         if self.tracer.enabled:
             ctx.trace = partial(self.tracer.write, ctx.id)
         task = asyncio.current_task()
         self.inflight[task] = ctx  # type: ignore[index]
         try:
             try:
-                await self.admit(ctx, route, scope, receive)
+                await self.admit(ctx, route, conn)
             except ClientGone:
-                ctx.client_gone = True
+                raise
             except Exception as exc:
-                await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
+                await self.send_error(ctx, conn, as_gateway_error(exc, ctx.id))
             else:
-                ctx.client_gone = not await until_disconnect(self.respond(ctx, route, send), receive)
+                await self.respond(ctx, route, conn)
+        except ClientGone:
+            ctx.client_gone = not ctx.ended
         except asyncio.CancelledError:
             if not self.drain_expired:
+                ctx.client_gone = not ctx.ended  # the server cancels the handling of a request whose client left
                 raise
             task.uncancel()  # type: ignore[union-attr]
-            await self.cut_at_deadline(ctx, send)
+            await self.cut_at_deadline(ctx, conn)
         finally:
             del self.inflight[task]  # type: ignore[arg-type]
             if self.observers and route.name in ("generate", "count_tokens", "embed"):
                 self.notify(ctx)
-            if ctx.ticket is not None:
-                await self.governance.settle(ctx.ticket, ctx.cost, ctx.tokens())
+            if ctx.ticket is not None:  # settled even when the client has left (its cancellation arrives anywhere)
+                await asyncio.shield(self.governance.settle(ctx.ticket, ctx.cost, ctx.tokens()))
 
-    async def admit(self, ctx: Exchange, route: Route, scope: Scope, receive: Receive) -> None:
+    async def admit(self, ctx: Exchange, route: Route, conn: Conn) -> None:
         """Authenticate, read and load the body, and admit the request under the client key's limits."""
-        principal = await self.auth.identify(scope) if route.auth else ANONYMOUS
+        principal = await self.auth.identify(conn.headers, conn.query_string) if route.auth else ANONYMOUS
         self.auth.permit(principal, route.access)
-        ctx.client_key, ctx.caller = principal.key, caller(principal, scope)
+        ctx.client_key, ctx.caller = principal.key, caller(principal, conn.headers, conn.query_string)
         if route.name in ("generate", "count_tokens", "embed"):
-            self.take_credential(ctx, scope)
-            self.load(ctx, route, await read_body(scope, receive, self.max_body))
-        elif route.name == "admin_api" and scope["method"] in ("POST", "PATCH"):
-            ctx.raw = await read_body(scope, receive, self.max_body)
+            self.take_credential(ctx, conn)
+            self.load(ctx, route, conn, await conn.body(self.max_body))
+        elif route.name == "admin_api" and conn.method in ("POST", "PATCH"):
+            ctx.raw = await conn.body(self.max_body)
         if route.name == "count_tokens" and principal.key is not None:  # not counted, but the model must be allowed
             self.governance.check_model(principal.key, ctx.model, self.pipeline.resolver.resolve(ctx.model))
         if route.name not in ("generate", "embed"):
@@ -390,33 +344,17 @@ class App:
                 ctx.ticket = ticket
                 ctx.extra_headers = self.governance.rate_headers(ticket)
 
-    def take_credential(self, ctx: Exchange, scope: Scope) -> None:
+    def take_credential(self, ctx: Exchange, conn: Conn) -> None:
         """Note the client's own upstream credential, if it brought one and some provider takes
         one (and keep it out of the trace)."""
         ids = self.pipeline.credential_ids
-        value = self.auth.credential(scope) if ids is not None else None
+        value = self.auth.credential(conn.headers, conn.query_string) if ids is not None else None
         if ids is not None and value:
             ctx.credential = ids(value)
             if ctx.trace is not None:
                 ctx.trace = partial(self.tracer.write, ctx.id, secrets=(value,))
 
     # ------------------------------------------------------------------ shutdown
-
-    def drain_on_signals(self) -> None:
-        """Start draining when the server is told to stop (SIGTERM, SIGINT): a handler in front of
-        the server's own, which then closes the listening socket and waits for the requests."""
-        if threading.current_thread() is not threading.main_thread():
-            return  # signals reach the main thread only (an app run in a thread is stopped directly)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous = signal.getsignal(sig)
-
-            def handler(signum: int, frame: Any, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(self.begin_drain)
-                if callable(previous):
-                    previous(signum, frame)
-
-            signal.signal(sig, handler)
 
     def begin_drain(self) -> None:
         """Shutdown has begun (SIGTERM; the server stops accepting connections): the requests in
@@ -434,7 +372,7 @@ class App:
         for task in list(self.inflight):
             task.cancel()
 
-    async def cut_at_deadline(self, ctx: Exchange, send: Send) -> None:
+    async def cut_at_deadline(self, ctx: Exchange, conn: Conn) -> None:
         """End a request cut at the drain deadline: an error response in the client's shape, or,
         once its stream has started, the protocol's in-band error event and the end of the stream."""
         err = GatewayError(
@@ -444,7 +382,7 @@ class App:
             status=503,
         )
         if ctx.first_byte_at is None:
-            await self.send_error(ctx, send, err)
+            await self.send_error(ctx, conn, err)
             return
         ctx.error = err
         frame = b""
@@ -455,8 +393,8 @@ class App:
                 log.exception("request %s: no error event could be made", ctx.id)
         with contextlib.suppress(Exception):  # the connection may be gone already
             if frame:
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+                await conn.write(frame)
+            await conn.end()
 
     def notify(self, ctx: Exchange) -> None:
         """Hand a finished exchange to the observers (usage log, metrics); they must not raise."""
@@ -466,7 +404,7 @@ class App:
             except Exception:
                 log.exception("request %s: an exchange observer failed", ctx.id)
 
-    def load(self, ctx: Exchange, route: Route, raw: bytes) -> None:
+    def load(self, ctx: Exchange, route: Route, conn: Conn, raw: bytes) -> None:
         """Parse the body just enough to route it: a JSON object, its model and stream flag."""
         body = json_object(raw)
         ctx.raw, ctx.body = raw, body
@@ -480,53 +418,66 @@ class App:
                 check_input(body)
         else:
             ctx.stream = route.stream
-            if route.stream and b"alt=sse" not in (ctx.scope.get("query_string") or b"").split(b"&"):
+            if route.stream and b"alt=sse" not in conn.query_string.split(b"&"):
                 raise RequestError("streamGenerateContent is served as server-sent events only: add '?alt=sse'")
 
-    async def respond(self, ctx: Exchange, route: Route, send: Send) -> None:
+    async def respond(self, ctx: Exchange, route: Route, conn: Conn) -> None:
         try:
-            reply = await self.dispatch(ctx, route)
+            reply = await self.dispatch(ctx, route, conn)
         except Exception as exc:
-            await self.send_error(ctx, send, as_gateway_error(exc, ctx.id))
+            await self.send_error(ctx, conn, as_gateway_error(exc, ctx.id))
             return
         ctx.status = reply.status
         ctx.first_byte_at = time.perf_counter()
         headers = ctx.response_headers() + reply.headers
         if reply.stream is not None:
-            stream = masked(reply.stream, self.mask)
-            if self.frame_observers or ctx.trace is not None:
-                stream = self.observed(ctx, stream)
-            await send_stream(send, reply.status, headers, stream)
-        elif ctx.scope["method"] == "HEAD":
-            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
+            await self.stream(ctx, conn, reply.status, headers, reply.stream)
         else:
             body = self.mask.content(reply.body)
             if ctx.trace is not None:
                 ctx.trace(trace.CLIENT_RESPONSE, body.decode("utf-8", "replace"))
-            await send_bytes(send, reply.status, body, headers, reply.content_type)
+            await conn.respond(reply.status, headers, body, reply.content_type)
 
-    async def observed(self, ctx: Exchange, stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
-        """``stream`` with each chunk shown to the frame observers and the trace on its way out."""
+    async def stream(
+        self, ctx: Exchange, conn: Conn, status: int, headers: Headers, body: AsyncGenerator[bytes, None]
+    ) -> None:
+        """Relay ``body`` as server-sent events: each chunk with the upstream credentials masked
+        (also one cut across chunks), shown to the frame observers and the trace, and written
+        straight to the client; the generator is closed however the stream ends."""
+        chunks = self.mask.stream()
+        watched = bool(self.frame_observers) or ctx.trace is not None
         try:
-            async for chunk in stream:
-                if chunk:
-                    for observer in self.frame_observers:
-                        observer(ctx, chunk)
-                    if ctx.trace is not None:
-                        ctx.trace(trace.CLIENT_FRAME, chunk.decode("utf-8", "replace"))
-                yield chunk
+            await conn.start(status, headers + SSE_HEADERS)
+            async for chunk in body:
+                out = chunks.feed(chunk)
+                if out:
+                    if watched:
+                        self.watch(ctx, out)
+                    await conn.write(out)
+            out = chunks.flush()
+            if out:
+                if watched:
+                    self.watch(ctx, out)
+                await conn.write(out)
+            await conn.end()
         finally:
-            await stream.aclose()
+            await body.aclose()
 
-    async def dispatch(self, ctx: Exchange, route: Route) -> Reply:
+    def watch(self, ctx: Exchange, chunk: bytes) -> None:
+        """Show a chunk going to the client to the frame observers and the trace."""
+        for observer in self.frame_observers:
+            observer(ctx, chunk)
+        if ctx.trace is not None:
+            ctx.trace(trace.CLIENT_FRAME, chunk.decode("utf-8", "replace"))
+
+    async def dispatch(self, ctx: Exchange, route: Route, conn: Conn) -> Reply:
         name, pipeline = route.name, self.pipeline
         if name == "generate":
             return await pipeline.generate(ctx)
         if name == "count_tokens":
             return await endpoints.count_tokens(pipeline, ctx)
         if name == "embed":
-            return await self.embedder(ctx)
+            return await self.embedder(ctx, batch=conn.path.endswith(":batchEmbedContents"))
         if name == "models":
             payload = endpoints.openai_models(pipeline)
         elif name == "model":
@@ -540,17 +491,17 @@ class App:
         elif name == "metrics":
             return Reply(body=self.metrics.render(), content_type=METRICS_CONTENT_TYPE.encode())
         elif name in ("response_get", "response_delete", "response_items"):
-            payload = await self.stored_response(name, ctx)
+            payload = await self.stored_response(name, ctx, conn.query_string)
         elif name == "keys":
             payload = {name: pool.snapshot() for name, pool in self.pipeline.pools.items()}
         elif name == "admin_api":
-            status, payload = await admin.handle(self.governance, ctx.scope["method"], ctx.scope["path"], ctx.raw)
+            status, payload = await admin.handle(self.governance, conn.method, conn.path, ctx.raw)
             return Reply(status=status, body=orjson.dumps(payload))
         else:
             payload = {"name": "switchyard", "version": __version__}
         return Reply(body=orjson.dumps(payload))
 
-    async def stored_response(self, name: str, ctx: Exchange) -> dict:
+    async def stored_response(self, name: str, ctx: Exchange, query_string: bytes) -> dict:
         state = self.pipeline.responses
         if state is None:
             raise GatewayError(ErrorKind.SERVER, "the response store is not open")
@@ -558,10 +509,10 @@ class App:
             return await state.retrieve(ctx.model, ctx.caller)
         if name == "response_delete":
             return await state.delete(ctx.model, ctx.caller)
-        query = dict(parse_qsl((ctx.scope.get("query_string") or b"").decode("latin-1")))
+        query = dict(parse_qsl(query_string.decode("latin-1")))
         return await state.input_items(ctx.model, ctx.caller, query)
 
-    async def send_error(self, ctx: Exchange, send: Send, err: GatewayError) -> None:
+    async def send_error(self, ctx: Exchange, conn: Conn, err: GatewayError) -> None:
         err = self.mask.error(err)  # upstreams repeat the key in their error texts
         status, body, extra = error_response(ctx.protocol, err)
         ctx.status, ctx.error = status, err
@@ -569,4 +520,4 @@ class App:
             tried = "; ".join(a.header() for a in ctx.attempts)
             log.warning("request %s: %s %s failed after %s", ctx.id, status, err.kind, tried)
         headers: Headers = ctx.response_headers() + extra
-        await send_bytes(send, status, body, headers)
+        await conn.respond(status, headers, body)

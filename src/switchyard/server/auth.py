@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 
 from ..core.errors import ErrorKind, GatewayError
 from ..governance import ClientKey, Governance
-from .http import Scope
+from .http import Headers
 
 _KEY_HEADERS = (b"x-api-key", b"x-goog-api-key")
 
@@ -77,12 +77,12 @@ class Authenticator:
     def enabled(self) -> bool:
         return bool(self._config or self._admin or (self.governance is not None and self.governance.has_keys))
 
-    async def identify(self, scope: Scope) -> Principal:
+    async def identify(self, headers: Headers, query: bytes = b"") -> Principal:
         """The caller (raises a 401 GatewayError for a missing, unknown, revoked or expired key)."""
         if not self.enabled:
             return ANONYMOUS
-        gateway_key = _header(scope, self._header)
-        presented = [gateway_key] if gateway_key else _presented(scope)
+        gateway_key = _header(headers, self._header)
+        presented = [gateway_key] if gateway_key else _presented(headers, query)
         if self.governance is not None and not self.governance.loaded:
             if any(_among(value, self._admin) for value in presented):
                 return ADMIN
@@ -118,12 +118,12 @@ class Authenticator:
             return ""
         return f" (a client bringing its own upstream credential sends the gateway key in '{self._header.decode()}')"
 
-    def credential(self, scope: Scope) -> str | None:
+    def credential(self, headers: Headers, query: bytes = b"") -> str | None:
         """The client's own upstream credential: what its auth headers carry when they do not
         carry its gateway key (see the module doc)."""
-        if self.enabled and not _header(scope, self._header):
+        if self.enabled and not _header(headers, self._header):
             return None
-        presented = _presented(scope)
+        presented = _presented(headers, query)
         return presented[0].decode("latin-1") if presented else None
 
     def permit(self, principal: Principal, access: str) -> None:
@@ -142,13 +142,13 @@ class Authenticator:
         raise GatewayError(ErrorKind.PERMISSION, "this endpoint needs an admin key (server.admin_keys)")
 
 
-def caller(principal: Principal, scope: Scope) -> str:
+def caller(principal: Principal, headers: Headers, query: bytes = b"") -> str:
     """The caller's gateway identity: its gateway key's, else a hash of the credential its auth
     headers carry (client auth off, or a passthrough client), else ``client:anonymous``. It scopes
     the field cache and the stored Responses (a caller sees only the responses it stored)."""
     if principal.caller is not None:
         return principal.caller
-    presented = _presented(scope)
+    presented = _presented(headers, query)
     return _digest(presented[0]) if presented else "client:anonymous"
 
 
@@ -163,23 +163,22 @@ def _among(value: bytes, keys: tuple[bytes, ...]) -> bool:
     return found
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
+def _header(headers: Headers, name: bytes) -> bytes | None:
+    for key, value in headers:
         if key == name and value.strip():
             return value.strip()
     return None
 
 
-def _presented(scope: Scope) -> list[bytes]:
+def _presented(headers: Headers, query: bytes) -> list[bytes]:
     values = []
-    for name, value in scope["headers"]:
+    for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")
             if scheme.lower() == b"bearer" and token.strip():
                 values.append(token.strip())
         elif name in _KEY_HEADERS and value:
             values.append(value.strip())
-    query = scope.get("query_string") or b""
     if b"key=" in query:
         for name, value in parse_qsl(query.decode("latin-1")):
             if name == "key" and value:

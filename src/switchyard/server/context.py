@@ -24,7 +24,7 @@ from ..governance import ClientKey, Ticket
 from ..keys.passthrough import Credential
 from ..protocols import codec
 from ..routing import AttemptRecord, Target
-from .http import Headers, Scope
+from .http import Headers
 
 
 def new_request_id() -> str:
@@ -38,7 +38,8 @@ def new_request_id() -> str:
 class Exchange:
     protocol: str
     """The client's protocol (a codec name)."""
-    scope: Scope
+    headers: Headers
+    """The request headers (lower-cased names)."""
     id: str = field(default_factory=new_request_id)
     started: float = field(default_factory=time.perf_counter)
     body: dict[str, Any] | None = None
@@ -60,6 +61,9 @@ class Exchange:
     """perf_counter time when the response started going to the client."""
     client_gone: bool = False
     """The client disconnected before the response was complete."""
+    ended: bool = False
+    """A stream's end (its terminal event) went to the client: a client that leaves after it
+    (SDKs close at ``[DONE]`` / ``message_stop``) is not gone before the end."""
     dropped_tools: list[str] = field(default_factory=list)
     store_response: bool = False
     """A Responses request whose answer is to be stored (``store`` not false)."""

@@ -54,9 +54,10 @@ class Embedder:
             if (batch := config.embedding_batch) is not None
         }
 
-    async def __call__(self, ctx: Exchange) -> Reply:
+    async def __call__(self, ctx: Exchange, batch: bool = False) -> Reply:
+        """``batch``: a Gemini client's ``batchEmbedContents``."""
         ctx.stream = False  # an embeddings answer is never streamed, whatever the body says
-        req, answer = _client_request(ctx)
+        req, answer = _client_request(ctx, batch)
         resp = await self.embed(ctx, req)
         ctx.usage = resp.usage
         return Reply(body=orjson.dumps(answer(resp)))
@@ -71,7 +72,9 @@ class Embedder:
     async def _flush(self, members: list[Member]) -> list[EmbedResponse]:
         """One request for the batch, run for its first member's caller, split back to all."""
         first = members[0][0]
-        batch = Exchange(first.protocol, first.scope, model=first.model, credential=first.credential, trace=first.trace)
+        batch = Exchange(
+            first.protocol, first.headers, model=first.model, credential=first.credential, trace=first.trace
+        )
         requests = [req for _, req in members]
         try:
             resp = await self._run(batch, merge(requests))
@@ -116,11 +119,11 @@ class Embedder:
         return resp
 
 
-def _client_request(ctx: Exchange) -> tuple[EmbedRequest, Callable[[EmbedResponse], dict[str, Any]]]:
-    """The client's request in core form, and how to format its answer."""
+def _client_request(ctx: Exchange, batch: bool) -> tuple[EmbedRequest, Callable[[EmbedResponse], dict[str, Any]]]:
+    """The client's request in core form (``batch``: Gemini's ``batchEmbedContents``), and how to
+    format its answer."""
     assert ctx.body is not None
     if ctx.protocol == "gemini":
-        batch = ctx.scope["path"].endswith(":batchEmbedContents")
         req = gemini_embeddings.parse_embed_request(ctx.body, ctx.model, batch)
         return req, partial(gemini_embeddings.format_embed_response, batch=batch)
     req = openai_embeddings.parse_embed_request(ctx.body)

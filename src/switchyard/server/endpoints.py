@@ -117,9 +117,9 @@ def _counted(ctx: Exchange) -> Exchange:
     if ctx.protocol == "gemini":  # ``contents`` …, or all of it in ``generateContentRequest``
         inner = ctx.body.get("generateContentRequest")
         body = {k: v for k, v in inner.items() if k != "model"} if isinstance(inner, dict) else ctx.body
-        return Exchange("gemini", ctx.scope, body=body, model=ctx.model)
+        return Exchange("gemini", ctx.headers, body=body, model=ctx.model)
     # a count_tokens body is a Messages body without max_tokens, which the Messages parser requires
-    return Exchange("anthropic", ctx.scope, body={"max_tokens": 1, **ctx.body}, model=ctx.model)
+    return Exchange("anthropic", ctx.headers, body={"max_tokens": 1, **ctx.body}, model=ctx.model)
 
 
 async def count_tokens(pipeline: Pipeline, ctx: Exchange) -> Reply:

@@ -246,7 +246,7 @@ def _identity(ctx: Exchange) -> str:
 
 
 def _session(ctx: Exchange) -> str | None:
-    for name, value in ctx.scope["headers"]:
+    for name, value in ctx.headers:
         if name in SESSION_HEADERS:
             return value.decode("latin-1")
     return None

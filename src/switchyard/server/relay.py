@@ -74,6 +74,8 @@ def observe(ctx: Exchange, events: list[Event]) -> None:
                 ctx.usage = event.usage
         elif isinstance(event, StreamError) and ctx.error is None:
             ctx.error = event.error
+        elif isinstance(event, MessageStop):
+            ctx.ended = True
 
 
 def internal_error(ctx: Exchange) -> GatewayError:
@@ -143,7 +145,11 @@ async def relay_fast(
     try:
         async for chunk, events in stream.chunks():
             if chunk:
-                observe(ctx, events)
+                if events:  # most content frames are not decoded at all (StreamWatcher)
+                    observe(ctx, events)
+                    # an upstream error frame, and all after it (Responses: response.failed),
+                    # relayed as is: mask everything key-like in it
+                    errored = errored or any(isinstance(e, StreamError) for e in events)
                 if ctx.trace is not None:
                     ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
                 if capture is not None:
@@ -152,13 +158,11 @@ async def relay_fast(
                 data = pending + chunk if pending else chunk
                 cut = frames_end(data)
                 data, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
-                # an upstream error frame, and all after it (Responses: response.failed), relayed
-                # as is: mask everything key-like in it
-                errored = errored or any(isinstance(e, StreamError) for e in events)
                 if errored:
                     data = mask.error_bytes(data)
                 if data:
-                    await settle()
+                    if persist is not None:
+                        await settle()
                     yield data
                 continue
             if pending:  # the upstream's last frame had no blank line after it
@@ -222,8 +226,8 @@ async def relay_translated(
                 ctx.final_response = final
                 await persist(final)
 
+    chain = ctx.chain_stream
     try:
-        chain = ctx.chain_stream
         output = estimate.OutputCount(ctx.count)
         ctx.estimate = _estimator(ctx, output)
         async for chunk, events in source.chunks():
@@ -231,6 +235,11 @@ async def relay_translated(
                 ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
             if chain is not None and events:
                 events = [out for event in events for out in chain.feed(event)]
+                if any(isinstance(e, MessageStop) for e in events):
+                    # the field cache saves what the stream carried before its end goes out
+                    # (a client that leaves at the end cancels whatever comes after)
+                    events += await chain.finish()
+                    chain = None
             if seal is not None and events:
                 events = [out for event in events for out in seal(event)]
             if events:
@@ -241,8 +250,8 @@ async def relay_translated(
                 if out:
                     await settle()
                     yield out
-        if ctx.chain_stream is not None:
-            tail = await ctx.chain_stream.finish()  # the field cache saves what the stream carried
+        if chain is not None:
+            tail = await chain.finish()  # a stream that never stopped: the stages flush
             if seal is not None:
                 tail = [out for event in tail for out in seal(event)]
             out = b"".join([encoder.feed(event) for event in tail])

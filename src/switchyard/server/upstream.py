@@ -191,6 +191,8 @@ class UpstreamStream:
         self.finished = False
 
     def _decode(self, chunk: bytes) -> list[Event]:
+        if isinstance(self.decoder, StreamWatcher):  # observes whole chunks (see watch.py)
+            return self.decoder.decode(chunk, self.sse)
         events: list[Event] = []
         for frame in self.sse.feed(chunk):
             events.extend(self.decoder.feed(frame))
@@ -387,7 +389,7 @@ def upstream_headers(ctx: Exchange, provider: Provider, lease: Lease, stream: bo
     """The headers of an upstream request made with ``lease``: the client's own credential when
     the lease is one of its passthrough pool."""
     credential = ctx.credential if lease.pool.passthrough else None
-    return provider.request_headers(lease.key, ctx.scope["headers"], stream, credential)
+    return provider.request_headers(lease.key, ctx.headers, stream, credential)
 
 
 @contextmanager

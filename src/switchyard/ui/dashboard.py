@@ -26,7 +26,7 @@ import orjson
 
 from ..core.errors import GatewayError
 from ..providers import mask_key
-from ..server.http import JSON, Headers, Receive, Scope, Send, header, json_object, read_body, send_bytes
+from ..server.http import JSON, Conn, Headers, json_object
 from ..store import KVStore
 from . import queries, views
 from .sessions import Session, SessionStore, cookie_header, cookie_token
@@ -122,32 +122,32 @@ class Dashboard:
             raise RuntimeError("the state store is not open")
         return self.app.stores.kv
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def handle(self, conn: Conn) -> None:
         try:
-            answer = await self.answer(scope, receive)
+            answer = await self.answer(conn)
         except Exception:
-            log.exception("dashboard: %s %s failed", scope["method"], scope["path"])
+            log.exception("dashboard: %s %s failed", conn.method, conn.path)
             answer = html("<p>the dashboard failed on this request; see the gateway's log</p>", 500)
-        await send_bytes(send, answer.status, answer.body, SECURITY_HEADERS + answer.headers, answer.content_type)
+        await conn.respond(answer.status, SECURITY_HEADERS + answer.headers, answer.body, answer.content_type)
 
-    async def answer(self, scope: Scope, receive: Receive) -> Answer:
-        method, path = scope["method"], scope["path"].removeprefix(PREFIX) or "/"
+    async def answer(self, conn: Conn) -> Answer:
+        method, path = conn.method, conn.path.removeprefix(PREFIX) or "/"
         if method == "GET" and path.startswith("/static/"):
             return static(path.removeprefix("/static/"))
         if path == "/login":
-            return await self.login(scope, receive) if method == "POST" else html(views.login())
-        session = await self.sessions.get(cookie_token(header(scope, b"cookie")))
+            return await self.login(conn) if method == "POST" else html(views.login())
+        session = await self.sessions.get(cookie_token(conn.header(b"cookie")))
         api = path.startswith("/api/") or path.endswith(".csv") or method != "GET"
         if session is None:
             return json({"error": "sign in to the dashboard first"}, 401) if api else redirect("/ui/login")
         handler, arg = find(method, path)
         if handler is None:
             return json({"error": f"no such dashboard endpoint: {method} {path}"}, 404)
-        raw = await read_body(scope, receive, self.app.max_body) if method == "POST" else b""
-        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)) if _is_form(scope) else {}
-        if method == "POST" and not session.csrf_ok(form.get("csrf") or _text(header(scope, b"x-csrf-token"))):
+        raw = await conn.body(self.app.max_body) if method == "POST" else b""
+        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)) if _is_form(conn) else {}
+        if method == "POST" and not session.csrf_ok(form.get("csrf") or _text(conn.header(b"x-csrf-token"))):
             return json({"error": "missing or wrong CSRF token"}, 403)
-        query = dict(parse_qsl((scope.get("query_string") or b"").decode("latin-1")))
+        query = dict(parse_qsl(conn.query_string.decode("latin-1")))
         call = Call(method, arg, query, form, raw, session)
         try:
             return await handler(self, call)
@@ -158,17 +158,17 @@ class Dashboard:
                 return json({"error": text}, status)
             return html(views.message(session.csrf, "Not available", text), status)
 
-    async def login(self, scope: Scope, receive: Receive) -> Answer:
-        form = dict(parse_qsl((await read_body(scope, receive, 64 * 1024)).decode("utf-8", "replace")))
+    async def login(self, conn: Conn) -> Answer:
+        form = dict(parse_qsl((await conn.body(64 * 1024)).decode("utf-8", "replace")))
         key = form.get("key", "").strip().encode()
         try:
-            principal = await self.app.auth.identify({"headers": [(b"authorization", b"Bearer " + key)]})
+            principal = await self.app.auth.identify([(b"authorization", b"Bearer " + key)])
         except GatewayError:
             principal = None
         if principal is None or principal.kind != "admin":
             return html(views.login("that is not an admin key (server.admin_keys)"), 401)
         session = await self.sessions.create()
-        return redirect("/ui/overview", [(b"set-cookie", cookie_header(session, scope.get("scheme") == "https"))])
+        return redirect("/ui/overview", [(b"set-cookie", cookie_header(session, conn.secure))])
 
     async def read(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         return await fn(self.usage, *args)
@@ -422,8 +422,8 @@ def static(name: str) -> Answer:
     return Answer(200, asset.read_bytes(), STATIC_TYPES[Path(name).suffix])
 
 
-def _is_form(scope: Scope) -> bool:
-    return (header(scope, b"content-type") or b"").startswith(b"application/x-www-form-urlencoded")
+def _is_form(conn: Conn) -> bool:
+    return (conn.header(b"content-type") or b"").startswith(b"application/x-www-form-urlencoded")
 
 
 def _text(value: bytes | None) -> str | None:

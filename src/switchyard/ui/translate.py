@@ -45,7 +45,7 @@ def exchange(protocol: str, raw: bytes, target_name: str) -> Exchange:
     if protocol not in CLIENT_PROTOCOLS:
         raise RequestError(f"protocol must be one of {', '.join(CLIENT_PROTOCOLS)}", param="protocol")
     body = json_object(raw)
-    return Exchange(protocol, {"headers": []}, body=body, raw=raw, model=target_name, stream=body.get("stream") is True)
+    return Exchange(protocol, [], body=body, raw=raw, model=target_name, stream=body.get("stream") is True)
 
 
 async def dry_run(pipeline: Pipeline, ctx: Exchange) -> dict[str, Any]:

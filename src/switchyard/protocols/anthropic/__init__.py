@@ -36,7 +36,7 @@ from .request import (
     parse_request,
 )
 from .response import format_response, parse_response, response_usage
-from .stream import StreamDecoder, StreamEncoder, content_only
+from .stream import StreamDecoder, StreamEncoder, content_frame, content_only
 from .wire import NAME
 
 
@@ -54,6 +54,7 @@ __all__ = [
     "StreamDecoder",
     "StreamEncoder",
     "build_request",
+    "content_frame",
     "content_only",
     "format_count_tokens",
     "format_error",

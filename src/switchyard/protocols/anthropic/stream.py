@@ -60,7 +60,7 @@ from ...core.events import (
     ToolArgsDelta,
 )
 from ...core.model import ReasoningPart, Request, TextPart, ToolCallPart, Usage, arguments_text
-from ...core.sse import SSEFrame, encode_frame
+from ...core.sse import SSEFrame, encode_frame, frame_event
 from ...core.util import stable_id
 from .errors import error_from_object, wire_error
 from .response import format_usage, parse_usage, stop_reason, wire_stop_reason
@@ -376,3 +376,11 @@ def content_only(frame: SSEFrame) -> bool:
     answer is always safe: it only costs a decode.
     """
     return frame.event in _CONTENT_EVENTS
+
+
+_CONTENT_EVENT_NAMES = frozenset(e.encode() for e in _CONTENT_EVENTS)
+
+
+def content_frame(raw: bytes) -> bool:
+    """:func:`content_only` of one frame's raw bytes, unparsed (a false answer is always safe)."""
+    return frame_event(raw) in _CONTENT_EVENT_NAMES

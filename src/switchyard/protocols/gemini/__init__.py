@@ -9,7 +9,7 @@
 from .errors import format_error, parse_error
 from .request import build_request, parse_request
 from .response import format_response, parse_response, response_usage
-from .stream import StreamDecoder, StreamEncoder, content_only
+from .stream import StreamDecoder, StreamEncoder, content_frame, content_only
 from .wire import NAME
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "StreamDecoder",
     "StreamEncoder",
     "build_request",
+    "content_frame",
     "content_only",
     "format_error",
     "format_response",

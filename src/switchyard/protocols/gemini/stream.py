@@ -368,3 +368,8 @@ def content_only(frame: SSEFrame) -> bool:
     """
     data = frame.data  # every frame has the cumulative usage: the relay decodes the last one it skipped
     return '"finishReason"' not in data and '"finish_reason"' not in data and '"error"' not in data
+
+
+def content_frame(raw: bytes) -> bool:
+    """:func:`content_only` of one frame's raw bytes, unparsed (a false answer is always safe)."""
+    return b'"finishReason"' not in raw and b'"finish_reason"' not in raw and b'"error"' not in raw

@@ -274,3 +274,8 @@ def content_only(frame: SSEFrame) -> bool:
     """
     data = frame.data
     return '"finish_reason":null' in data and '"usage"' not in data and '"error"' not in data
+
+
+def content_frame(raw: bytes) -> bool:
+    """:func:`content_only` of one frame's raw bytes, unparsed (a false answer is always safe)."""
+    return b'"finish_reason":null' in raw and b'"usage"' not in raw and b'"error"' not in raw

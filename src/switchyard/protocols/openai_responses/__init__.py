@@ -24,7 +24,7 @@ Conventions other parts of the gateway rely on:
 from .errors import format_error, parse_error
 from .request import build_request, parse_request
 from .response import format_response, parse_response, response_usage
-from .stream import StreamDecoder, StreamEncoder, content_only
+from .stream import StreamDecoder, StreamEncoder, content_frame, content_only
 from .wire import NAME
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "StreamDecoder",
     "StreamEncoder",
     "build_request",
+    "content_frame",
     "content_only",
     "format_error",
     "format_response",

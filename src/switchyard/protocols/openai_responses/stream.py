@@ -61,7 +61,7 @@ from ...core.events import (
     ToolArgsDelta,
 )
 from ...core.model import ReasoningPart, TextPart, ToolCallPart, Usage
-from ...core.sse import SSEFrame
+from ...core.sse import SSEFrame, frame_event
 from .encoder import StreamEncoder
 from .errors import error_from_event, error_from_response
 from .items import parse_call
@@ -329,3 +329,9 @@ def content_only(frame: SSEFrame) -> bool:
     answer is always safe: it only costs a decode.
     """
     return frame.event is not None and frame.event.endswith(".delta")
+
+
+def content_frame(raw: bytes) -> bool:
+    """:func:`content_only` of one frame's raw bytes, unparsed (a false answer is always safe)."""
+    event = frame_event(raw)
+    return event is not None and event.endswith(b".delta")
