@@ -18,8 +18,7 @@ def encoding(name: str) -> tiktoken.Encoding:
     directory = files.default_dir()
     if not files.verified(directory, name):
         pytest.fail(f"tiktoken encoding {name} is not installed in {directory}: run 'switchyard tokenizers install'")
-    tokenizer.load(directory)  # tiktoken reads the files as its cache: get_encoding below downloads nothing
-    return tiktoken.get_encoding(name)
+    return tokenizer.read_encoding(directory, name)  # tiktoken reads the files as its cache: it downloads nothing
 
 
 def tiktoken_count(name: str, text: str) -> int:

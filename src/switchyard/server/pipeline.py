@@ -72,8 +72,8 @@ class Pipeline:
         self.credential_ids = CredentialIds(installation_secret(config.server.data_dir)) if passthrough else None
         """Makes clients' own credentials with their keyed-hash ids (None: no passthrough provider)."""
         openai = any(_counted_here(p) for p in self.providers.values())
-        self.tokenizers = tokenizer.load() if openai else tokenizer.Tokenizers({})
-        """Local token counts (OpenAI-family models), read once at start-up (only when a provider needs them)."""
+        self.tokenizers = tokenizer.load() if openai else tokenizer.Tokenizers()
+        """Local token counts (OpenAI-family models; each encoding read on its first use)."""
 
     async def run(self, ctx: Exchange, call: Callable[[Target, Lease], Awaitable[T]]) -> Outcome[T]:
         """Resolve ``ctx.model`` and run the attempt loop with ``call``."""

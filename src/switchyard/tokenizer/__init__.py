@@ -9,9 +9,10 @@ Which encoding (:func:`encoding_name`), for a target whose provider speaks an Op
   OpenAI-compatible models, whose own tokenizer the gateway does not have).
 
 Claude and Gemini models, and the mock, get none: their counts stay the documented approximation
-(:mod:`switchyard.accounting.estimate`). :func:`load` reads the encodings at start-up, from the
-files :mod:`.files` installed (``switchyard tokenizers install``); it never downloads — without
-the files it logs a warning and the gateway counts with the approximation.
+(:mod:`switchyard.accounting.estimate`). :func:`load` checks at start-up the files :mod:`.files`
+installed (``switchyard tokenizers install``), and each encoding is read on its first use; it
+never downloads — without the files it logs a warning and the gateway counts with the
+approximation.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import tiktoken
@@ -41,26 +43,53 @@ def encoding_name(protocol: str, model: str) -> str | None:
 
 
 class Tokenizers:
-    """The encodings loaded at start-up; :meth:`counter` picks one for a target."""
+    """The encodings installed (checked at start-up); :meth:`counter` picks one for a target.
 
-    __slots__ = ("_counts",)
+    An encoding is read on its first use — when a count is really needed (an answer without
+    usage, a count_tokens request) —, not at start-up: each one is about 0.2 s and 50 MiB, which
+    a gateway whose upstreams report their usage never pays."""
 
-    def __init__(self, encodings: dict[str, tiktoken.Encoding]) -> None:
-        self._counts: dict[str, TokenCount] = {name: _counter(enc) for name, enc in encodings.items()}
+    __slots__ = ("_counts", "_directory", "_present")
+
+    def __init__(self, directory: Path | None = None, present: Iterable[str] = ()) -> None:
+        self._directory = directory
+        self._present = frozenset(present)
+        self._counts: dict[str, TokenCount] = {}
 
     def counter(self, protocol: str, model: str) -> TokenCount | None:
         """The token count for a target (None: count with the approximation)."""
         name = encoding_name(protocol, model)
-        return self._counts.get(name) if name is not None else None
+        if name is None or name not in self._present or self._directory is None:
+            return None
+        count = self._counts.get(name)
+        if count is None:
+            count = self._counts[name] = _counter(self._directory, name)
+        return count
 
 
-def _counter(encoding: tiktoken.Encoding) -> TokenCount:
-    encode = encoding.encode_ordinary  # special-token text in a prompt is counted as text
+def _counter(directory: Path, name: str) -> TokenCount:
+    encode: Callable[[str], list[int]] | None = None
 
     def count(text: str) -> int:
+        nonlocal encode
+        if encode is None:
+            encode = read_encoding(directory, name).encode_ordinary  # special-token text is counted as text
         return len(encode(text))
 
     return count
+
+
+def read_encoding(directory: Path, name: str) -> tiktoken.Encoding:
+    """tiktoken's encoding ``name``, from the checked files in ``directory`` (tiktoken keeps it)."""
+    previous = os.environ.get("TIKTOKEN_CACHE_DIR")
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(directory)  # tiktoken finds the verified files as its cache
+    try:
+        return tiktoken.get_encoding(name)
+    finally:
+        if previous is None:
+            del os.environ["TIKTOKEN_CACHE_DIR"]
+        else:
+            os.environ["TIKTOKEN_CACHE_DIR"] = previous
 
 
 @functools.cache
@@ -77,12 +106,4 @@ def load(directory: Path | None = None) -> Tokenizers:
             directory,
             missing,
         )
-    previous = os.environ.get("TIKTOKEN_CACHE_DIR")
-    os.environ["TIKTOKEN_CACHE_DIR"] = str(directory)  # tiktoken finds the verified files as its cache
-    try:
-        return Tokenizers({name: tiktoken.get_encoding(name) for name in present})
-    finally:
-        if previous is None:
-            del os.environ["TIKTOKEN_CACHE_DIR"]
-        else:
-            os.environ["TIKTOKEN_CACHE_DIR"] = previous
+    return Tokenizers(directory, present)
