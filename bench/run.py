@@ -17,7 +17,7 @@ upstream and Responses client -> Anthropic upstream (cross protocol); each non-s
 stream of 20 text chunks with usage; each at 64 connections (wrk: requests or whole streams per
 second, gateway CPU per request, errors) and at 1 connection (added p50/p99 latency over calling
 the mock directly in the upstream's protocol, time to first byte). Then start-up time to the
-first answer, peak RSS after the suite, and 1,000 streams held open at once through Switchyard.
+first answer, peak RSS after the suite, and 10,000 streams held open at once through Switchyard.
 The floor forwards a client's request to the mock in the client's own protocol (it translates
 nothing), so a cross-protocol row compares Switchyard translating with the floor not translating.
 Portkey is routed by headers (``x-portkey-provider``, ``x-portkey-custom-host``) and answers neither
@@ -639,7 +639,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="repeat and take medians (default 3)")
     parser.add_argument("--seconds", type=int, default=4, help="wrk duration per scenario (default 4)")
     parser.add_argument("--requests", type=int, default=200, help="sequential requests at 1 connection (default 200)")
-    parser.add_argument("--open-streams", type=int, default=1000, help="streams held open at once (0: skip)")
+    parser.add_argument("--open-streams", type=int, default=10_000, help="streams held open at once (0: skip)")
     parser.add_argument(
         "--only",
         default="switchyard,litellm,portkey,floor," + ",".join(VARIANTS),
