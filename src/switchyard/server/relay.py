@@ -143,7 +143,8 @@ async def relay_fast(
     pending = b""  # the start of a frame not complete yet
     errored = False
     try:
-        async for chunk, events in stream.chunks():
+        while (item := await stream.next()) is not None:
+            chunk, events = item
             if chunk:
                 if events:  # most content frames are not decoded at all (StreamWatcher)
                     observe(ctx, events)
@@ -230,7 +231,8 @@ async def relay_translated(
     try:
         output = estimate.OutputCount(ctx.count)
         ctx.estimate = _estimator(ctx, output)
-        async for chunk, events in source.chunks():
+        while (item := await source.next()) is not None:
+            chunk, events = item
             if chunk and ctx.trace is not None:
                 ctx.trace(trace.UPSTREAM_FRAME, chunk.decode("utf-8", "replace"))
             if chain is not None and events:

@@ -25,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -187,7 +188,7 @@ class UpstreamStream:
         self.sse = SSEDecoder()
         # a tokenized (OpenAI-family) stream keeps its frames for an estimate if it brings no usage
         self.decoder = StreamWatcher(protocol, protocol in OPENAI_FAMILY) if fast else codec(protocol).StreamDecoder()
-        self.held: list[tuple[bytes, list[Event]]] = []
+        self.held: deque[tuple[bytes, list[Event]]] = deque()
         self.finished = False
 
     def _decode(self, chunk: bytes) -> list[Event]:
@@ -225,27 +226,27 @@ class UpstreamStream:
                     if is_content(event):
                         return
 
-    async def chunks(self) -> AsyncIterator[tuple[bytes, list[Event]]]:
-        """(raw chunk, decoded events) pairs: the held ones, then the rest; the last has b"".
+    async def next(self) -> tuple[bytes, list[Event]] | None:
+        """The next (raw chunk, decoded events) pair: the held ones, then the rest; the last has
+        b"", and after it None. A plain coroutine, so the relay is the stream's one generator.
 
-        The fast path relays the raw chunks. For translation, ``heartbeat`` > 0 adds a
+        The fast path relays the raw chunks. For translation, ``heartbeat`` > 0 gives a
         ``(b"", [Heartbeat()])`` pair whenever the upstream has been silent that long, so the
         client's encoder can send its protocol's keep-alive.
         """
-        held, self.held = self.held, []
-        for item in held:
-            yield item
-        while not self.finished:
-            if self.heartbeat > 0 and not self.fast:
-                try:
-                    async with asyncio.timeout(self.heartbeat):
-                        chunk = await self._read()
-                except TimeoutError:
-                    yield b"", [Heartbeat()]
-                    continue
-            else:
-                chunk = await self._read()
-            yield (chunk, self._decode(chunk)) if chunk else (b"", self._finish())
+        if self.held:
+            return self.held.popleft()
+        if self.finished:
+            return None
+        if self.heartbeat > 0 and not self.fast:
+            try:
+                async with asyncio.timeout(self.heartbeat):
+                    chunk = await self._read()
+            except TimeoutError:
+                return b"", [Heartbeat()]
+        else:
+            chunk = await self._read()
+        return (chunk, self._decode(chunk)) if chunk else (b"", self._finish())
 
     def close(self) -> None:
         """Give the connection back (to the pool when the body was read to its end)."""
