@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gateway_harness import PROTOCOLS, Gateway, config_from_yaml, gateway_yaml
+from gateway_harness import PROTOCOLS, Gateway, config_from_yaml, gateway_yaml, reset_keys
 from mock_upstreams import MockUpstream, UpstreamHost
 
 
@@ -50,11 +50,4 @@ def fresh_keys(request: pytest.FixtureRequest) -> None:
     """Tests that share the session gateway start with every key healthy (no cooldowns left over)."""
     if "gateway" not in request.fixturenames:
         return
-    gateway = request.getfixturevalue("gateway")
-    for pool in gateway.app.pipeline.pools.values():
-        for state in pool.keys:
-            state.disabled = None
-            state.cool_until = 0.0
-            state.transient_streak = 0
-            state.model_cool_until.clear()
-            state.model_strikes.clear()
+    reset_keys(request.getfixturevalue("gateway"))

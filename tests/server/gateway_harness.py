@@ -134,6 +134,17 @@ def running(text: str, base_dir: Path) -> Iterator[Gateway]:
         gw.stop()
 
 
+def reset_keys(gateway: Gateway) -> None:
+    """Every upstream key of ``gateway`` healthy again (no cooldowns, strikes or disabled keys left over)."""
+    for pool in gateway.app.pipeline.pools.values():
+        for state in pool.keys:
+            state.disabled = None
+            state.cool_until = 0.0
+            state.transient_streak = 0
+            state.model_cool_until.clear()
+            state.model_strikes.clear()
+
+
 def closed_port() -> int:
     """A port nothing listens on (bound, then released)."""
     with socket.socket() as s:

@@ -15,7 +15,7 @@ import logging
 
 import orjson
 import pytest
-from gateway_harness import CLIENT_KEY, PROTOCOLS, PROVIDER, UPSTREAM_KEY
+from gateway_harness import CLIENT_KEY, PROTOCOLS, PROVIDER, UPSTREAM_KEY, reset_keys
 from mock_upstreams import Reply, fixture_bytes, sse_reply
 
 from switchyard.observability.redact import REDACTED, SecretMask
@@ -102,16 +102,6 @@ def raw_exchange(url: str, path: str, body: dict, headers: dict[str, str]) -> tu
         return resp.status, head.encode() + b"\r\n" + resp.read()
     finally:
         conn.close()
-
-
-def reset_keys(gateway) -> None:
-    for pool in gateway.app.pipeline.pools.values():
-        for state in pool.keys:
-            state.disabled = None
-            state.cool_until = 0.0
-            state.transient_streak = 0
-            state.model_cool_until.clear()
-            state.model_strikes.clear()
 
 
 def assert_no_secret(raw: bytes, what: str) -> None:
